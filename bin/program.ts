@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs'
+import { Command } from 'commander'
+
+/** The package version, read from package.json (two levels up in both the source and dist layouts). */
+export function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'nvmf-fault' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // try the next layout
+    }
+  }
+  return '0.0.0'
+}
+
+/**
+ * The `nvmf-fault` command line. Each part registers its own subcommands (target, ctl, discover,
+ * connect, io) so that this file stays a list.
+ */
+export function createProgram(): Command {
+  const program = new Command()
+    .name('nvmf-fault')
+    .description('NVMe/TCP fault-injecting target and initiator')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+  return program
+}
