@@ -1,0 +1,68 @@
+/**
+ * C2HData PDU (type 0x07, controller to host) — wire spec 1.7, 10.2. CH + 16-byte PSH, HDGST,
+ * PAD to HPDA, DATAL data bytes, DDGST. SUCCESS (response elision) is only valid with LAST_PDU.
+ */
+import { InvalidArgumentError } from '../errors.js'
+import { CH_FLAGS, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { buildParts, check, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
+
+export const C2H_DATA_CCCID = 8
+/** Reserved in C2HData (send 0), kept as a named offset for decoders that show it. */
+export const C2H_DATA_RSVD_TTAG = 10
+export const C2H_DATA_DATAO = 12
+export const C2H_DATA_DATAL = 16
+export const C2H_DATA_HLEN = 24
+
+export interface C2HData {
+  type: typeof PduType.C2H_DATA
+  cccid: number
+  datao: number
+  /** LAST_PDU: last data PDU of the command. */
+  last: boolean
+  /** SUCCESS: command succeeded, no CapsuleResp follows. Requires `last`. */
+  success: boolean
+  /** The data; DATAL on the wire is `data.length`. A view when decoded. */
+  data: Buffer
+  /** Set by decode: false when DDGST was present and did not match. */
+  dataDigestOk?: boolean
+}
+
+/** Parts: [CH + PSH + HDGST + PAD, data (uncopied), DDGST?]. `opts.pda` is the host's HPDA. */
+export function encodeC2HDataParts(pdu: C2HData, opts: PduEncodeOptions = {}): Buffer[] {
+  check.u16('cccid', pdu.cccid)
+  check.u32('datao', pdu.datao)
+  // Spec 1.3: SUCCESS is only valid together with LAST_PDU.
+  if (pdu.success && !pdu.last) throw new InvalidArgumentError('success', 'is only valid together with last (LAST_PDU)')
+  const flags = (pdu.last ? PduFlags.LAST_PDU : 0) | (pdu.success ? PduFlags.SUCCESS : 0)
+  return buildParts(PduType.C2H_DATA, flags, PDU_HLEN[PduType.C2H_DATA], pdu.data, opts, (h) => {
+    h.writeUInt16LE(pdu.cccid, C2H_DATA_CCCID)
+    h.writeUInt32LE(pdu.datao, C2H_DATA_DATAO)
+    h.writeUInt32LE(pdu.data.length, C2H_DATA_DATAL)
+  })
+}
+
+export function encodeC2HData(pdu: C2HData, opts: PduEncodeOptions = {}): Buffer {
+  return joinParts(encodeC2HDataParts(pdu, opts))
+}
+
+/**
+ * Decode one whole C2HData. SUCCESS without LAST_PDU is a protocol error (FES 0x01, FEI 1), as the
+ * Linux host treats it; DATAL inconsistent with PLEN gives FEI 16.
+ */
+export function decodeC2HData(raw: Buffer, opts: PduDecodeOptions = {}): C2HData {
+  const l = checkPdu(raw, [PduType.C2H_DATA], opts, true)
+  const flags = l.header.flags
+  if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) protocolFail(CH_FLAGS, 'C2HData SUCCESS set without LAST_PDU', raw)
+  const data = l.data!
+  const datal = raw.readUInt32LE(C2H_DATA_DATAL)
+  if (datal !== data.length) protocolFail(C2H_DATA_DATAL, `DATAL ${datal} does not match the ${data.length} data bytes the PDU carries`, raw)
+  return {
+    type: PduType.C2H_DATA,
+    cccid: raw.readUInt16LE(C2H_DATA_CCCID),
+    datao: raw.readUInt32LE(C2H_DATA_DATAO),
+    last: (flags & PduFlags.LAST_PDU) !== 0,
+    success: (flags & PduFlags.SUCCESS) !== 0,
+    data,
+    dataDigestOk: l.dataDigestOk,
+  }
+}

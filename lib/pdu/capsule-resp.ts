@@ -1,0 +1,30 @@
+/** CapsuleResp PDU (type 0x05, controller to host) — wire spec 1.6: CH + 16-byte CQE (+ HDGST). */
+import { PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { buildParts, checkFixedBuffer, checkPdu, joinParts } from './pdu-codec.js'
+
+export const CAPSULE_RESP_CQE = 8
+export const CAPSULE_RESP_CQE_SIZE = 16
+export const CAPSULE_RESP_HLEN = 24
+
+export interface CapsuleResp {
+  type: typeof PduType.CAPSULE_RESP
+  /** The 16-byte CQE (a view when decoded); lib/nvme/cqe.ts decodes it. */
+  cqe: Buffer
+}
+
+export function encodeCapsuleRespParts(pdu: CapsuleResp, opts: PduEncodeOptions = {}): Buffer[] {
+  checkFixedBuffer('cqe', pdu.cqe, CAPSULE_RESP_CQE_SIZE)
+  return buildParts(PduType.CAPSULE_RESP, 0, PDU_HLEN[PduType.CAPSULE_RESP], undefined, opts, (h) => {
+    h.set(pdu.cqe, CAPSULE_RESP_CQE)
+  })
+}
+
+export function encodeCapsuleResp(pdu: CapsuleResp, opts: PduEncodeOptions = {}): Buffer {
+  return joinParts(encodeCapsuleRespParts(pdu, opts))
+}
+
+/** Decode one whole CapsuleResp; `cqe` is a view of `raw`. */
+export function decodeCapsuleResp(raw: Buffer, opts: PduDecodeOptions = {}): CapsuleResp {
+  checkPdu(raw, [PduType.CAPSULE_RESP], opts, false)
+  return { type: PduType.CAPSULE_RESP, cqe: raw.subarray(CAPSULE_RESP_CQE, CAPSULE_RESP_CQE + CAPSULE_RESP_CQE_SIZE) }
+}
