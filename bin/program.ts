@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
+import { registerTargetCommand } from '../target/cli.js'
+import { registerCtlCommand } from '../faults/cli.js'
+import { registerInitiatorCommands } from '../initiator/cli.js'
 
 /** The package version, read from package.json (two levels up in both the source and dist layouts). */
 export function packageVersion(): string {
@@ -24,5 +27,8 @@ export function createProgram(): Command {
     .description('NVMe/TCP fault-injecting target and initiator')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
+  registerTargetCommand(program)
+  registerCtlCommand(program)
+  registerInitiatorCommands(program)
   return program
 }

@@ -1,0 +1,341 @@
+/**
+ * nvmf-fault target, in-process API: `createTarget(options)` starts a target described by the same
+ * shape as the config file (plus a logger, clock, PRNG and fault hooks) and returns a handle with a
+ * method for every run-time change, a status snapshot and life-cycle events.
+ */
+import { EventEmitter } from 'node:events'
+import { pino, type Logger } from 'pino'
+import { systemClock, seededRandom, type Clock, type Random } from '../lib/clock.js'
+import { InvalidArgumentError } from '../lib/errors.js'
+import {
+  ANA_STATE_NAMES,
+  parseNamespaceConfig,
+  parseReferral,
+  parseTargetConfig,
+  type AnaStateName,
+  type NamespaceConfig,
+  type PortConfig,
+  type ReferralConfig,
+  type ResolvedConfig,
+  type TargetConfig,
+} from './config.js'
+import { AEN } from './core/controller.js'
+import type { TargetHooks, HookSlot } from './core/hooks.js'
+import { parseUuid, type Subsystem } from './core/subsystem.js'
+import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
+import { TcpTransport, type BoundPort } from './transport/tcp.js'
+import { LoopbackTransport } from './transport/loopback.js'
+
+export type { TargetConfig, PortConfig, NamespaceConfig, SubsystemConfig, ReferralConfig, AnaStateName } from './config.js'
+export { parseTargetConfig, loadTargetConfigFile, defaultTargetConfig, DEFAULT_SUBSYSTEM_NQN } from './config.js'
+export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
+export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
+export type { BoundPort } from './transport/tcp.js'
+export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
+export { TargetCore } from './core/target-core.js'
+
+export interface TargetOptions extends TargetConfig {
+  /** pino logger (default: silent). */
+  logger?: Logger
+  clock?: Clock
+  random?: Random
+  hooks?: TargetHooks
+  /** Log every PDU at trace level. */
+  tracePdu?: boolean
+}
+
+export interface SetAnaStateOptions {
+  portId: number
+  grpid: number
+  state: AnaStateName
+  /** Only this subsystem (default: every subsystem that has the group). */
+  subnqn?: string
+}
+
+export interface ControllerFilter {
+  subnqn?: string
+  hostnqn?: string
+  portId?: number
+  cntlid?: number
+}
+
+export interface RaiseAenOptions {
+  type: 'ns-changed' | 'ana-change' | 'discovery-change'
+  /** Only this controller (default: all that the type applies to). */
+  cntlid?: number
+  subnqn?: string
+  /** ns-changed: the NSID put into the Changed Namespace List (default 1). */
+  nsid?: number
+  /** Ignore the "masked until the log is read" rule (rescan storms). Default true. */
+  force?: boolean
+}
+
+export interface TargetHandle {
+  /** Bound addresses (the actual port after `listen(0)`). */
+  readonly ports: BoundPort[]
+  close(): Promise<void>
+  status(): TargetStatus
+  setAnaState(o: SetAnaStateOptions): void
+  addNamespace(subnqn: string, ns: NamespaceConfig): Promise<void>
+  removeNamespace(subnqn: string, nsid: number): Promise<void>
+  enableNamespace(subnqn: string, nsid: number): void
+  disableNamespace(subnqn: string, nsid: number): void
+  /** Only while disabled (nvmet rule). */
+  setNamespaceUuid(subnqn: string, nsid: number, uuid: string): void
+  /** Only while disabled (nvmet rule). */
+  setNamespaceNguid(subnqn: string, nsid: number, nguid: string): void
+  setNamespaceGroup(subnqn: string, nsid: number, grpid: number): void
+  resizeNamespace(subnqn: string, nsid: number, blocks: number | bigint): Promise<void>
+  /** Test access to a namespace's store. */
+  readNamespace(subnqn: string, nsid: number, offsetBytes: number, length: number): Promise<Buffer>
+  addPort(port: PortConfig): Promise<BoundPort>
+  removePort(portId: number): Promise<void>
+  /** Returns the referral id. */
+  addReferral(r: ReferralConfig): number
+  removeReferral(id: number): boolean
+  /** Delete matching controllers (their connections close; hosts reconnect). Returns how many. */
+  deleteControllers(filter?: ControllerFilter): number
+  /** Set CSTS.CFS on a controller (nvmet debugfs "fatal"). */
+  setControllerFatal(cntlid: number): void
+  /** Raise an AEN now; returns the number of controllers it was queued on. */
+  raiseAen(o: RaiseAenOptions): number
+  setHooks(hooks: TargetHooks | undefined): void
+  on(event: 'controller', listener: (e: ControllerEvent) => void): this
+  on(event: 'queue', listener: (e: QueueEvent) => void): this
+  off(event: 'controller', listener: (e: ControllerEvent) => void): this
+  off(event: 'queue', listener: (e: QueueEvent) => void): this
+  once(event: 'controller', listener: (e: ControllerEvent) => void): this
+  once(event: 'queue', listener: (e: QueueEvent) => void): this
+}
+
+class Target extends EventEmitter implements TargetHandle {
+  readonly core: TargetCore
+  readonly transport: TcpTransport
+  readonly #hooks: HookSlot
+  readonly #logger: Logger
+  #closed: Promise<void> | undefined
+
+  constructor(core: TargetCore, transport: TcpTransport, hooks: HookSlot, logger: Logger) {
+    super()
+    this.core = core
+    this.transport = transport
+    this.#hooks = hooks
+    this.#logger = logger
+    core.on('controller', (e: ControllerEvent) => this.emit('controller', e))
+    core.on('queue', (e: QueueEvent) => this.emit('queue', e))
+  }
+
+  get ports(): BoundPort[] {
+    return this.transport.ports()
+  }
+
+  async close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.core.markClosing()
+      await this.transport.close()
+      for (const c of this.core.allControllers()) c.delete('target closed')
+      for (const s of this.core.subsystems.values()) {
+        await s.flush().catch(() => undefined)
+        for (const ns of s.namespaces()) await ns.store.close().catch(() => undefined)
+      }
+      this.#logger.info('target closed')
+    })()
+    return this.#closed
+  }
+
+  status(): TargetStatus {
+    return this.core.status()
+  }
+
+  #subsys(subnqn: string): Subsystem {
+    const s = this.core.subsystems.get(subnqn)
+    if (s === undefined) throw new InvalidArgumentError('subnqn', `no subsystem ${subnqn}`)
+    return s
+  }
+
+  setAnaState(o: SetAnaStateOptions): void {
+    if (!ANA_STATE_NAMES.includes(o.state)) throw new InvalidArgumentError('state', `must be one of ${ANA_STATE_NAMES.join(', ')}`)
+    if (this.core.port(o.portId) === undefined) throw new InvalidArgumentError('portId', `no port ${o.portId}`)
+    if (!Number.isInteger(o.grpid) || o.grpid < 1 || o.grpid > 128) throw new InvalidArgumentError('grpid', 'must be an integer in [1, 128]')
+    const targets = o.subnqn !== undefined ? [this.#subsys(o.subnqn)] : [...this.core.subsystems.values()].filter((s) => s.ana.hasGroup(o.grpid))
+    if (targets.length === 0) throw new InvalidArgumentError('grpid', `no subsystem has ANA group ${o.grpid}`)
+    for (const s of targets) s.setAnaState(o.portId, o.grpid, o.state)
+    this.#logger.info({ portId: o.portId, grpid: o.grpid, state: o.state }, 'ANA state changed')
+  }
+
+  async addNamespace(subnqn: string, ns: NamespaceConfig): Promise<void> {
+    const s = this.#subsys(subnqn)
+    const resolved = parseNamespaceConfig(ns, 'namespace')
+    if (s.get(resolved.nsid) !== undefined) throw new InvalidArgumentError('nsid', `namespace ${resolved.nsid} already exists in ${subnqn}`)
+    // Fully initialised (store open) before it is published.
+    s.addNamespace(await this.core.buildNamespace(resolved))
+    for (const p of this.core.ports.keys()) if (!s.ana.hasPort(p)) s.ana.addPort(p)
+  }
+  async removeNamespace(subnqn: string, nsid: number): Promise<void> {
+    await this.#subsys(subnqn).removeNamespace(nsid)
+  }
+  enableNamespace(subnqn: string, nsid: number): void {
+    this.#subsys(subnqn).setEnabled(nsid, true)
+  }
+  disableNamespace(subnqn: string, nsid: number): void {
+    this.#subsys(subnqn).setEnabled(nsid, false)
+  }
+  setNamespaceUuid(subnqn: string, nsid: number, uuid: string): void {
+    this.#subsys(subnqn).setIds(nsid, { uuid: parseUuid(uuid, 'uuid') })
+  }
+  setNamespaceNguid(subnqn: string, nsid: number, nguid: string): void {
+    this.#subsys(subnqn).setIds(nsid, { nguid: parseUuid(nguid, 'nguid') })
+  }
+  setNamespaceGroup(subnqn: string, nsid: number, grpid: number): void {
+    if (!Number.isInteger(grpid) || grpid < 1 || grpid > 128) throw new InvalidArgumentError('grpid', 'must be an integer in [1, 128]')
+    this.#subsys(subnqn).setGroup(nsid, grpid)
+  }
+  async resizeNamespace(subnqn: string, nsid: number, blocks: number | bigint): Promise<void> {
+    await this.#subsys(subnqn).resize(nsid, BigInt(blocks))
+  }
+  async readNamespace(subnqn: string, nsid: number, offsetBytes: number, length: number): Promise<Buffer> {
+    const ns = this.#subsys(subnqn).get(nsid)
+    if (ns === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${subnqn}`)
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(length) || length < 0 || offsetBytes + length > ns.sizeBytes)
+      throw new InvalidArgumentError('offsetBytes', `range [${offsetBytes}, +${length}) is outside the namespace (${ns.sizeBytes} bytes)`)
+    return ns.store.read(offsetBytes, length)
+  }
+
+  async addPort(port: PortConfig): Promise<BoundPort> {
+    const cfg = parseTargetConfig({ ports: [port], subsystems: [] }).ports[0]!
+    if (this.core.port(cfg.id) !== undefined) throw new InvalidArgumentError('id', `port ${cfg.id} exists`)
+    if (cfg.subsystems !== undefined) for (const s of cfg.subsystems) this.#subsys(s)
+    const info = portInfo(cfg)
+    const bound = await this.transport.addPort(info)
+    this.core.addPortInfo(info)
+    for (const s of this.core.subsystems.values()) {
+      if (!s.ana.hasPort(info.id)) s.ana.addPort(info.id)
+      for (const [g, st] of cfg.anaStates) if (s.ana.hasGroup(g)) s.setAnaState(info.id, g, st)
+    }
+    return bound
+  }
+  async removePort(portId: number): Promise<void> {
+    if (this.core.port(portId) === undefined) throw new InvalidArgumentError('portId', `no port ${portId}`)
+    this.core.removePortInfo(portId)
+    await this.transport.removePort(portId)
+    for (const c of this.core.allControllers()) if (c.portId === portId) c.delete('port removed')
+  }
+  addReferral(r: ReferralConfig): number {
+    const ref = parseReferral(r, 'referral', new Set(this.core.ports.keys()))
+    return this.core.discovery.addReferral({
+      portId: ref.portId,
+      address: ref.address,
+      port: ref.port,
+      subnqn: ref.subnqn ?? this.core.discovery.nqn,
+      remotePortId: ref.remotePortId ?? 0,
+    }).id
+  }
+  removeReferral(id: number): boolean {
+    return this.core.discovery.removeReferral(id)
+  }
+
+  deleteControllers(filter: ControllerFilter = {}): number {
+    let n = 0
+    for (const c of this.core.allControllers()) {
+      if (filter.cntlid !== undefined && c.cntlid !== filter.cntlid) continue
+      if (filter.subnqn !== undefined && c.subnqn !== filter.subnqn) continue
+      if (filter.hostnqn !== undefined && c.hostnqn !== filter.hostnqn) continue
+      if (filter.portId !== undefined && c.portId !== filter.portId) continue
+      c.delete('deleted by API')
+      n++
+    }
+    return n
+  }
+  setControllerFatal(cntlid: number): void {
+    const c = this.core.controllerById(cntlid)
+    if (c === undefined) throw new InvalidArgumentError('cntlid', `no controller ${cntlid}`)
+    // Like nvmet_ctrl_fatal_error: CSTS.CFS, then the controller's connections are torn down.
+    c.setFatal('set by API')
+    setImmediate(() => c.delete('controller fatal error'))
+  }
+  raiseAen(o: RaiseAenOptions): number {
+    const force = o.force !== false
+    let n = 0
+    if (o.type === 'discovery-change') {
+      for (const c of this.core.discovery.controllers.values()) if ((o.cntlid === undefined || c.cntlid === o.cntlid) && c.raiseAen(AEN.DISC_CHANGE, force)) n++
+      return n
+    }
+    for (const s of this.core.subsystems.values()) {
+      if (o.subnqn !== undefined && s.nqn !== o.subnqn) continue
+      for (const c of s.controllers.values()) {
+        if (o.cntlid !== undefined && c.cntlid !== o.cntlid) continue
+        if (o.type === 'ns-changed') {
+          c.nsChanged(o.nsid ?? 1)
+          if (c.raiseAen(AEN.NS_CHANGED, force)) n++
+        } else if (c.raiseAen(AEN.ANA_CHANGE, force)) n++
+      }
+    }
+    return n
+  }
+  setHooks(hooks: TargetHooks | undefined): void {
+    this.#hooks.hooks = hooks
+  }
+}
+
+function portInfo(p: ResolvedConfig['ports'][number]): PortInfo {
+  return {
+    id: p.id,
+    address: p.address,
+    port: p.port,
+    advertise: { address: p.advertise.address, port: p.advertise.port },
+    discovery: p.discovery,
+    subsystems: p.subsystems === undefined ? undefined : new Set(p.subsystems),
+  }
+}
+
+/** Start a target: validate options, create the subsystems and namespaces, bind every port. */
+export async function createTarget(options: TargetOptions): Promise<TargetHandle> {
+  const config = parseTargetConfig(options)
+  const logger = options.logger ?? pino({ level: 'silent' })
+  const clock = options.clock ?? systemClock
+  const random = options.random ?? seededRandom(Date.now())
+  const hooks: HookSlot = { hooks: options.hooks }
+  const core = new TargetCore({ config, logger, clock, random, hooks })
+  const transport = new TcpTransport({ core, logger, clock, hooks, tracePdu: options.tracePdu === true })
+  const target = new Target(core, transport, hooks, logger)
+  try {
+    const infos = config.ports.map(portInfo)
+    for (const info of infos) core.addPortInfo(info)
+    for (const s of config.subsystems) await core.addSubsystem(s)
+    for (const info of infos) await transport.addPort(info)
+  } catch (err) {
+    await target.close().catch(() => undefined)
+    throw err
+  }
+  return target
+}
+
+export interface LoopbackTarget {
+  readonly core: TargetCore
+  readonly loopback: LoopbackTransport
+  close(): Promise<void>
+}
+
+/**
+ * The same target without sockets: ports exist only as ids (nothing listens) and queues are opened
+ * with `loopback.connect({ portId })` — for tests of the core and for in-process initiators.
+ */
+export async function createLoopbackTarget(options: TargetOptions): Promise<LoopbackTarget> {
+  const config = parseTargetConfig(options)
+  const logger = options.logger ?? pino({ level: 'silent' })
+  const hooks: HookSlot = { hooks: options.hooks }
+  const core = new TargetCore({ config, logger, clock: options.clock ?? systemClock, random: options.random ?? seededRandom(Date.now()), hooks })
+  for (const p of config.ports) core.addPortInfo(portInfo(p))
+  for (const s of config.subsystems) await core.addSubsystem(s)
+  const loopback = new LoopbackTransport({ core, logger })
+  return {
+    core,
+    loopback,
+    close: async () => {
+      core.markClosing()
+      for (const q of [...core.queues]) q.transport.close('target closed')
+      for (const c of core.allControllers()) c.delete('target closed')
+      for (const s of core.subsystems.values()) for (const ns of s.namespaces()) await ns.store.close()
+    },
+  }
+}
