@@ -1,0 +1,375 @@
+/**
+ * One NVMe/TCP queue pair on the host side: a TCP connection, ICReq/ICResp, and command submission
+ * with in-capsule data, R2T → H2CData for larger writes, and C2HData for reads (wire reference 1, 10).
+ * This is the only initiator module importing `node:net`.
+ *
+ * Error kinds: a completion with a non-zero status resolves normally (status is data); a transport
+ * failure (protocol error, C2HTermReq, socket error, close) kills the queue and rejects every pending
+ * command with {@link ConnectionError}; a command timeout does *not* settle the command: it calls
+ * `onTimeout` and the owner escalates (Abort, then controller reset, which closes the queue).
+ */
+import net from 'node:net'
+import type { Clock, TimerHandle } from '../../lib/clock.js'
+import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES } from '../../lib/errors.js'
+import { PduFramer } from '../../lib/framer.js'
+import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
+import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
+import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
+import {
+  PduType,
+  decodePdu,
+  encodeCapsuleCmdParts,
+  encodeH2CDataParts,
+  encodeIcReqParts,
+  encodeTermReqParts,
+  type C2HData,
+  type Pdu,
+  type R2T,
+} from '../../lib/pdu/index.js'
+
+export interface QueuePairOptions {
+  host: string
+  port: number
+  qid: number
+  /** Number of command slots (SQSIZE + 1). */
+  depth: number
+  hdgst: boolean
+  ddgst: boolean
+  clock: Clock
+  /** ICResp must arrive within this (Linux: 10 s). */
+  connectTimeoutMs: number
+  /** Largest in-capsule write (admin 8 KiB; I/O IOCCSZ×16−64); larger writes use R2T. */
+  inCapsuleMax: number
+  /** Largest C2HData we accept (bytes). */
+  maxC2HData: number
+  /** The queue died (not called after a local `close()`). */
+  onClose?: (err: Error) => void
+  /** A command exceeded its timeout; it stays pending until completed or the queue closes. */
+  onTimeout?: (info: { qid: number; cid: number; opc: number }) => void
+  /** Called for every completion whose CID has no pending command (e.g. after an Abort). */
+  onStrayCompletion?: (cqe: Cqe) => void
+}
+
+export interface QueueCommand {
+  /** The SQE; its `cid` and `sgl` are filled in by the queue. */
+  sqe: Sqe
+  /** Host-to-controller data. */
+  data?: Buffer
+  /** Controller-to-host data length. */
+  readLength?: number
+  /** 0 = no timeout (AER). */
+  timeoutMs: number
+}
+
+export interface QueueCompletion {
+  cqe: Cqe
+  data: Buffer | undefined
+}
+
+interface Pending {
+  cid: number
+  opc: number
+  data: Buffer | undefined
+  read: Buffer | undefined
+  received: number
+  /** H2C bytes sent so far (R2T sequencing: contiguous offsets, wire reference 10.1). */
+  sent: number
+  timer: TimerHandle | undefined
+  resolve(c: QueueCompletion): void
+  reject(e: Error): void
+}
+
+/** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
+const TAG_BITS = 12
+
+export class QueuePair {
+  readonly qid: number
+  readonly depth: number
+  readonly #o: QueuePairOptions
+  readonly #socket: net.Socket
+  readonly #framer: PduFramer
+  readonly #pending = new Map<number, Pending>()
+  readonly #freeTags: number[] = []
+  readonly #gen: number[] = []
+  /** Commands waiting for a free slot. */
+  readonly #backlog: { run(): void; reject(e: Error): void }[] = []
+  #maxh2cdata = 0
+  #cpda = 0
+  #closed = false
+  #closeError: Error | undefined
+  #icresp: ((err?: Error) => void) | undefined
+  #inCapsuleMax: number
+
+  private constructor(o: QueuePairOptions, socket: net.Socket) {
+    this.#o = o
+    this.qid = o.qid
+    this.depth = o.depth
+    this.#inCapsuleMax = o.inCapsuleMax
+    this.#socket = socket
+    for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
+    for (let t = 0; t < o.depth; t++) this.#gen.push(0)
+    this.#framer = new PduFramer({ role: 'host', maxC2HData: o.maxC2HData, onPdu: (raw) => this.#onPdu(raw) })
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#framer.push(chunk)
+      } catch (err) {
+        this.#fatal(err as Error)
+      }
+    })
+    socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
+    socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
+  }
+
+  /** Open the TCP connection and run ICReq/ICResp. */
+  static connect(o: QueuePairOptions): Promise<QueuePair> {
+    if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
+    return new Promise<QueuePair>((resolve, reject) => {
+      const socket = net.connect({ host: o.host, port: o.port })
+      const qp = new QueuePair(o, socket)
+      const timer = o.clock.setTimeout(() => {
+        qp.#icresp?.(new TimeoutError(`queue ${o.qid}: no ICResp from ${o.host}:${o.port} within ${o.connectTimeoutMs} ms`))
+      }, o.connectTimeoutMs)
+      timer.unref?.()
+      qp.#icresp = (err?: Error) => {
+        qp.#icresp = undefined
+        o.clock.clearTimeout(timer)
+        if (err !== undefined) {
+          qp.close()
+          reject(err)
+        } else resolve(qp)
+      }
+      socket.once('connect', () => {
+        // MAXR2T 0: one outstanding R2T per command; HPDA 0 (wire reference 9.1 step 2).
+        qp.#write(encodeIcReqParts({ type: PduType.IC_REQ, pfv: 0, hpda: 0, hdgst: o.hdgst, ddgst: o.ddgst, maxr2t: 0 }))
+      })
+    })
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+  get outstanding(): number {
+    return this.#pending.size
+  }
+  get maxh2cdata(): number {
+    return this.#maxh2cdata
+  }
+  get localPort(): number | undefined {
+    return this.#socket.localPort
+  }
+  set inCapsuleMax(v: number) {
+    this.#inCapsuleMax = v
+  }
+
+  /**
+   * Submit one command. Rejects with ConnectionError if the queue is (or goes) down. When every
+   * command slot is busy the command waits for one (SQ flow control: never more than SQSIZE+1
+   * outstanding).
+   */
+  submit(cmd: QueueCommand): Promise<QueueCompletion> {
+    if (this.#closed) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    const tag = this.#freeTags.pop()
+    if (tag === undefined) {
+      return new Promise<QueueCompletion>((resolve, reject) => {
+        this.#backlog.push({ run: () => this.submit(cmd).then(resolve, reject), reject })
+      })
+    }
+    const gen = ((this.#gen[tag] ?? 0) + 1) & 0xf
+    this.#gen[tag] = gen
+    const cid = tag | (gen << TAG_BITS)
+    return new Promise<QueueCompletion>((resolve, reject) => {
+      const p: Pending = {
+        cid,
+        opc: cmd.sqe.opc,
+        data: cmd.data,
+        read: cmd.readLength !== undefined && cmd.readLength > 0 ? Buffer.allocUnsafe(cmd.readLength) : undefined,
+        received: 0,
+        sent: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      }
+      this.#pending.set(cid, p)
+      if (cmd.timeoutMs > 0) {
+        p.timer = this.#o.clock.setTimeout(() => {
+          p.timer = undefined
+          if (this.#pending.get(cid) === p) this.#o.onTimeout?.({ qid: this.qid, cid, opc: p.opc })
+        }, cmd.timeoutMs)
+        p.timer.unref?.()
+      }
+      const sqe: Sqe = { ...cmd.sqe, cid }
+      let inCapsule: Buffer | undefined
+      if (cmd.data !== undefined && cmd.data.length > 0) {
+        if (cmd.data.length <= this.#inCapsuleMax) {
+          sqe.sgl = sglInCapsule(cmd.data.length)
+          inCapsule = cmd.data
+          p.sent = cmd.data.length
+        } else sqe.sgl = sglTransportDataBlock(cmd.data.length)
+      } else if (p.read !== undefined) {
+        sqe.sgl = sglTransportDataBlock(p.read.length)
+      } else if (cmd.sqe.sgl.length === 0) {
+        sqe.sgl = sglTransportDataBlock(0)
+      }
+      const pdu = inCapsule === undefined ? { type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe) } : { type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe), data: inCapsule }
+      this.#write(encodeCapsuleCmdParts(pdu as Parameters<typeof encodeCapsuleCmdParts>[0], { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: this.#cpda }))
+    })
+  }
+
+  /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
+  close(reason?: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closeError = reason ?? new ConnectionError(`queue ${this.qid} closed by the host`)
+    this.#socket.destroy()
+    this.#rejectAll(this.#closeError)
+  }
+
+  #write(parts: Buffer[]): void {
+    if (this.#closed) return
+    this.#socket.cork()
+    for (const b of parts) this.#socket.write(b)
+    process.nextTick(() => this.#socket.uncork())
+  }
+
+  #rejectAll(err: Error): void {
+    for (const b of this.#backlog.splice(0)) b.reject(err)
+    const all = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const p of all) {
+      if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer)
+      p.reject(err)
+    }
+  }
+
+  #die(err: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closeError = err
+    this.#socket.destroy()
+    this.#rejectAll(err)
+    if (this.#icresp !== undefined) this.#icresp(err)
+    else this.#o.onClose?.(err)
+  }
+
+  /** A transport-fatal error detected here: send an H2CTermReq when it is a protocol error, then die. */
+  #fatal(err: Error): void {
+    if (err instanceof NvmeTcpProtocolError && !this.#closed) {
+      this.#write(encodeTermReqParts({ type: PduType.H2C_TERM_REQ, fes: err.fes, fei: err.fei, data: err.header ?? Buffer.alloc(0) }))
+    }
+    this.#die(err instanceof NvmeTcpProtocolError ? new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err }) : err)
+  }
+
+  #onPdu(raw: Buffer): void {
+    let pdu: Pdu
+    try {
+      pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
+    } catch (err) {
+      this.#fatal(err as Error)
+      return
+    }
+    try {
+      this.#handle(pdu)
+    } catch (err) {
+      this.#fatal(err as Error)
+    }
+  }
+
+  #handle(pdu: Pdu): void {
+    switch (pdu.type) {
+      case PduType.IC_RESP: {
+        if (this.#icresp === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'ICResp after initialization')
+        // The controller must echo the digests we asked for and advertise MAXH2CDATA >= 4096, %4 == 0
+        // (wire reference 1.4, checks of the Linux host).
+        if (pdu.pfv !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 8, `ICResp PFV ${pdu.pfv}`)
+        if (pdu.hdgst !== this.#o.hdgst || pdu.ddgst !== this.#o.ddgst) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 11, 'ICResp digests differ from ICReq')
+        if (pdu.maxh2cdata < 4096 || pdu.maxh2cdata % 4 !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 12, `ICResp MAXH2CDATA ${pdu.maxh2cdata}`)
+        this.#maxh2cdata = pdu.maxh2cdata
+        this.#cpda = pdu.cpda
+        this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
+        this.#icresp()
+        return
+      }
+      case PduType.C2H_TERM_REQ:
+        this.#die(new ConnectionError(`queue ${this.qid}: controller terminated the connection (C2HTermReq FES 0x${pdu.fes.toString(16)} FEI ${pdu.fei})`))
+        return
+      case PduType.CAPSULE_RESP: {
+        this.#requireLive()
+        const cqe = decodeCqe(pdu.cqe)
+        const p = this.#pending.get(cqe.cid)
+        if (p === undefined) {
+          this.#o.onStrayCompletion?.(cqe)
+          return
+        }
+        if (p.read !== undefined && cqe.status === 0 && p.received !== p.read.length) {
+          throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.read.length} bytes`)
+        }
+        this.#settle(p, cqe)
+        return
+      }
+      case PduType.C2H_DATA:
+        this.#requireLive()
+        this.#onC2HData(pdu)
+        return
+      case PduType.R2T:
+        this.#requireLive()
+        this.#onR2T(pdu)
+        return
+      default:
+        throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 0, `unexpected PDU type ${pdu.type} on the host`)
+    }
+  }
+
+  #requireLive(): void {
+    if (this.#icresp !== undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
+  }
+
+  #settle(p: Pending, cqe: Cqe): void {
+    this.#pending.delete(p.cid)
+    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer)
+    this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
+    p.resolve({ cqe, data: p.read })
+    this.#backlog.shift()?.run()
+  }
+
+  #onC2HData(pdu: C2HData): void {
+    const p = this.#pending.get(pdu.cccid)
+    if (p === undefined || p.read === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
+    if (pdu.dataDigestOk === false) throw new NvmeTcpProtocolError(FES.HEADER_DIGEST_ERROR, 0, `C2HData data digest mismatch on cid 0x${pdu.cccid.toString(16)}`)
+    // Data arrives in order; DATAO must continue where the last PDU ended (wire reference 10.2).
+    if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.read.length) {
+      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.read.length}`)
+    }
+    pdu.data.copy(p.read, pdu.datao)
+    p.received += pdu.data.length
+    if (pdu.success) {
+      if (p.received !== p.read.length) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
+      // Response elision: the command succeeded with DW0 = DW1 = 0 (wire reference 10.2).
+      this.#settle(p, { dw0: 0, dw1: 0, sqhd: 0, sqid: this.qid, cid: p.cid, status: 0 })
+    }
+  }
+
+  #onR2T(r2t: R2T): void {
+    const p = this.#pending.get(r2t.cccid)
+    if (p === undefined || p.data === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `R2T for unknown or non-write cid 0x${r2t.cccid.toString(16)}`)
+    if (r2t.r2tl === 0 || r2t.r2to !== p.sent || r2t.r2to + r2t.r2tl > p.data.length) {
+      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `R2T r2to ${r2t.r2to} r2tl ${r2t.r2tl} outside ${p.sent}/${p.data.length}`)
+    }
+    const end = r2t.r2to + r2t.r2tl
+    let off = r2t.r2to
+    const parts: Buffer[] = []
+    while (off < end) {
+      const len = Math.min(this.#maxh2cdata, end - off)
+      const chunk = p.data.subarray(off, off + len)
+      parts.push(
+        ...encodeH2CDataParts(
+          { type: PduType.H2C_DATA, cccid: p.cid, ttag: r2t.ttag, datao: off, last: off + len === end, data: chunk },
+          { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: this.#cpda },
+        ),
+      )
+      off += len
+    }
+    p.sent = end
+    this.#write(parts)
+  }
+}

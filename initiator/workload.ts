@@ -1,0 +1,178 @@
+/**
+ * A bounded read/write/verify workload over an {@link NvmeDevice}, used by `nvmf-fault io`: `qd`
+ * workers issue I/O of `blockCount` blocks at random (seeded) or sequential LBAs until `count`
+ * operations or `timeMs` elapsed. In `verify` mode every write is read back and compared, and a
+ * journal of the last acknowledged pattern per LBA is kept for a final pass. Latency goes into an
+ * HDR histogram (µs); failovers are read from the head's counters.
+ */
+import * as hdr from 'hdr-histogram-js'
+import type { Clock, Random } from '../lib/clock.js'
+import { InvalidArgumentError } from '../lib/errors.js'
+import type { NvmeDevice } from './device.js'
+import { summarize, type LatencySummary } from './qos/latency-tracker.js'
+
+export const WORKLOAD_MODES = ['read', 'write', 'randrw', 'verify'] as const
+export type WorkloadMode = (typeof WORKLOAD_MODES)[number]
+
+export interface WorkloadOptions {
+  mode: WorkloadMode
+  /** Blocks per I/O. */
+  blockCount?: number
+  /** Concurrent workers. */
+  qd?: number
+  /** Total operations (bound). */
+  count?: number
+  /** Time bound (ms). */
+  timeMs?: number
+  /** Restrict LBAs to the first `spanBlocks` blocks (default: whole namespace, capped at 2^20). */
+  spanBlocks?: number
+  sequential?: boolean
+  clock: Clock
+  random: Random
+  onProgress?: (p: WorkloadProgress) => void
+  /** Progress callback period (ms). */
+  progressMs?: number
+}
+
+export interface WorkloadProgress {
+  done: number
+  total: number | undefined
+  elapsedMs: number
+  errors: number
+}
+
+export interface WorkloadSummary {
+  ops: number
+  reads: number
+  writes: number
+  errors: number
+  verifyFailures: number
+  elapsedMs: number
+  iops: number
+  mbps: number
+  latency: LatencySummary
+  failovers: number
+  requeued: number
+  firstError: string | undefined
+}
+
+function pattern(lba: bigint, version: number, bytes: number): Buffer {
+  const b = Buffer.alloc(bytes)
+  const lo = Number(lba & 0xffffffffn)
+  for (let i = 0; i < bytes; i += 8) {
+    b.writeUInt32LE((lo + Math.floor(i / 512)) >>> 0, i)
+    b.writeUInt32LE((Math.imul(version, 0x9e3779b1) ^ i) >>> 0, i + 4)
+  }
+  return b
+}
+
+export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions): Promise<WorkloadSummary> {
+  if (!WORKLOAD_MODES.includes(o.mode)) throw new InvalidArgumentError('mode', `must be one of ${WORKLOAD_MODES.join(', ')}`)
+  const bc = o.blockCount ?? 8
+  const qd = o.qd ?? 8
+  if (!Number.isInteger(bc) || bc < 1 || bc > 65536) throw new InvalidArgumentError('blockCount', 'must be an integer in [1, 65536]')
+  if (!Number.isInteger(qd) || qd < 1 || qd > 1024) throw new InvalidArgumentError('qd', 'must be an integer in [1, 1024]')
+  if (o.count === undefined && o.timeMs === undefined) throw new InvalidArgumentError('count', 'a count or a time bound is required')
+  if (o.count !== undefined && (!Number.isInteger(o.count) || o.count < 1)) throw new InvalidArgumentError('count', 'must be a positive integer')
+  if (o.timeMs !== undefined && (!Number.isFinite(o.timeMs) || o.timeMs <= 0)) throw new InvalidArgumentError('timeMs', 'must be a positive number of ms')
+  const nsze = device.head.nsze
+  const span = BigInt(Math.max(bc, Math.min(o.spanBlocks ?? 1 << 20, Number(nsze > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : nsze))))
+  const slots = span / BigInt(bc)
+  if (slots < 1n) throw new InvalidArgumentError('blockCount', `larger than the namespace (${nsze} blocks)`)
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false })
+  const journal = new Map<bigint, number>()
+  const bytes = bc * device.blockSize
+  const start = o.clock.now()
+  const f0 = device.head.counters.failovers
+  const r0 = device.head.counters.requeued
+  const s: Omit<WorkloadSummary, 'latency' | 'iops' | 'mbps' | 'elapsedMs' | 'failovers' | 'requeued'> = {
+    ops: 0,
+    reads: 0,
+    writes: 0,
+    errors: 0,
+    verifyFailures: 0,
+    firstError: undefined,
+  }
+  let issued = 0
+  let seq = 0n
+  let version = 0
+  const expired = (): boolean => (o.count !== undefined && issued >= o.count) || (o.timeMs !== undefined && o.clock.now() - start >= o.timeMs)
+  // An LBA is used by one worker at a time, so the journal always names the content to expect.
+  const busy = new Set<bigint>()
+  const nextLba = (): bigint => {
+    for (let tries = 0; ; tries++) {
+      const slot = o.sequential === true ? seq++ % slots : BigInt(o.random.int(Number(slots > 2n ** 31n ? 2n ** 31n : slots)))
+      const lba = slot * BigInt(bc)
+      if (!busy.has(lba) || tries > 64) return lba
+    }
+  }
+  let lastProgress = start
+  const progress = (): void => {
+    const now = o.clock.now()
+    if (o.onProgress !== undefined && now - lastProgress >= (o.progressMs ?? 200)) {
+      lastProgress = now
+      o.onProgress({ done: s.ops, total: o.count, elapsedMs: now - start, errors: s.errors })
+    }
+  }
+  const timed = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const t0 = o.clock.now()
+    const r = await fn()
+    hist.recordValue(Math.max(1, Math.round((o.clock.now() - t0) * 1000)))
+    return r
+  }
+  const worker = async (): Promise<void> => {
+    while (!expired()) {
+      issued++
+      const lba = nextLba()
+      if (busy.has(lba)) {
+        // The namespace span is smaller than the queue depth: wait for a turn.
+        await new Promise<void>((r) => o.clock.setTimeout(r, 1))
+        issued--
+        continue
+      }
+      busy.add(lba)
+      const write = o.mode === 'write' || o.mode === 'verify' || (o.mode === 'randrw' && o.random.next() < 0.5)
+      try {
+        if (write) {
+          const v = ++version
+          const data = pattern(lba, v, bytes)
+          // Claim the LBA before the write so a concurrent writer's journal entry cannot go stale.
+          await timed(() => device.write(lba, data))
+          journal.set(lba, v)
+          s.writes++
+          if (o.mode === 'verify') {
+            const back = await timed(() => device.read(lba, bc))
+            s.reads++
+            if (!back.equals(data)) s.verifyFailures++
+          }
+        } else {
+          const back = await timed(() => device.read(lba, bc))
+          s.reads++
+          const v = journal.get(lba)
+          if (v !== undefined && !back.equals(pattern(lba, v, bytes))) s.verifyFailures++
+        }
+      } catch (err) {
+        s.errors++
+        s.firstError ??= (err as Error).message
+        // The content of a failed write is unknown.
+        journal.delete(lba)
+      } finally {
+        busy.delete(lba)
+      }
+      s.ops++
+      progress()
+    }
+  }
+  await Promise.all(Array.from({ length: qd }, () => worker()))
+  const elapsedMs = Math.max(1, o.clock.now() - start)
+  o.onProgress?.({ done: s.ops, total: o.count, elapsedMs, errors: s.errors })
+  return {
+    ...s,
+    elapsedMs,
+    iops: Math.round((s.ops * 1000) / elapsedMs),
+    mbps: Math.round(((s.ops * bytes) / 1e6 / (elapsedMs / 1000)) * 100) / 100,
+    latency: summarize(hist),
+    failovers: device.head.counters.failovers - f0,
+    requeued: device.head.counters.requeued - r0,
+  }
+}
