@@ -13,7 +13,9 @@
  * changed NSIDs collapse into the single entry 0xFFFFFFFF (Linux target `nvmet_add_to_changed_ns_log`).
  * Only changes a host can see are recorded: add/remove/enable/disable/resize of an enabled namespace.
  * An ANA group move is reported through the ANA change event instead (as nvmet does), and UUID/NGUID/
- * EUI-64 may only change while disabled (nvmet configfs rule), so neither records an NSID.
+ * EUI-64 may only change while disabled (nvmet configfs rule), so neither records an NSID. A user
+ * that announces more than nvmet (the fault target: every change, issue 3) chooses
+ * `recordChanges: 'every-change'`; `noteChanged` records an NSID with no map change (injected events).
  */
 import { InvalidArgumentError, InvalidStateError } from './errors.js'
 import { CHANGED_NS_LIST_MAX, CHANGED_NS_OVERFLOW } from './nvme/log-changed-ns.js'
@@ -82,11 +84,25 @@ export interface NamespaceChange<S> {
   nsChanged: boolean
 }
 
+/**
+ * Which changes go into the Changed Namespace Lists: `host-visible` (default; nvmet) records add/
+ * remove/enable/disable/resize of an enabled namespace; `every-change` records every published change
+ * of any namespace (enabled or not, UUID/NGUID/EUI-64, ANA group moves).
+ */
+export type ChangeRecording = 'host-visible' | 'every-change'
+
 export interface NamespaceMapOptions<S> {
   /** Called after every published change. */
   onChange?: (c: NamespaceChange<S>) => void
   /** Highest ANA group id accepted (ANAGRPMAX). Default 128. */
   maxAnaGroupId?: number
+  /** Default 'host-visible'. */
+  recordChanges?: ChangeRecording
+  /**
+   * Refuse an NGUID/UUID/EUI-64 already used by another namespace of the map. Default true (the Linux
+   * host rejects duplicates); false lets a fault target serve duplicates on purpose.
+   */
+  uniqueIds?: boolean
 }
 
 interface ChangedLog {
@@ -118,12 +134,19 @@ export class NamespaceMap<S> {
   #changed = new Map<number, ChangedLog>()
   readonly #onChange: ((c: NamespaceChange<S>) => void) | undefined
   readonly maxAnaGroupId: number
+  readonly recordChanges: ChangeRecording
+  readonly uniqueIds: boolean
 
   constructor(options: NamespaceMapOptions<S> = {}) {
     this.#onChange = options.onChange
     const max = options.maxAnaGroupId ?? 128
     if (!Number.isInteger(max) || max < 1) throw new InvalidArgumentError('maxAnaGroupId', 'must be a positive integer')
     this.maxAnaGroupId = max
+    const rec = options.recordChanges ?? 'host-visible'
+    if (rec !== 'host-visible' && rec !== 'every-change') throw new InvalidArgumentError('recordChanges', "must be 'host-visible' or 'every-change'")
+    this.recordChanges = rec
+    if (options.uniqueIds !== undefined && typeof options.uniqueIds !== 'boolean') throw new InvalidArgumentError('uniqueIds', 'must be a boolean')
+    this.uniqueIds = options.uniqueIds ?? true
   }
 
   /** Strictly increases with every published change. */
@@ -255,14 +278,31 @@ export class NamespaceMap<S> {
     return l.overflow ? [CHANGED_NS_OVERFLOW] : [...l.nsids].sort((a, b) => a - b)
   }
 
+  /**
+   * Record `nsid` in the changed list of controller `ctrlId` (default: every subscribed controller)
+   * without any map change — for an announcement the map did not cause (an injected NS-attribute
+   * event). Any NSID a Changed Namespace List entry can hold is accepted, present in the map or not.
+   */
+  noteChanged(nsid: number, ctrlId?: number): void {
+    if (!Number.isInteger(nsid) || nsid < NSID_MIN || nsid > CHANGED_NS_OVERFLOW) throw new InvalidArgumentError('nsid', `must be an integer in [1, 0xFFFFFFFF], got ${String(nsid)}`)
+    if (ctrlId === undefined) {
+      this.#recordChanged(nsid)
+      return
+    }
+    const l = this.#changed.get(ctrlId)
+    if (l === undefined) throw new InvalidArgumentError('ctrlId', `controller ${ctrlId} is not subscribed`)
+    NamespaceMap.#record(l, nsid)
+  }
+
   #recordChanged(nsid: number): void {
-    for (const l of this.#changed.values()) {
-      if (l.overflow) continue
-      l.nsids.add(nsid)
-      if (l.nsids.size > CHANGED_NS_LIST_MAX) {
-        l.overflow = true
-        l.nsids.clear()
-      }
+    for (const l of this.#changed.values()) NamespaceMap.#record(l, nsid)
+  }
+  static #record(l: ChangedLog, nsid: number): void {
+    if (l.overflow) return
+    l.nsids.add(nsid)
+    if (l.nsids.size > CHANGED_NS_LIST_MAX) {
+      l.overflow = true
+      l.nsids.clear()
     }
   }
 
@@ -287,7 +327,7 @@ export class NamespaceMap<S> {
   }
   /** NGUID, UUID and EUI-64 must be unique in the subsystem (the Linux host refuses duplicates). */
   #checkUnique(nsid: number, field: 'nguid' | 'uuid' | 'eui64', value: Buffer): void {
-    if (isZero(value)) return
+    if (isZero(value) || !this.uniqueIds) return
     for (const e of this.#snapshot.values()) {
       if (e.nsid !== nsid && e[field].equals(value)) throw new InvalidArgumentError(field, `is already used by namespace ${e.nsid}`)
     }
@@ -305,7 +345,7 @@ export class NamespaceMap<S> {
     this.#generation = generation
     const visible = (before?.enabled ?? false) || (after?.enabled ?? false)
     const hostVisibleKind = kind === 'add' || kind === 'remove' || kind === 'enable' || kind === 'disable' || kind === 'resize'
-    const nsChanged = visible && hostVisibleKind
+    const nsChanged = this.recordChanges === 'every-change' || (visible && hostVisibleKind)
     if (nsChanged) this.#recordChanged(nsid)
     const change: NamespaceChange<S> = { kind, nsid, generation, before, after, nsChanged }
     this.#onChange?.(change)

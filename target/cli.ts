@@ -103,7 +103,7 @@ export function registerTargetCommand(program: Command): void {
     .option('--log-level <level>', `log level (${LEVELS.join(', ')})`, 'info')
     .option('--trace-pdu', 'log every PDU (trace level)')
     .option('--no-pretty', 'JSON logs even on a terminal')
-  addTargetFaultOptions(cmd) // faults/: --scenario, --seed, --control, --control-tcp, --control-token, --record-pdus
+  addTargetFaultOptions(cmd) // faults/: --scenario, --seed, --control, --control-tcp, --control-token, --record-pdus, --trace-out
   cmd.action(async (opts: { listen: string[]; config?: string; logLevel: string; tracePdu?: boolean; pretty: boolean } & TargetFaultCliOptions) => {
       try {
         const o: TargetCliOptions = { listen: opts.listen, logLevel: opts.logLevel, pretty: opts.pretty && process.stdout.isTTY === true }

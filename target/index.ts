@@ -194,11 +194,16 @@ class Target extends EventEmitter implements TargetHandle {
     await this.#subsys(subnqn).resize(nsid, BigInt(blocks))
   }
   async readNamespace(subnqn: string, nsid: number, offsetBytes: number, length: number): Promise<Buffer> {
-    const ns = this.#subsys(subnqn).get(nsid)
+    // Referenced like a command, so a concurrent removal waits for this read before closing the store.
+    const ns = this.#subsys(subnqn).acquire(nsid)
     if (ns === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${subnqn}`)
-    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(length) || length < 0 || offsetBytes + length > ns.sizeBytes)
-      throw new InvalidArgumentError('offsetBytes', `range [${offsetBytes}, +${length}) is outside the namespace (${ns.sizeBytes} bytes)`)
-    return ns.store.read(offsetBytes, length)
+    try {
+      if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(length) || length < 0 || offsetBytes + length > ns.sizeBytes)
+        throw new InvalidArgumentError('offsetBytes', `range [${offsetBytes}, +${length}) is outside the namespace (${ns.sizeBytes} bytes)`)
+      return await ns.store.read(offsetBytes, length)
+    } finally {
+      ns.backing.put()
+    }
   }
 
   async addPort(port: PortConfig): Promise<BoundPort> {
@@ -255,6 +260,9 @@ class Target extends EventEmitter implements TargetHandle {
   }
   raiseAen(o: RaiseAenOptions): number {
     const force = o.force !== false
+    // Checked before any controller is touched: a Changed Namespace List entry is a u32 NSID, not 0.
+    if (o.type === 'ns-changed' && o.nsid !== undefined && (!Number.isInteger(o.nsid) || o.nsid < 1 || o.nsid > 0xffffffff))
+      throw new InvalidArgumentError('nsid', `must be an integer in [1, 0xFFFFFFFF], got ${String(o.nsid)}`)
     let n = 0
     if (o.type === 'discovery-change') {
       for (const c of this.core.discovery.controllers.values()) if ((o.cntlid === undefined || c.cntlid === o.cntlid) && c.raiseAen(AEN.DISC_CHANGE, force)) n++
@@ -265,7 +273,7 @@ class Target extends EventEmitter implements TargetHandle {
       for (const c of s.controllers.values()) {
         if (o.cntlid !== undefined && c.cntlid !== o.cntlid) continue
         if (o.type === 'ns-changed') {
-          c.nsChanged(o.nsid ?? 1)
+          s.noteNsChanged(c, o.nsid ?? 1)
           if (c.raiseAen(AEN.NS_CHANGED, force)) n++
         } else if (c.raiseAen(AEN.ANA_CHANGE, force)) n++
       }

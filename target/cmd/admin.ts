@@ -291,7 +291,7 @@ function logPage(req: Request, core: TargetCore, ctrl: Controller, subsys: Subsy
       return b
     }
     case LogPageId.CHANGED_NS: {
-      const list = ctrl.takeChangedNs(!rae)
+      const list = subsys.changedNsList(ctrl, !rae)
       if (!rae) ctrl.clearAen(AEN.NS_CHANGED.lid)
       return encodeChangedNsList(list)
     }
@@ -318,13 +318,7 @@ function logPage(req: Request, core: TargetCore, ctrl: Controller, subsys: Subsy
       return encodeEffectsLog({ acs, iocs })
     }
     case LogPageId.ANA: {
-      const byGroup = new Map<number, number[]>()
-      for (const ns of subsys.namespaces()) {
-        if (!ns.enabled) continue
-        const l = byGroup.get(ns.anaGroup) ?? []
-        l.push(ns.nsid)
-        byGroup.set(ns.anaGroup, l)
-      }
+      const byGroup = subsys.nsidsByAnaGroup()
       if (!rae) ctrl.clearAen(AEN.ANA_CHANGE.lid)
       return subsys.ana.buildLog(ctrl.portId, byGroup, { rgo })
     }

@@ -1,8 +1,8 @@
 /**
  * A controller (dynamic model: created by an admin Connect, NVMe Base 2.0 section 3.3.1). Owns its
  * queues, the properties CAP/VS/CC/CSTS with the enable/ready/shutdown semantics of section 3.5,
- * the keep-alive timer (section 3.9), the Asynchronous Event queue honouring AEC (section 5.2),
- * the Changed Namespace List and the Error log.
+ * the keep-alive timer (section 3.9), the Asynchronous Event queue honouring AEC (section 5.2) and
+ * the Error log. Its Changed Namespace List lives in the subsystem's namespace map (keyed by cntlid).
  *
  * State machine: DISABLED → READY (CC.EN=1) → SHUTTING_DOWN → SHUTDOWN, FATAL (CSTS.CFS) from any
  * live state, and DELETED (terminal) from every state.
@@ -36,8 +36,6 @@ export const AEN = {
 export const SUPPORTED_AEC = (AEN.NS_CHANGED.aecBit | AEN.ANA_CHANGE.aecBit | AEN.DISC_CHANGE.aecBit) >>> 0
 /** AERL (0's based): at most 4 outstanding AERs. */
 export const AERL = 3
-/** Maximum entries of the Changed Namespace List before it overflows to 0xFFFFFFFF (Base 2.0 5.16.1.5). */
-export const CHANGED_NS_MAX = 1024
 /** Discovery controllers substitute this KATO when the host asks for none (Linux nvmet). */
 export const DISCOVERY_DEFAULT_KATO_MS = 120_000
 
@@ -108,8 +106,6 @@ export class Controller {
   readonly #aenQueue: number[] = []
   /** Log page ids whose event was reported and not yet cleared by a log read with RAE=0. */
   readonly #aenMasked = new Set<number>()
-  readonly #changedNs = new Set<number>()
-  #changedNsOverflow = false
   #kaTimer: TimerHandle | undefined
   #lastActivity = 0
   readonly createdAt: number
@@ -345,28 +341,6 @@ export class Controller {
   /** A log page was read with RAE=0: re-arm its event. */
   clearAen(lid: number): void {
     this.#aenMasked.delete(lid)
-  }
-
-  /** Record a namespace change (Changed Namespace List) and raise the NS-attribute AEN. */
-  nsChanged(nsid: number): void {
-    if (this.discovery || this.deleted) return
-    if (!this.#changedNsOverflow) {
-      this.#changedNs.add(nsid)
-      if (this.#changedNs.size > CHANGED_NS_MAX) {
-        this.#changedNsOverflow = true
-        this.#changedNs.clear()
-      }
-    }
-    this.raiseAen(AEN.NS_CHANGED)
-  }
-  /** The Changed Namespace List (ascending NSIDs, or [0xFFFFFFFF] after overflow); `clear` on RAE=0. */
-  takeChangedNs(clear: boolean): number[] {
-    const list = this.#changedNsOverflow ? [0xffffffff] : [...this.#changedNs].sort((a, b) => a - b)
-    if (clear) {
-      this.#changedNs.clear()
-      this.#changedNsOverflow = false
-    }
-    return list
   }
 
   status(): ControllerStatus {

@@ -1,44 +1,40 @@
 /**
- * A namespace as commands see it: an immutable snapshot (size, ids, group, enabled) over a shared
- * backing store. Every change publishes a new snapshot; a command holds the snapshot it looked up
- * (and a reference on the backing) until it completes, so it sees the namespace as it was or as it
- * is, never half (style guide §4 item 11; nvmet percpu_ref on the namespace).
+ * A namespace as commands see it: a read-only view of one version of a {@link NamespaceEntry} of the
+ * subsystem's {@link NamespaceMap} (which owns the table, its generations, the references and the
+ * Changed Namespace Lists). The entry never changes under a view — every change publishes a new
+ * version — so a command that holds the view it acquired sees the namespace as it was or as it is,
+ * never half (style guide §4 item 11; nvmet percpu_ref on the namespace).
+ *
+ * Before it is published (`Subsystem.addNamespace`) a `Namespace` is only a description of a fully
+ * initialised namespace (store open); it holds no reference.
  */
+import type { NamespaceEntry, NamespaceMap, NamespaceRef } from '../../lib/namespace-map.js'
 import type { NamespaceStore } from './namespace-store.js'
 
-/** The backing shared by all snapshots of one namespace: store + in-flight reference count. */
+/**
+ * The store behind a view plus, for a view taken with `Subsystem.acquire`, the one map reference that
+ * view holds. Counting and draining are the map's; `put` only releases this view's reference.
+ */
 export class NamespaceBacking {
   readonly store: NamespaceStore
-  #refs = 0
-  #deleting = false
-  #drained: (() => void)[] = []
-  constructor(store: NamespaceStore) {
+  readonly #ref: NamespaceRef<NamespaceStore> | undefined
+  readonly #map: NamespaceMap<NamespaceStore> | undefined
+  readonly #entry: NamespaceEntry<NamespaceStore> | undefined
+
+  /** `link` binds the backing to a published entry (and to the reference a command holds on it). */
+  constructor(store: NamespaceStore, link?: { map: NamespaceMap<NamespaceStore>; entry: NamespaceEntry<NamespaceStore>; ref?: NamespaceRef<NamespaceStore> }) {
     this.store = store
+    this.#map = link?.map
+    this.#entry = link?.entry
+    this.#ref = link?.ref
   }
+  /** References held on any version of this namespace (commands in flight); 0 when unpublished. */
   get inflight(): number {
-    return this.#refs
+    return this.#map !== undefined && this.#entry !== undefined ? this.#map.instanceRefCount(this.#entry) : 0
   }
-  get deleting(): boolean {
-    return this.#deleting
-  }
-  /** Take a reference; false once the namespace is being deleted. */
-  get(): boolean {
-    if (this.#deleting) return false
-    this.#refs++
-    return true
-  }
+  /** Release the reference this view holds (idempotent; nothing for a view taken without one). */
   put(): void {
-    this.#refs--
-    if (this.#refs === 0) for (const f of this.#drained.splice(0)) f()
-  }
-  /** Refuse new references (before any await in teardown). */
-  markDeleting(): void {
-    this.#deleting = true
-  }
-  /** Resolves when no command holds a reference. */
-  drain(): Promise<void> {
-    if (this.#refs === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#drained.push(resolve))
+    this.#ref?.release()
   }
 }
 
@@ -78,23 +74,23 @@ export class Namespace {
     this.enabled = init.enabled
     Object.freeze(this)
   }
+  /** The view of a published entry version; with `ref`, the view holds that reference. */
+  static of(map: NamespaceMap<NamespaceStore>, entry: NamespaceEntry<NamespaceStore>, ref?: NamespaceRef<NamespaceStore>): Namespace {
+    return new Namespace({
+      nsid: entry.nsid,
+      backing: new NamespaceBacking(entry.store, ref === undefined ? { map, entry } : { map, entry, ref }),
+      blockSize: entry.blockSize,
+      blocks: entry.blocks,
+      uuid: entry.uuid,
+      nguid: entry.nguid,
+      anaGroup: entry.anagrpid,
+      enabled: entry.enabled,
+    })
+  }
   get store(): NamespaceStore {
     return this.backing.store
   }
   get sizeBytes(): number {
     return Number(this.blocks) * this.blockSize
-  }
-  /** A new snapshot with some fields changed. */
-  with(changes: Partial<Omit<NamespaceInit, 'nsid' | 'backing'>>): Namespace {
-    return new Namespace({
-      nsid: this.nsid,
-      backing: this.backing,
-      blockSize: changes.blockSize ?? this.blockSize,
-      blocks: changes.blocks ?? this.blocks,
-      uuid: changes.uuid ?? this.uuid,
-      nguid: changes.nguid ?? this.nguid,
-      anaGroup: changes.anaGroup ?? this.anaGroup,
-      enabled: changes.enabled ?? this.enabled,
-    })
   }
 }

@@ -1,14 +1,18 @@
 /**
- * An NVM subsystem: namespaces (immutable snapshots swapped whole, so a command sees a namespace as
- * it was or as it is), allowed hosts, ANA groups with a state per port x group, and the controllers
- * currently associated. Every namespace change is recorded in the Changed Namespace List of each
- * live controller and announced with the NS-attribute AEN (NVMe Base 2.0 section 5.2 / 5.16.1.5).
+ * An NVM subsystem: namespaces, allowed hosts, ANA groups with a state per port x group, and the
+ * controllers currently associated. The namespace table is a {@link NamespaceMap} over the namespace
+ * stores: immutable snapshots swapped whole with a generation, references taken in the same step as
+ * the lookup, removal waiting for in-flight users, and the Changed Namespace List of every live
+ * controller. Every namespace change is recorded there and announced with the NS-attribute AEN
+ * (NVMe Base 2.0 section 5.2 / 5.16.1.5; issue 3: every change, so the map records every change).
  */
 import type { Logger } from 'pino'
-import { InvalidArgumentError, InvalidStateError } from '../../lib/errors.js'
+import { InvalidArgumentError } from '../../lib/errors.js'
+import { NamespaceMap, type NamespaceChange, type NamespaceEntry } from '../../lib/namespace-map.js'
 import { ANA_STATE_VALUE, type AnaStateName, anaStateName } from '../config.js'
 import { AnaModel, anaStateToStatus } from '../../lib/ana.js'
 import { Namespace } from './namespace.js'
+import type { NamespaceStore } from './namespace-store.js'
 import { AEN, type Controller } from './controller.js'
 
 /** ANA state → status of I/O on that path (nvmet_check_ana_state; wire spec 8.1). */
@@ -54,9 +58,10 @@ export class Subsystem {
   readonly controllers = new Map<number, Controller>()
   readonly ana: AnaModel
   readonly logger: Logger
-  /** Current namespace table; replaced whole on every change. */
-  #namespaces: ReadonlyMap<number, Namespace> = new Map()
-  #generation = 0
+  /** The namespace table, references and Changed Namespace Lists (keyed by cntlid). */
+  readonly #ns: NamespaceMap<NamespaceStore>
+  /** The controller each changed-list subscription belongs to (a cntlid can be reused). */
+  readonly #subscribed = new Map<number, Controller>()
 
   constructor(o: SubsystemOptions) {
     this.nqn = o.nqn
@@ -68,10 +73,18 @@ export class Subsystem {
     this.maxIoQueues = o.maxIoQueues
     this.logger = o.logger
     this.ana = new AnaModel({ groups: o.anaGroups, ports: o.portIds })
+    this.#ns = new NamespaceMap<NamespaceStore>({
+      // Issue 3: every change (UUID/NGUID, group moves and disabled namespaces too) is recorded and
+      // announced; duplicate ids are served as configured (nothing here ever refused them).
+      recordChanges: 'every-change',
+      uniqueIds: false,
+      onChange: (c) => this.#announce(c),
+    })
   }
 
+  /** Namespace map generation: strictly increases with every published namespace change. */
   get generation(): number {
-    return this.#generation
+    return this.#ns.generation
   }
 
   hostAllowed(hostnqn: string): boolean {
@@ -80,101 +93,159 @@ export class Subsystem {
 
   // ---- namespaces -----------------------------------------------------------------------------
 
-  /** Lookup and reference in one step (nothing can intervene): the command's view of the namespace. */
+  /**
+   * Lookup and reference in one step (the map's `acquire`): the command's view of the namespace,
+   * disabled ones included (I/O answers them with a path error). Release with `view.backing.put()`.
+   */
   acquire(nsid: number): Namespace | undefined {
-    const ns = this.#namespaces.get(nsid)
-    if (ns === undefined || !ns.backing.get()) return undefined
-    return ns
+    const ref = this.#ns.acquire(nsid, { includeDisabled: true })
+    return ref === undefined ? undefined : Namespace.of(this.#ns, ref.entry, ref)
   }
+  /** The current version, without a reference (reporting, Identify). */
   get(nsid: number): Namespace | undefined {
-    return this.#namespaces.get(nsid)
+    const e = this.#ns.get(nsid)
+    return e === undefined ? undefined : Namespace.of(this.#ns, e)
   }
   /** Active (enabled) NSIDs, ascending. Disabled namespaces are not reported as active (nvmet). */
   activeNsids(): number[] {
-    return [...this.#namespaces.values()].filter((n) => n.enabled).map((n) => n.nsid).sort((a, b) => a - b)
+    return this.#ns.activeNsids()
+  }
+  /** Enabled NSIDs by ANA group (the ANA log page). */
+  nsidsByAnaGroup(): Map<number, number[]> {
+    return this.#ns.nsidsByAnaGroup()
   }
   namespaces(): Namespace[] {
-    return [...this.#namespaces.values()].sort((a, b) => a.nsid - b.nsid)
+    return this.#ns.entries().map((e) => Namespace.of(this.#ns, e))
   }
 
-  /** Publish a new namespace table in one step. */
-  #swap(mutate: (m: Map<number, Namespace>) => void): void {
-    const next = new Map(this.#namespaces)
-    mutate(next)
-    this.#namespaces = next
-    this.#generation++
-  }
-
-  /** Add a fully initialised namespace (published only now). */
+  /** Add a fully initialised namespace (the map publishes it only once its entry is built). */
   addNamespace(ns: Namespace): void {
-    if (this.#namespaces.has(ns.nsid)) throw new InvalidArgumentError('nsid', `namespace ${ns.nsid} already exists in ${this.nqn}`)
+    if (this.#ns.get(ns.nsid) !== undefined) throw new InvalidArgumentError('nsid', `namespace ${ns.nsid} already exists in ${this.nqn}`)
     if (!this.ana.hasGroup(ns.anaGroup)) this.ana.addGroup(ns.anaGroup)
-    this.#swap((m) => m.set(ns.nsid, ns))
-    this.#announce(ns.nsid)
+    this.#syncSubscribers()
+    this.#ns.add({
+      nsid: ns.nsid,
+      store: ns.store,
+      blocks: ns.blocks,
+      blockSize: ns.blockSize,
+      anagrpid: ns.anaGroup,
+      enabled: ns.enabled,
+      uuid: ns.uuid,
+      nguid: ns.nguid,
+    })
   }
 
-  /** Unpublish, refuse new references, then wait for in-flight commands and close the store. */
+  /**
+   * Unpublish (no new reference can be taken from here on: before any await), then wait for
+   * in-flight commands on every version of the namespace and close the store.
+   */
   async removeNamespace(nsid: number): Promise<void> {
-    const ns = this.#required(nsid)
-    ns.backing.markDeleting()
-    this.#swap((m) => m.delete(nsid))
-    this.#announce(nsid)
-    await ns.backing.drain()
-    await ns.store.close()
+    this.#required(nsid)
+    this.#syncSubscribers()
+    const removed = this.#ns.remove(nsid).before!
+    await this.#ns.whenReleased(removed)
+    await removed.store.close()
   }
 
   setEnabled(nsid: number, enabled: boolean): void {
-    const ns = this.#required(nsid)
-    if (ns.enabled === enabled) return
-    this.#replace(ns.with({ enabled }))
+    this.#required(nsid)
+    this.#syncSubscribers()
+    if (enabled) this.#ns.enable(nsid)
+    else this.#ns.disable(nsid)
   }
 
-  /** UUID/NGUID may change only while the namespace is disabled (nvmet configfs rule). */
+  /** UUID/NGUID may change only while the namespace is disabled (the map enforces the nvmet rule). */
   setIds(nsid: number, ids: { uuid?: Buffer; nguid?: Buffer }): void {
-    const ns = this.#required(nsid)
-    if (ns.enabled) throw new InvalidStateError(`namespace ${nsid} of ${this.nqn} must be disabled to change its UUID/NGUID`)
-    const changes: { uuid?: Buffer; nguid?: Buffer } = {}
-    if (ids.uuid !== undefined) changes.uuid = ids.uuid
-    if (ids.nguid !== undefined) changes.nguid = ids.nguid
-    this.#replace(ns.with(changes))
+    this.#required(nsid)
+    this.#syncSubscribers()
+    if (ids.uuid !== undefined) this.#ns.setUuid(nsid, ids.uuid)
+    if (ids.nguid !== undefined) this.#ns.setNguid(nsid, ids.nguid)
   }
 
   setGroup(nsid: number, grpid: number): void {
-    const ns = this.#required(nsid)
-    if (ns.anaGroup === grpid) return
+    const from = this.#required(nsid).anagrpid
+    if (from === grpid) return
     if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
-    this.#replace(ns.with({ anaGroup: grpid }))
+    this.#syncSubscribers()
+    this.#ns.setAnaGroup(nsid, grpid)
     // Moving a namespace between groups changes the ANA log of every port (nvmet ana_grpid store).
-    this.ana.bumpChangeCount(ns.anaGroup, grpid)
+    this.ana.bumpChangeCount(from, grpid)
     for (const c of this.controllers.values()) c.raiseAen(AEN.ANA_CHANGE)
   }
 
   async resize(nsid: number, blocks: bigint): Promise<void> {
-    const ns = this.#required(nsid)
+    const e = this.#required(nsid)
     if (blocks <= 0n) throw new InvalidArgumentError('blocks', 'must be positive')
-    const bytes = Number(blocks) * ns.blockSize
+    const bytes = Number(blocks) * e.blockSize
     if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError('blocks', 'too large')
-    if (bytes < ns.store.size && ns.store.kind === 'file') await ns.backing.drain()
-    await ns.store.resize(bytes)
-    this.#replace(ns.with({ blocks }))
+    // Shrinking a file: no command may still be using the range that goes away.
+    if (bytes < e.store.size && e.store.kind === 'file') await this.#ns.whenReleased(e)
+    await e.store.resize(bytes)
+    // The NSID may have been removed (and even re-added as another namespace) during the awaits.
+    if (this.#ns.get(nsid)?.instance !== e.instance) throw new InvalidArgumentError('nsid', `namespace ${nsid} of ${this.nqn} was removed during the resize`)
+    this.#syncSubscribers()
+    // Published from the current version (another change may have landed during the awaits); a
+    // resize to the same size publishes nothing but is still announced, as every resize request is.
+    if (this.#ns.resize(nsid, blocks) === undefined) this.#announceUnchanged(nsid)
   }
 
-  #replace(ns: Namespace): void {
-    this.#swap((m) => m.set(ns.nsid, ns))
-    this.#announce(ns.nsid)
-  }
-  #required(nsid: number): Namespace {
-    const ns = this.#namespaces.get(nsid)
-    if (ns === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${this.nqn}`)
-    return ns
-  }
-  /** Changed Namespace List + AEN on every controller of the subsystem. */
-  #announce(nsid: number): void {
-    for (const c of this.controllers.values()) c.nsChanged(nsid)
+  #required(nsid: number): NamespaceEntry<NamespaceStore> {
+    const e = this.#ns.get(nsid)
+    if (e === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${this.nqn}`)
+    return e
   }
 
   async flush(): Promise<void> {
-    await Promise.all(this.namespaces().map((n) => n.store.flush()))
+    await Promise.all(this.#ns.entries().map((e) => e.store.flush()))
+  }
+
+  // ---- Changed Namespace Lists and the NS-attribute AEN ----------------------------------------
+
+  /**
+   * Bring the map's changed-list subscriptions in line with the live controllers (the core adds and
+   * deletes them in `controllers`): called before each change is published, so every controller
+   * associated at that moment records it, and a reused cntlid starts with an empty list.
+   */
+  #syncSubscribers(): void {
+    for (const [id, c] of this.#subscribed) {
+      if (this.controllers.get(id) !== c || c.deleted) {
+        this.#ns.unsubscribe(id)
+        this.#subscribed.delete(id)
+      }
+    }
+    for (const [id, c] of this.controllers) {
+      if (c.deleted || c.discovery || this.#subscribed.has(id)) continue
+      this.#ns.subscribe(id)
+      this.#subscribed.set(id, c)
+    }
+  }
+  /** A published change was recorded in the changed lists: raise the NS-attribute AEN. */
+  #announce(c: NamespaceChange<NamespaceStore>): void {
+    if (!c.nsChanged) return
+    for (const ctrl of this.#subscribed.values()) ctrl.raiseAen(AEN.NS_CHANGED)
+  }
+  #announceUnchanged(nsid: number): void {
+    this.#ns.noteChanged(nsid)
+    for (const ctrl of this.#subscribed.values()) ctrl.raiseAen(AEN.NS_CHANGED)
+  }
+
+  /**
+   * Record `nsid` in one controller's Changed Namespace List and raise the NS-attribute AEN (the
+   * `raiseAen` API's injected notice). Returns false for a controller not live in this subsystem.
+   */
+  noteNsChanged(ctrl: Controller, nsid: number): boolean {
+    this.#syncSubscribers()
+    if (this.#subscribed.get(ctrl.cntlid) !== ctrl) return false
+    this.#ns.noteChanged(nsid, ctrl.cntlid)
+    ctrl.raiseAen(AEN.NS_CHANGED)
+    return true
+  }
+
+  /** The Changed Namespace List of `ctrl` (ascending NSIDs, or [0xFFFFFFFF] after overflow); `clear` on RAE=0. */
+  changedNsList(ctrl: Controller, clear: boolean): number[] {
+    this.#syncSubscribers()
+    if (this.#subscribed.get(ctrl.cntlid) !== ctrl) return []
+    return clear ? this.#ns.takeChangedList(ctrl.cntlid) : this.#ns.peekChangedList(ctrl.cntlid)
   }
 
   // ---- ANA ------------------------------------------------------------------------------------
@@ -196,17 +267,17 @@ export class Subsystem {
   }
 
   namespaceStatus(): NamespaceStatus[] {
-    return this.namespaces().map((n) => ({
-      nsid: n.nsid,
-      enabled: n.enabled,
-      blocks: n.blocks.toString(),
-      blockSize: n.blockSize,
-      sizeBytes: n.sizeBytes,
-      uuid: formatUuid(n.uuid),
-      nguid: n.nguid.toString('hex'),
-      anaGroup: n.anaGroup,
-      store: n.store.kind,
-      inflight: n.backing.inflight,
+    return this.#ns.entries().map((e) => ({
+      nsid: e.nsid,
+      enabled: e.enabled,
+      blocks: e.blocks.toString(),
+      blockSize: e.blockSize,
+      sizeBytes: Number(e.blocks) * e.blockSize,
+      uuid: formatUuid(e.uuid),
+      nguid: e.nguid.toString('hex'),
+      anaGroup: e.anagrpid,
+      store: e.store.kind,
+      inflight: this.#ns.instanceRefCount(e),
     }))
   }
 }

@@ -319,3 +319,74 @@ function threw(fn: () => unknown, cls: new (...a: never[]) => Error): boolean {
     return e instanceof cls
   }
 }
+
+t.test("recordChanges: 'every-change' records and flags every published change", async (t) => {
+  const kinds: Array<[string, boolean]> = []
+  const m = new NamespaceMap<Store>({ recordChanges: 'every-change', onChange: (c) => kinds.push([c.kind, c.nsChanged]) })
+  t.equal(m.recordChanges, 'every-change')
+  m.subscribe(1)
+  m.add({ nsid: 4, store: store('a'), blocks: 8n, blockSize: 512, enabled: false })
+  t.same(m.takeChangedList(1), [4], 'adding a disabled namespace is recorded')
+  m.setUuid(4, id16(3))
+  m.setNguid(4, id16(4))
+  m.setEui64(4, Buffer.alloc(8, 5))
+  t.same(m.takeChangedList(1), [4], 'identity changes are recorded')
+  m.add({ nsid: 6, store: store('b'), blocks: 8n, blockSize: 512 })
+  m.takeChangedList(1)
+  m.setAnaGroup(6, 2)
+  t.same(m.takeChangedList(1), [6], 'an ANA group move is recorded')
+  m.resize(4, 9n)
+  m.remove(4)
+  t.same(m.takeChangedList(1), [4], 'resize and remove of a disabled namespace are recorded')
+  t.equal(m.resize(6, 8n), undefined, 'a no-op publishes nothing')
+  t.same(m.takeChangedList(1), [], 'and records nothing')
+  t.ok(kinds.every(([, ns]) => ns), 'every change flagged nsChanged')
+  t.same(
+    kinds.map(([k]) => k),
+    ['add', 'set-uuid', 'set-nguid', 'set-eui64', 'add', 'set-ana-group', 'resize', 'remove'],
+  )
+  const d = new NamespaceMap<Store>()
+  t.equal(d.recordChanges, 'host-visible', 'default is what nvmet announces')
+  t.throws(() => new NamespaceMap<Store>({ recordChanges: 'all' as never }), { name: 'InvalidArgumentError', field: 'recordChanges' })
+})
+
+t.test('uniqueIds: false serves duplicate identifiers on purpose', async (t) => {
+  const m = new NamespaceMap<Store>({ uniqueIds: false })
+  t.equal(m.uniqueIds, false)
+  m.add({ nsid: 1, store: store('a'), blocks: 8n, blockSize: 512, nguid: id16(1), uuid: id16(2) })
+  m.add({ nsid: 2, store: store('b'), blocks: 8n, blockSize: 512, nguid: id16(1), uuid: id16(2), enabled: false })
+  m.setUuid(2, id16(2))
+  t.same(m.get(2)?.nguid, m.get(1)?.nguid, 'duplicate NGUID accepted')
+  t.same(m.get(2)?.uuid, m.get(1)?.uuid, 'duplicate UUID accepted')
+  t.throws(() => m.setUuid(1, id16(9)), InvalidStateError, 'the disabled-only rule still holds')
+  const strict = new NamespaceMap<Store>()
+  t.equal(strict.uniqueIds, true, 'unique by default')
+  strict.add({ nsid: 1, store: store('a'), blocks: 8n, blockSize: 512, uuid: id16(2) })
+  strict.add({ nsid: 2, store: store('b'), blocks: 8n, blockSize: 512, enabled: false })
+  t.throws(() => strict.setUuid(2, id16(2)), { name: 'InvalidArgumentError', field: 'uuid' })
+  t.throws(() => new NamespaceMap<Store>({ uniqueIds: 1 as never }), { name: 'InvalidArgumentError', field: 'uniqueIds' })
+})
+
+t.test('noteChanged records an NSID without a map change, for all or one controller', async (t) => {
+  const changes: NamespaceChange<Store>[] = []
+  const m = new NamespaceMap<Store>({ onChange: (c) => changes.push(c) })
+  m.subscribe(1)
+  m.subscribe(2)
+  m.noteChanged(7)
+  t.same(m.peekChangedList(1), [7], 'an NSID the map does not hold is accepted')
+  t.same(m.peekChangedList(2), [7])
+  m.noteChanged(3, 2)
+  t.same(m.takeChangedList(1), [7], 'only the named controller')
+  t.same(m.takeChangedList(2), [3, 7])
+  m.noteChanged(0xffffffff, 1)
+  t.same(m.takeChangedList(1), [CHANGED_NS_OVERFLOW], 'any NSID a list entry can hold')
+  t.equal(m.generation, 0, 'nothing published')
+  t.equal(changes.length, 0, 'no change callback')
+  for (const bad of [0, -1, 1.5, 2 ** 32, Number.NaN]) t.throws(() => m.noteChanged(bad), { name: 'InvalidArgumentError', field: 'nsid' }, `NSID ${bad}`)
+  t.throws(() => m.noteChanged(1, 9), { name: 'InvalidArgumentError', field: 'ctrlId' }, 'unsubscribed controller')
+  for (let n = 1; n <= 1024; n++) m.noteChanged(n, 2)
+  t.equal(m.pendingChanges(2), 1024)
+  m.noteChanged(1025, 2)
+  t.same(m.takeChangedList(2), [CHANGED_NS_OVERFLOW], 'the overflow rule applies to noted NSIDs too')
+  t.same(m.takeChangedList(1), [], 'the other controller was not touched')
+})
