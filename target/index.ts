@@ -22,6 +22,7 @@ import {
 import { AEN } from './core/controller.js'
 import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
+import { namespaceBytes } from './core/namespace.js'
 import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
 import { TcpTransport, type BoundPort } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
@@ -195,14 +196,15 @@ class Target extends EventEmitter implements TargetHandle {
   }
   async readNamespace(subnqn: string, nsid: number, offsetBytes: number, length: number): Promise<Buffer> {
     // Referenced like a command, so a concurrent removal waits for this read before closing the store.
-    const ns = this.#subsys(subnqn).acquire(nsid)
-    if (ns === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${subnqn}`)
+    const ref = this.#subsys(subnqn).acquire(nsid)
+    if (ref === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${subnqn}`)
     try {
-      if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(length) || length < 0 || offsetBytes + length > ns.sizeBytes)
-        throw new InvalidArgumentError('offsetBytes', `range [${offsetBytes}, +${length}) is outside the namespace (${ns.sizeBytes} bytes)`)
-      return await ns.store.read(offsetBytes, length)
+      const size = namespaceBytes(ref.entry)
+      if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(length) || length < 0 || offsetBytes + length > size)
+        throw new InvalidArgumentError('offsetBytes', `range [${offsetBytes}, +${length}) is outside the namespace (${size} bytes)`)
+      return await ref.entry.store.read(offsetBytes, length)
     } finally {
-      ns.backing.put()
+      ref.release()
     }
   }
 

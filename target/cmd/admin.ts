@@ -186,7 +186,7 @@ function executeIdentify(req: Request, core: TargetCore, ctrl: Controller, subsy
         page = Buffer.alloc(IDENTIFY_DATA_SIZE)
         break
       }
-      const reachable = anaIoStatus(subsys.anaState(ctrl.portId, ns.anaGroup)) === 0
+      const reachable = anaIoStatus(subsys.anaState(ctrl.portId, ns.anagrpid)) === 0
       page = encodeIdentifyNamespace({
         nsze: ns.blocks,
         ncap: ns.blocks,
@@ -197,7 +197,7 @@ function executeIdentify(req: Request, core: TargetCore, ctrl: Controller, subsy
         nmic: NMIC_SHARED,
         // Deallocated blocks read as zeroes and Write Zeroes supports DEAC (DLFEAT 001b + bit 3).
         dlfeat: 0x09,
-        anagrpid: ns.anaGroup,
+        anagrpid: ns.anagrpid,
         nguid: ns.nguid,
         lbaf: [{ ms: 0, lbads: lbadsOf(ns.blockSize), rp: 0 }],
       })
@@ -219,7 +219,7 @@ function executeIdentify(req: Request, core: TargetCore, ctrl: Controller, subsy
       if (f.cns === Cns.NS_ID_DESC_LIST) page = encodeNsIdDescriptors(nsIdDescriptorsFor({ nguid: ns.nguid, uuid: ns.uuid, csi: 0 }))
       else if (f.cns === Cns.CS_INDEP_NAMESPACE)
         // NSTAT bit 0: namespace ready — the Linux host ignores the namespace otherwise (VS >= 2.0).
-        page = encodeIdentifyNamespaceIndependent({ nmic: NMIC_SHARED, anagrpid: ns.anaGroup, nstat: NSTAT_READY })
+        page = encodeIdentifyNamespaceIndependent({ nmic: NMIC_SHARED, anagrpid: ns.anagrpid, nstat: NSTAT_READY })
       else if (f.csi !== 0) return req.fail(NvmeStatus.INVALID_FIELD | DNR, SQE_CDW11)
       else page = Buffer.alloc(IDENTIFY_DATA_SIZE)
       break

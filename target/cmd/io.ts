@@ -10,7 +10,7 @@ import type { Request } from '../core/request.js'
 import type { TargetCore } from '../core/target-core.js'
 import { anaIoStatus, type Subsystem } from '../core/subsystem.js'
 import { MemoryStore } from '../core/namespace-store.js'
-import type { Namespace } from '../core/namespace.js'
+import type { TargetNamespace } from '../core/namespace.js'
 
 const DNR = STATUS_DNR
 /** Dataset Management range: 16 bytes (context attributes, length in LBAs, starting LBA). */
@@ -30,22 +30,19 @@ export function parseIo(req: Request, core: TargetCore, subsys: Subsystem): numb
     default:
       return req.fail(NvmeStatus.INVALID_OPCODE | DNR, SQE_OPC)
   }
-  const ns = subsys.acquire(req.nsid)
-  if (ns === undefined) {
+  // The request holds the reference from here on; completing it (whatever the status) releases it.
+  req.ns = subsys.acquire(req.nsid)
+  if (req.ns === undefined) {
     // Unknown NSID (or being deleted): Invalid Namespace or Format + DNR (nvmet).
     return req.fail(NvmeStatus.INVALID_NS | DNR, SQE_NSID)
   }
+  const ns = req.ns.entry
   if (!ns.enabled) {
     // Configured but disabled: Internal Path Error, so a multipath host fails over (nvmet since 6.9).
-    ns.backing.put()
     return req.fail(NvmeStatus.INTERNAL_PATH_ERROR, SQE_NSID)
   }
-  const ana = anaIoStatus(subsys.anaState(req.queue.transport.portId, ns.anaGroup))
-  if (ana !== 0) {
-    ns.backing.put()
-    return req.fail(ana, SQE_NSID)
-  }
-  req.ns = ns
+  const ana = anaIoStatus(subsys.anaState(req.queue.transport.portId, ns.anagrpid))
+  if (ana !== 0) return req.fail(ana, SQE_NSID)
   switch (opc) {
     case IoOpcode.READ:
     case IoOpcode.WRITE:
@@ -70,13 +67,13 @@ export function parseIo(req: Request, core: TargetCore, subsys: Subsystem): numb
   }
 }
 
-function parseReadWrite(req: Request, ns: Namespace, core: TargetCore): number {
+function parseReadWrite(req: Request, ns: TargetNamespace, core: TargetCore): number {
   const rw = rwFields(req.sqe)
   req.slba = rw.slba
   req.nlb = rw.nlb
   const blocks = BigInt(rw.nlb) + 1n
   if (rw.slba + blocks > ns.blocks) return req.fail(NvmeStatus.LBA_RANGE | DNR, SQE_CDW10)
-  const len = Number(blocks) << ns.lbaShift
+  const len = Number(blocks) * ns.blockSize
   // The transfer length must match the SGL length (nvmet_check_transfer_len).
   if (len !== req.dataLength) return req.fail(NvmeStatus.SGL_INVALID_DATA | DNR, SQE_DPTR)
   if (len > core.maxTransferBytes) return req.fail(NvmeStatus.INVALID_FIELD | DNR, SQE_CDW12)
@@ -97,7 +94,7 @@ function count(req: Request, bytes: number, write: boolean): void {
 }
 
 function executeRead(req: Request): number | Promise<number> {
-  const ns = req.ns!
+  const ns = req.ns!.entry
   const off = Number(req.slba!) * ns.blockSize
   const store = ns.store
   count(req, req.dataLength, false)
@@ -112,7 +109,7 @@ function executeRead(req: Request): number | Promise<number> {
 }
 
 function executeWrite(req: Request): number | Promise<number> {
-  const ns = req.ns!
+  const ns = req.ns!.entry
   const data = req.data
   if (data === undefined || data.length !== req.dataLength) return NvmeStatus.DATA_XFER_ERROR
   const off = Number(req.slba!) * ns.blockSize
@@ -126,18 +123,18 @@ function executeWrite(req: Request): number | Promise<number> {
 }
 
 async function executeWriteZeroes(req: Request): Promise<number> {
-  const ns = req.ns!
+  const ns = req.ns!.entry
   await ns.store.writeZeroes(Number(req.slba!) * ns.blockSize, (req.nlb! + 1) * ns.blockSize)
   return 0
 }
 
 async function executeFlush(req: Request): Promise<number> {
-  await req.ns!.store.flush()
+  await req.ns!.entry.store.flush()
   return 0
 }
 
 async function executeDsm(req: Request): Promise<number> {
-  const ns = req.ns!
+  const ns = req.ns!.entry
   const data = req.data
   if (data === undefined) return NvmeStatus.DATA_XFER_ERROR
   // CDW11 bit 2: Attribute – Deallocate. Without it DSM is only a hint.

@@ -164,7 +164,11 @@ export class Queue {
   }
 
   #afterCommandHook(req: Request, d: Decision): void {
-    if (!this.inflight.has(req.cid) || this.inflight.get(req.cid) !== req) return
+    if (this.inflight.get(req.cid) !== req) {
+      // Ended while the hook ran (connection gone): nothing more happens to it.
+      req.releaseNamespace()
+      return
+    }
     switch (d.action) {
       case 'pass':
         this.#proceed(req)
@@ -172,10 +176,14 @@ export class Queue {
       case 'delay':
         this.env.clock.setTimeout(() => {
           if (this.inflight.get(req.cid) === req && this.sm.is('LIVE')) this.#proceed(req)
+          else req.releaseNamespace()
         }, d.ms)
         return
       case 'drop':
+        // Never executed nor completed (it stays in flight for the host to time out), so it no
+        // longer uses the namespace: a removal must not wait for it.
         req.dropped = true
+        req.releaseNamespace()
         return
       case 'complete':
         req.dw0 = d.dw0 ?? 0
@@ -183,7 +191,9 @@ export class Queue {
         return
       default:
         this.transport.applyFault(d)
+        // Only a stall goes on to execute; after any other connection fault the command is abandoned.
         if (d.action === 'stall') this.#proceed(req)
+        else req.releaseNamespace()
     }
   }
 
@@ -193,7 +203,10 @@ export class Queue {
       req.state = 'NEED_DATA'
       this.transport.fetchData(req).then(
         (data) => {
-          if (this.inflight.get(req.cid) !== req || !this.sm.is('LIVE')) return
+          if (this.inflight.get(req.cid) !== req || !this.sm.is('LIVE')) {
+            req.releaseNamespace()
+            return
+          }
           if (typeof data === 'number') {
             this.complete(req, data)
             return
@@ -204,6 +217,7 @@ export class Queue {
         (err: unknown) => {
           // The connection is going away; the request dies with it (no response possible).
           this.logger.debug({ err, cid: req.cid }, 'data transfer failed')
+          req.releaseNamespace()
         },
       )
       return
@@ -227,16 +241,27 @@ export class Queue {
       return
     }
     if (typeof r === 'number') this.complete(req, r)
-    else if (r !== DEFERRED)
+    else if (r !== DEFERRED) {
+      req.executing = true
       r.then(
-        (s) => {
-          if (s !== DEFERRED) this.complete(req, s)
-        },
+        (s) => this.#settled(req, s),
         (err: unknown) => {
           this.logger.error({ err, opc: req.opc, qid: this.qid }, 'execute failed')
-          this.complete(req, NvmeStatus.INTERNAL)
+          this.#settled(req, NvmeStatus.INTERNAL)
         },
       )
+    }
+  }
+
+  /** An asynchronous execute step finished: complete it, or, if its connection is gone, just let go. */
+  #settled(req: Request, s: number | typeof DEFERRED): void {
+    req.executing = false
+    if (req.state === 'DONE') {
+      // Torn down while the store operation ran: the teardown left the reference to this step.
+      req.releaseNamespace()
+      return
+    }
+    if (s !== DEFERRED) this.complete(req, s)
   }
 
   /**
@@ -248,10 +273,8 @@ export class Queue {
     if (req.state === 'COMPLETING' || req.state === 'DONE') return
     req.state = 'COMPLETING'
     req.status = status
-    if (req.ns !== undefined) {
-      req.ns.backing.put()
-      req.ns = undefined
-    }
+    // Execution is over: the namespace is no longer used (the completion hooks see only the status).
+    req.releaseNamespace()
     const onCompletion = fromHook ? undefined : this.env.hooks.hooks?.onCompletion
     if (onCompletion !== undefined) {
       void Promise.resolve()
@@ -321,10 +344,9 @@ export class Queue {
     this.logger.debug({ reason, inflight: this.inflight.size }, 'queue disconnecting')
     for (const req of this.inflight.values()) {
       req.state = 'DONE'
-      if (req.ns !== undefined) {
-        req.ns.backing.put()
-        req.ns = undefined
-      }
+      // A store operation still running keeps its reference until it settles (`#settled`), so a
+      // removal cannot close the store under it; every other request lets go now.
+      if (!req.executing) req.releaseNamespace()
     }
     this.inflight.clear()
     const ctrl = this.controller

@@ -5,7 +5,7 @@
 import type { Sqe } from '../../lib/nvme/sqe.js'
 import type { DataDirection } from '../../lib/nvme/opcodes.js'
 import type { CommandKind, HookCommand } from './hooks.js'
-import type { Namespace } from './namespace.js'
+import type { TargetNamespaceRef } from './namespace.js'
 import type { Queue } from './queue.js'
 
 export type RequestState = 'NEW' | 'NEED_DATA' | 'READY' | 'EXECUTING' | 'COMPLETING' | 'DONE'
@@ -40,11 +40,16 @@ export class Request {
   /** Byte offset in the SQE of the field that failed parsing (Error log), 0xFFFF if none. */
   errorLocation = 0xffff
   execute: Execute | undefined
-  /** The namespace taken at parse time (reference held until completion). */
-  ns: Namespace | undefined
+  /**
+   * The namespace reference taken at parse time (lookup and reference in one step). Held while the
+   * command may still touch the store; {@link releaseNamespace} drops it when the command ends.
+   */
+  ns: TargetNamespaceRef | undefined
   slba: bigint | undefined
   nlb: number | undefined
   state: RequestState = 'NEW'
+  /** An asynchronous execute step is running; it owns the namespace reference until it settles. */
+  executing = false
   /** Set when a fault decision dropped it: never completed. */
   dropped = false
   readonly startedAt: number
@@ -78,6 +83,17 @@ export class Request {
       this.#hookCmd = c
     }
     return this.#hookCmd
+  }
+
+  /**
+   * The command will not touch the namespace again (completing, dropped, abandoned or its connection
+   * gone): release the reference. Safe on every path that ends a request: the first call releases,
+   * later ones find nothing.
+   */
+  releaseNamespace(): void {
+    const ref = this.ns
+    this.ns = undefined
+    ref?.release()
   }
 
   /** Fail parsing at `offset` (SQE byte) with `status`. */

@@ -3,15 +3,16 @@
  * controllers currently associated. The namespace table is a {@link NamespaceMap} over the namespace
  * stores: immutable snapshots swapped whole with a generation, references taken in the same step as
  * the lookup, removal waiting for in-flight users, and the Changed Namespace List of every live
- * controller. Every namespace change is recorded there and announced with the NS-attribute AEN
+ * controller (started by `attachController`, dropped by `detachController`). Every namespace change
+ * is recorded there and announced with the NS-attribute AEN
  * (NVMe Base 2.0 section 5.2 / 5.16.1.5; issue 3: every change, so the map records every change).
  */
 import type { Logger } from 'pino'
-import { InvalidArgumentError } from '../../lib/errors.js'
-import { NamespaceMap, type NamespaceChange, type NamespaceEntry } from '../../lib/namespace-map.js'
+import { InvalidArgumentError, InvalidStateError } from '../../lib/errors.js'
+import { NamespaceMap, type NamespaceChange } from '../../lib/namespace-map.js'
 import { ANA_STATE_VALUE, type AnaStateName, anaStateName } from '../config.js'
 import { AnaModel, anaStateToStatus } from '../../lib/ana.js'
-import { Namespace } from './namespace.js'
+import type { TargetNamespace, TargetNamespaceInit, TargetNamespaceRef } from './namespace.js'
 import type { NamespaceStore } from './namespace-store.js'
 import { AEN, type Controller } from './controller.js'
 
@@ -55,13 +56,15 @@ export class Subsystem {
   allowAnyHost: boolean
   readonly hosts: Set<string>
   readonly maxIoQueues: number
-  readonly controllers = new Map<number, Controller>()
   readonly ana: AnaModel
   readonly logger: Logger
   /** The namespace table, references and Changed Namespace Lists (keyed by cntlid). */
   readonly #ns: NamespaceMap<NamespaceStore>
-  /** The controller each changed-list subscription belongs to (a cntlid can be reused). */
-  readonly #subscribed = new Map<number, Controller>()
+  /**
+   * The live controllers; changed only by attach/detach, together with their changed-list
+   * subscription, so a controller records every change from its publication to its teardown.
+   */
+  readonly #controllers = new Map<number, Controller>()
 
   constructor(o: SubsystemOptions) {
     this.nqn = o.nqn
@@ -87,6 +90,11 @@ export class Subsystem {
     return this.#ns.generation
   }
 
+  /** The live controllers by cntlid (read-only: use attach/detach). */
+  get controllers(): ReadonlyMap<number, Controller> {
+    return this.#controllers
+  }
+
   hostAllowed(hostnqn: string): boolean {
     return this.allowAnyHost || this.hosts.has(hostnqn)
   }
@@ -94,17 +102,23 @@ export class Subsystem {
   // ---- namespaces -----------------------------------------------------------------------------
 
   /**
-   * Lookup and reference in one step (the map's `acquire`): the command's view of the namespace,
-   * disabled ones included (I/O answers them with a path error). Release with `view.backing.put()`.
+   * Lookup and reference in one step (the map's `acquire`), disabled namespaces included (I/O answers
+   * them with a path error). The holder calls `release()` once it no longer uses the store.
    */
-  acquire(nsid: number): Namespace | undefined {
-    const ref = this.#ns.acquire(nsid, { includeDisabled: true })
-    return ref === undefined ? undefined : Namespace.of(this.#ns, ref.entry, ref)
+  acquire(nsid: number): TargetNamespaceRef | undefined {
+    return this.#ns.acquire(nsid, { includeDisabled: true })
   }
   /** The current version, without a reference (reporting, Identify). */
-  get(nsid: number): Namespace | undefined {
+  get(nsid: number): TargetNamespace | undefined {
+    return this.#ns.get(nsid)
+  }
+  /**
+   * References held on any version of namespace `nsid` (commands in flight, `readNamespace` calls);
+   * 0 when the NSID is absent. A removal waits until this is 0 before closing the store.
+   */
+  inflight(nsid: number): number {
     const e = this.#ns.get(nsid)
-    return e === undefined ? undefined : Namespace.of(this.#ns, e)
+    return e === undefined ? 0 : this.#ns.instanceRefCount(e)
   }
   /** Active (enabled) NSIDs, ascending. Disabled namespaces are not reported as active (nvmet). */
   activeNsids(): number[] {
@@ -114,25 +128,17 @@ export class Subsystem {
   nsidsByAnaGroup(): Map<number, number[]> {
     return this.#ns.nsidsByAnaGroup()
   }
-  namespaces(): Namespace[] {
-    return this.#ns.entries().map((e) => Namespace.of(this.#ns, e))
+  /** Every namespace (current versions), ascending by NSID. */
+  namespaces(): TargetNamespace[] {
+    return this.#ns.entries()
   }
 
-  /** Add a fully initialised namespace (the map publishes it only once its entry is built). */
-  addNamespace(ns: Namespace): void {
-    if (this.#ns.get(ns.nsid) !== undefined) throw new InvalidArgumentError('nsid', `namespace ${ns.nsid} already exists in ${this.nqn}`)
-    if (!this.ana.hasGroup(ns.anaGroup)) this.ana.addGroup(ns.anaGroup)
-    this.#syncSubscribers()
-    this.#ns.add({
-      nsid: ns.nsid,
-      store: ns.store,
-      blocks: ns.blocks,
-      blockSize: ns.blockSize,
-      anagrpid: ns.anaGroup,
-      enabled: ns.enabled,
-      uuid: ns.uuid,
-      nguid: ns.nguid,
-    })
+  /** Add a fully initialised namespace (store open; the map publishes it only once its entry is built). */
+  addNamespace(init: TargetNamespaceInit): void {
+    if (this.#ns.get(init.nsid) !== undefined) throw new InvalidArgumentError('nsid', `namespace ${init.nsid} already exists in ${this.nqn}`)
+    const grpid = init.anagrpid ?? 1
+    if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
+    this.#ns.add(init)
   }
 
   /**
@@ -141,7 +147,6 @@ export class Subsystem {
    */
   async removeNamespace(nsid: number): Promise<void> {
     this.#required(nsid)
-    this.#syncSubscribers()
     const removed = this.#ns.remove(nsid).before!
     await this.#ns.whenReleased(removed)
     await removed.store.close()
@@ -149,7 +154,6 @@ export class Subsystem {
 
   setEnabled(nsid: number, enabled: boolean): void {
     this.#required(nsid)
-    this.#syncSubscribers()
     if (enabled) this.#ns.enable(nsid)
     else this.#ns.disable(nsid)
   }
@@ -157,7 +161,6 @@ export class Subsystem {
   /** UUID/NGUID may change only while the namespace is disabled (the map enforces the nvmet rule). */
   setIds(nsid: number, ids: { uuid?: Buffer; nguid?: Buffer }): void {
     this.#required(nsid)
-    this.#syncSubscribers()
     if (ids.uuid !== undefined) this.#ns.setUuid(nsid, ids.uuid)
     if (ids.nguid !== undefined) this.#ns.setNguid(nsid, ids.nguid)
   }
@@ -166,11 +169,10 @@ export class Subsystem {
     const from = this.#required(nsid).anagrpid
     if (from === grpid) return
     if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
-    this.#syncSubscribers()
     this.#ns.setAnaGroup(nsid, grpid)
     // Moving a namespace between groups changes the ANA log of every port (nvmet ana_grpid store).
     this.ana.bumpChangeCount(from, grpid)
-    for (const c of this.controllers.values()) c.raiseAen(AEN.ANA_CHANGE)
+    for (const c of this.#controllers.values()) c.raiseAen(AEN.ANA_CHANGE)
   }
 
   async resize(nsid: number, blocks: bigint): Promise<void> {
@@ -183,13 +185,12 @@ export class Subsystem {
     await e.store.resize(bytes)
     // The NSID may have been removed (and even re-added as another namespace) during the awaits.
     if (this.#ns.get(nsid)?.instance !== e.instance) throw new InvalidArgumentError('nsid', `namespace ${nsid} of ${this.nqn} was removed during the resize`)
-    this.#syncSubscribers()
     // Published from the current version (another change may have landed during the awaits); a
     // resize to the same size publishes nothing but is still announced, as every resize request is.
     if (this.#ns.resize(nsid, blocks) === undefined) this.#announceUnchanged(nsid)
   }
 
-  #required(nsid: number): NamespaceEntry<NamespaceStore> {
+  #required(nsid: number): TargetNamespace {
     const e = this.#ns.get(nsid)
     if (e === undefined) throw new InvalidArgumentError('nsid', `no namespace ${nsid} in ${this.nqn}`)
     return e
@@ -202,31 +203,32 @@ export class Subsystem {
   // ---- Changed Namespace Lists and the NS-attribute AEN ----------------------------------------
 
   /**
-   * Bring the map's changed-list subscriptions in line with the live controllers (the core adds and
-   * deletes them in `controllers`): called before each change is published, so every controller
-   * associated at that moment records it, and a reused cntlid starts with an empty list.
+   * Publish a fully initialised controller and start its Changed Namespace List in the same step, so
+   * it records every change from now on and a reused cntlid starts with an empty list (the previous
+   * holder's list went with its `detachController`).
    */
-  #syncSubscribers(): void {
-    for (const [id, c] of this.#subscribed) {
-      if (this.controllers.get(id) !== c || c.deleted) {
-        this.#ns.unsubscribe(id)
-        this.#subscribed.delete(id)
-      }
-    }
-    for (const [id, c] of this.controllers) {
-      if (c.deleted || c.discovery || this.#subscribed.has(id)) continue
-      this.#ns.subscribe(id)
-      this.#subscribed.set(id, c)
-    }
+  attachController(ctrl: Controller): void {
+    if (ctrl.discovery || ctrl.subnqn !== this.nqn) throw new InvalidArgumentError('ctrl', `controller ${ctrl.cntlid} does not belong to ${this.nqn}`)
+    if (ctrl.deleted) throw new InvalidStateError(`controller ${ctrl.cntlid} is already deleted`)
+    if (this.#controllers.has(ctrl.cntlid)) throw new InvalidStateError(`cntlid ${ctrl.cntlid} is already live in ${this.nqn}`)
+    this.#controllers.set(ctrl.cntlid, ctrl)
+    this.#ns.subscribe(ctrl.cntlid)
   }
+  /** Unpublish a controller being torn down and drop its list (nothing if `ctrl` is not the live holder of its cntlid). */
+  detachController(ctrl: Controller): void {
+    if (this.#controllers.get(ctrl.cntlid) !== ctrl) return
+    this.#controllers.delete(ctrl.cntlid)
+    this.#ns.unsubscribe(ctrl.cntlid)
+  }
+
   /** A published change was recorded in the changed lists: raise the NS-attribute AEN. */
   #announce(c: NamespaceChange<NamespaceStore>): void {
     if (!c.nsChanged) return
-    for (const ctrl of this.#subscribed.values()) ctrl.raiseAen(AEN.NS_CHANGED)
+    for (const ctrl of this.#controllers.values()) ctrl.raiseAen(AEN.NS_CHANGED)
   }
   #announceUnchanged(nsid: number): void {
     this.#ns.noteChanged(nsid)
-    for (const ctrl of this.#subscribed.values()) ctrl.raiseAen(AEN.NS_CHANGED)
+    for (const ctrl of this.#controllers.values()) ctrl.raiseAen(AEN.NS_CHANGED)
   }
 
   /**
@@ -234,8 +236,8 @@ export class Subsystem {
    * `raiseAen` API's injected notice). Returns false for a controller not live in this subsystem.
    */
   noteNsChanged(ctrl: Controller, nsid: number): boolean {
-    this.#syncSubscribers()
-    if (this.#subscribed.get(ctrl.cntlid) !== ctrl) return false
+    // The identity check: a stale controller object must not touch the list of a reused cntlid.
+    if (this.#controllers.get(ctrl.cntlid) !== ctrl) return false
     this.#ns.noteChanged(nsid, ctrl.cntlid)
     ctrl.raiseAen(AEN.NS_CHANGED)
     return true
@@ -243,8 +245,7 @@ export class Subsystem {
 
   /** The Changed Namespace List of `ctrl` (ascending NSIDs, or [0xFFFFFFFF] after overflow); `clear` on RAE=0. */
   changedNsList(ctrl: Controller, clear: boolean): number[] {
-    this.#syncSubscribers()
-    if (this.#subscribed.get(ctrl.cntlid) !== ctrl) return []
+    if (this.#controllers.get(ctrl.cntlid) !== ctrl) return []
     return clear ? this.#ns.takeChangedList(ctrl.cntlid) : this.#ns.peekChangedList(ctrl.cntlid)
   }
 
@@ -257,7 +258,7 @@ export class Subsystem {
   setAnaState(portId: number, grpid: number, state: AnaStateName): void {
     if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
     if (!this.ana.setState(portId, grpid, ANA_STATE_VALUE[state])) return
-    for (const c of this.controllers.values()) if (c.portId === portId) c.raiseAen(AEN.ANA_CHANGE)
+    for (const c of this.#controllers.values()) if (c.portId === portId) c.raiseAen(AEN.ANA_CHANGE)
   }
   anaStates(portIds: number[]): { portId: number; grpid: number; state: string }[] {
     const out: { portId: number; grpid: number; state: string }[] = []

@@ -18,7 +18,7 @@ import { parseIo } from '../cmd/io.js'
 import { Controller, type ControllerState, type ControllerStatus } from './controller.js'
 import { DiscoveryService, type Referral } from './discovery.js'
 import type { HookSlot } from './hooks.js'
-import { Namespace, NamespaceBacking } from './namespace.js'
+import type { TargetNamespaceInit } from './namespace.js'
 import { FileStore, MemoryStore, type NamespaceStore } from './namespace-store.js'
 import { Queue, type QueueEnv, type QueueStatus } from './queue.js'
 import type { Request } from './request.js'
@@ -137,21 +137,21 @@ export class TargetCore extends EventEmitter {
     return subsys
   }
 
-  /** A fully initialised namespace (store opened) — published by the caller. */
-  async buildNamespace(ns: ResolvedNamespace): Promise<Namespace> {
+  /** The map's add options for a fully initialised namespace (store opened) — published by the caller. */
+  async buildNamespace(ns: ResolvedNamespace): Promise<TargetNamespaceInit> {
     let store: NamespaceStore
     if (ns.store.type === 'file') store = await FileStore.open({ path: ns.store.path, size: ns.sizeBytes })
     else store = new MemoryStore({ size: ns.sizeBytes })
-    return new Namespace({
+    return {
       nsid: ns.nsid,
-      backing: new NamespaceBacking(store),
+      store,
       blockSize: ns.blockSize,
       blocks: BigInt(Math.floor(ns.sizeBytes / ns.blockSize)),
       uuid: ns.uuid !== undefined ? parseUuid(ns.uuid, 'uuid') : this.randomUuid(),
       nguid: ns.nguid !== undefined ? Buffer.from(ns.nguid, 'hex') : Buffer.alloc(16),
-      anaGroup: ns.anaGroup,
+      anagrpid: ns.anaGroup,
       enabled: ns.enabled,
-    })
+    }
   }
 
   /** RFC 4122 version-4 UUID bytes from the injected PRNG (runs replay from a seed). */
@@ -245,7 +245,9 @@ export class TargetCore extends EventEmitter {
         logger: this.logger,
         maxQueueSize: this.config.maxQueueSize,
         onDeleted: (c, reason) => {
-          if (target.controllers.get(c.cntlid) === c) target.controllers.delete(c.cntlid)
+          // Torn down: unpublished (and its Changed Namespace List dropped) before anyone hears of it.
+          if (target instanceof Subsystem) target.detachController(c)
+          else if (target.controllers.get(c.cntlid) === c) target.controllers.delete(c.cntlid)
           this.emit('controller', this.#ctrlEvent(c, 'deleted', { reason }))
         },
         onStateChange: (c, from, to) => {
@@ -262,8 +264,9 @@ export class TargetCore extends EventEmitter {
       kato: o.kato,
       maxIoQueues: discovery ? 0 : target.maxIoQueues,
     })
-    // Published only when fully initialised.
-    target.controllers.set(cntlid, ctrl)
+    // Published only when fully initialised; a subsystem starts its Changed Namespace List with it.
+    if (target instanceof Subsystem) target.attachController(ctrl)
+    else target.controllers.set(cntlid, ctrl)
     return ctrl
   }
   controllerConnected(ctrl: Controller): void {

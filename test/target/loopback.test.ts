@@ -60,7 +60,7 @@ t.test('core over loopback', async (t) => {
   }
   const held = iq.submit(makeSqe({ opc: IoOpcode.READ, cid: 6, nsid: 1, ...rwDwords({ slba: 4n, nlb: 3 }), sgl: sglTransportDataBlock(2048) }))
   await new Promise((r) => setTimeout(r, 10))
-  t.equal(ns.get(1)!.backing.inflight, 1, 'reference taken at parse')
+  t.equal(ns.inflight(1), 1, 'reference taken at parse')
   const removal = ns.removeNamespace(1)
   t.equal(ns.get(1), undefined, 'unpublished at once')
   let removed = false
