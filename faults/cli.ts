@@ -1,0 +1,292 @@
+/**
+ * `nvmf-fault ctl --control PATH <verb>`: drive a running target through its control endpoint.
+ * Verbs: status, ana set, ns add|remove|enable|disable|uuid|group|resize, fault add|list|clear,
+ * scenario run|stop, trace dump, plus port, controller and aen. Results print as JSON.
+ */
+import { writeFileSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
+import { pino } from 'pino'
+import { parse as parseYaml } from 'yaml'
+import type { TargetHandle } from '../target/index.js'
+import { attachFaults, type FaultsHandle } from './attach.js'
+import { ControlClient } from './control-client.js'
+import type { JsonObject } from './proto.js'
+import type { TraceFormat } from './trace.js'
+
+interface GlobalOpts {
+  control?: string
+  token?: string
+  timeout?: string
+}
+
+function intArg(name: string, min = 0, max = 0xffffffff) {
+  return (v: string): number => {
+    const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : Number.NaN
+    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`${name} must be an integer in [${min}, ${max}], got "${v}"`)
+    return n
+  }
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 }
+
+/** "1GiB", "512MiB", "4096" -> bytes. */
+export function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim())
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()]
+  const n = m !== null && unit !== undefined ? Number(m[1]) * unit : Number.NaN
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CommanderArgError(`size must be a positive number of bytes such as 1GiB, 512MiB or 4096, got "${v}"`)
+  return n
+}
+
+async function withClient<T>(cmd: Command, fn: (c: ControlClient) => Promise<T>): Promise<T> {
+  const g = cmd.optsWithGlobals<GlobalOpts>()
+  if (g.control === undefined) throw new CommanderArgError('--control PATH (or tcp://127.0.0.1:PORT) is required')
+  const client = await ControlClient.connect(g.control, {
+    ...(g.token !== undefined ? { token: g.token } : {}),
+    ...(g.timeout !== undefined ? { timeoutMs: intArg('--timeout', 1)(g.timeout) } : {}),
+  })
+  try {
+    return await fn(client)
+  } finally {
+    client.close()
+  }
+}
+
+function print(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`)
+}
+
+async function callAndPrint(cmd: Command, op: string, args: JsonObject): Promise<void> {
+  await withClient(cmd, async (c) => print((await c.call(op, args)).json))
+}
+
+/** Adds `ctl` to the program (called from bin/program.ts). */
+export function registerCtlCommand(program: Command): void {
+  const ctl = program
+    .command('ctl')
+    .description('control a running target (its --control endpoint)')
+    .option('--control <path>', 'control endpoint: Unix socket path, or tcp://127.0.0.1:PORT')
+    .option('--token <token>', 'token for a TCP control endpoint')
+    .option('--timeout <ms>', 'request timeout in ms (default 30000)')
+
+  ctl
+    .command('status')
+    .description('status snapshot: ports, controllers, queues, namespaces, ANA states, faults')
+    .action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'status', {}))
+
+  const ana = ctl.command('ana').description('ANA states')
+  ana
+    .command('set')
+    .description('set the ANA state of a group on a port (raises the ANA-change AEN)')
+    .requiredOption('--port <id>', 'port id', intArg('--port', 0, 0xffff))
+    .requiredOption('--group <grpid>', 'ANA group id', intArg('--group', 1, 128))
+    .addOption(new Option('--state <state>', 'new state').choices(['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change']).makeOptionMandatory())
+    .action(async (o: { port: number; group: number; state: string }, cmd: Command) => callAndPrint(cmd, 'anaSet', { port: o.port, group: o.group, state: o.state }))
+
+  const ns = ctl.command('ns').description('namespaces: add, remove, enable, disable, uuid, group, resize')
+  const nsCommon = (c: Command): Command =>
+    c.requiredOption('--nsid <nsid>', 'namespace id', intArg('--nsid', 1, 0xfffffffe)).option('--subnqn <nqn>', 'subsystem (default: the first NVM subsystem)')
+  const nsArgs = (op: string, o: Record<string, unknown>): JsonObject => {
+    const a: JsonObject = { op, nsid: o.nsid as number }
+    if (typeof o.subnqn === 'string') a.subnqn = o.subnqn
+    if (typeof o.size === 'number') a.sizeBytes = o.size
+    if (typeof o.blockSize === 'number') a.blockSize = o.blockSize
+    if (typeof o.group === 'number') a.group = o.group
+    if (typeof o.uuid === 'string') a.uuid = o.uuid
+    if (o.disabled === true) a.disabled = true
+    return a
+  }
+  nsCommon(ns.command('add').description('add a memory namespace'))
+    .option('--size <bytes>', 'size (e.g. 1GiB; default 1GiB)', parseSize)
+    .option('--block-size <bytes>', '512 or 4096', intArg('--block-size', 512, 4096))
+    .option('--group <grpid>', 'ANA group', intArg('--group', 1, 128))
+    .option('--uuid <uuid>', 'UUID (default: random)')
+    .option('--disabled', 'add it disabled')
+    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('add', o)))
+  for (const op of ['remove', 'enable', 'disable'] as const) {
+    nsCommon(ns.command(op).description(`${op} a namespace`)).action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs(op, o)))
+  }
+  nsCommon(ns.command('uuid').description('give a disabled namespace a new UUID (nvmet rule)'))
+    .option('--uuid <uuid>', 'the new UUID (default: random from the run seed)')
+    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('uuid', o)))
+  nsCommon(ns.command('group').description('move a namespace to another ANA group'))
+    .requiredOption('--group <grpid>', 'ANA group', intArg('--group', 1, 128))
+    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('group', o)))
+  nsCommon(ns.command('resize').description('resize a namespace'))
+    .requiredOption('--size <bytes>', 'new size (e.g. 2GiB)', parseSize)
+    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('resize', o)))
+
+  const fault = ctl.command('fault').description('faults: add, list, clear')
+  fault
+    .command('add')
+    .description('add a fault (a FaultSpec as JSON/YAML text or file, see proto/scenario.proto)')
+    .option('--json <text>', 'the fault as JSON, e.g. \'{"type":"status","params":{"status":"ANA_INACCESSIBLE"}}\'')
+    .option('--file <file>', 'a JSON or YAML file holding the fault')
+    .action(async (o: { json?: string; file?: string }, cmd: Command) => {
+      if ((o.json === undefined) === (o.file === undefined)) throw new CommanderArgError('give exactly one of --json or --file')
+      const text = o.json ?? (await readFile(o.file!, 'utf8'))
+      let spec: unknown
+      try {
+        spec = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text)
+      } catch (err) {
+        throw new CommanderArgError(`the fault is not valid JSON/YAML: ${(err as Error).message}`)
+      }
+      if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new CommanderArgError('the fault must be an object')
+      await callAndPrint(cmd, 'faultAdd', spec as JsonObject)
+    })
+  fault.command('list').description('list installed faults with their counters').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'faultList', {}))
+  fault
+    .command('clear')
+    .description('remove one fault (--id) or all')
+    .option('--id <id>', 'fault id')
+    .action(async (o: { id?: string }, cmd: Command) => callAndPrint(cmd, 'faultClear', o.id !== undefined ? { id: o.id } : {}))
+
+  const scenario = ctl.command('scenario').description('scenarios: run, stop')
+  scenario
+    .command('run')
+    .description('run a scenario file (YAML or JSON) on the target, replacing the current one')
+    .argument('<file>', 'scenario file')
+    .option('--seed <n>', 'seed (overrides the scenario)', intArg('--seed', 0, Number.MAX_SAFE_INTEGER))
+    .action(async (file: string, o: { seed?: number }, cmd: Command) => {
+      const text = await readFile(file, 'utf8')
+      await callAndPrint(cmd, 'scenarioRun', { text, source: file, ...(o.seed !== undefined ? { seed: o.seed } : {}) })
+    })
+  scenario.command('stop').description('stop the running scenario and remove its faults').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioStop', {}))
+
+  const trace = ctl.command('trace').description('event trace')
+  trace
+    .command('dump')
+    .description('dump the event trace (JSON lines to stdout, or a file)')
+    .addOption(new Option('--format <format>', 'jsonl, proto (length-delimited TraceEvent) or pcap').choices(['jsonl', 'proto', 'pcap']).default('jsonl'))
+    .option('-o, --output <file>', 'write to a file (required for proto and pcap)')
+    .option('--clear', 'clear the trace after dumping')
+    .action(async (o: { format: string; output?: string; clear?: boolean }, cmd: Command) => {
+      if (o.format !== 'jsonl' && o.output === undefined) throw new CommanderArgError(`--format ${o.format} needs --output FILE`)
+      await withClient(cmd, async (c) => {
+        const { data } = await c.call('traceDump', { format: o.format, ...(o.clear === true ? { clear: true } : {}) })
+        const bytes = data ?? Buffer.alloc(0)
+        if (o.output !== undefined) {
+          await writeFile(o.output, bytes)
+          print({ file: o.output, bytes: bytes.length })
+        } else {
+          process.stdout.write(bytes)
+        }
+      })
+    })
+
+  const port = ctl.command('port').description('ports: add, remove')
+  port
+    .command('add')
+    .requiredOption('--port <id>', 'port id', intArg('--port', 0, 0xffff))
+    .option('--address <addr>', 'address to bind (default 127.0.0.1)')
+    .option('--trsvcid <port>', 'TCP port (default 0: any)', intArg('--trsvcid', 0, 0xffff))
+    .action(async (o: { port: number; address?: string; trsvcid?: number }, cmd: Command) =>
+      callAndPrint(cmd, 'port', { op: 'add', port: o.port, ...(o.address !== undefined ? { address: o.address } : {}), ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}) }),
+    )
+  port
+    .command('remove')
+    .requiredOption('--port <id>', 'port id', intArg('--port', 0, 0xffff))
+    .action(async (o: { port: number }, cmd: Command) => callAndPrint(cmd, 'port', { op: 'remove', port: o.port }))
+
+  const controller = ctl.command('controller').description('controllers: fatal (CSTS.CFS), delete (force reconnect)')
+  controller
+    .command('fatal')
+    .requiredOption('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
+    .action(async (o: { cntlid: number }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'fatal', cntlid: o.cntlid }))
+  controller
+    .command('delete')
+    .option('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
+    .option('--port <id>', 'port id', intArg('--port', 0, 0xffff))
+    .option('--hostnqn <nqn>', 'host NQN')
+    .action(async (o: { cntlid?: number; port?: number; hostnqn?: string }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'delete', ...o }))
+
+  ctl
+    .command('aen')
+    .description('raise asynchronous events (rescan storms)')
+    .addOption(new Option('--event <event>', 'event').choices(['ns-changed', 'ana-change', 'discovery-change']).makeOptionMandatory())
+    .option('--count <n>', 'how many (default 1)', intArg('--count', 1, 10000))
+    .option('--port <id>', 'only controllers on this port', intArg('--port', 0, 0xffff))
+    .option('--nsid <nsid...>', 'ns-changed: NSIDs for the Changed Namespace List')
+    .action(async (o: { event: string; count?: number; port?: number; nsid?: string[] }, cmd: Command) =>
+      callAndPrint(cmd, 'aen', {
+        event: o.event,
+        ...(o.count !== undefined ? { count: o.count } : {}),
+        ...(o.port !== undefined ? { port: o.port } : {}),
+        ...(o.nsid !== undefined ? { nsids: o.nsid.map((n) => intArg('--nsid', 1, 0xfffffffe)(n)) } : {}),
+      }),
+    )
+}
+
+/** Options `nvmf-fault target` gains from faults/ (see {@link addTargetFaultOptions}). */
+export interface TargetFaultCliOptions {
+  scenario?: string
+  control?: string
+  controlTcp?: string
+  controlToken?: string
+  seed?: number
+  recordPdus?: boolean
+  traceOut?: string
+}
+
+/** Add --scenario, --seed, --control, --control-tcp, --control-token, --record-pdus to `nvmf-fault target`. */
+export function addTargetFaultOptions(cmd: Command): Command {
+  return cmd
+    .option('--scenario <file>', 'run a fault scenario (YAML or JSON, proto/scenario.proto)')
+    .option('--seed <n>', 'run seed for faults and scenarios (same seed, same fault sequence)', intArg('--seed', 0, Number.MAX_SAFE_INTEGER))
+    .option('--control <path>', 'control endpoint: a Unix socket created with mode 0600 (for nvmf-fault ctl)')
+    .option('--control-tcp <addr:port>', 'also a TCP control endpoint, loopback only (needs --control-token)')
+    .option('--control-token <token>', 'token for --control-tcp (at least 8 characters)')
+    .option('--record-pdus', 'record every PDU in the event trace (trace dump --format pcap)')
+    .option('--trace-out <file>', 'write the event trace at shutdown (.pcap: pcap, .jsonl/.json: JSON lines, else length-delimited protobuf)')
+}
+
+/** The trace format a file name asks for. */
+export function traceFormatFor(file: string): TraceFormat {
+  if (/\.pcap$/i.test(file)) return 'pcap'
+  if (/\.jsonl?$/i.test(file)) return 'jsonl'
+  return 'proto'
+}
+
+/**
+ * Attach faults to a target started by the CLI when any fault option is given; closes them on
+ * SIGINT/SIGTERM (the control socket file is removed). Returns undefined when no option asked for it.
+ */
+export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliOptions): Promise<FaultsHandle | undefined> {
+  if (o.scenario === undefined && o.control === undefined && o.controlTcp === undefined && o.recordPdus !== true && o.traceOut === undefined) return undefined
+  let faults: FaultsHandle
+  try {
+    let controlTcp: { host: string; port: number; token: string } | undefined
+    if (o.controlTcp !== undefined) {
+      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(o.controlTcp)
+      if (m === null) throw new CommanderArgError(`--control-tcp expects ADDR:PORT, got "${o.controlTcp}"`)
+      if (o.controlToken === undefined) throw new CommanderArgError('--control-tcp needs --control-token')
+      controlTcp = { host: (m[1] ?? m[2])!, port: Number(m[3]), token: o.controlToken }
+    }
+    faults = await attachFaults(target, {
+      logger: pino({ name: 'faults' }),
+      ...(o.scenario !== undefined ? { scenario: o.scenario } : {}),
+      ...(o.control !== undefined ? { control: o.control } : {}),
+      ...(controlTcp !== undefined ? { controlTcp } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.recordPdus === true ? { recordPdus: true } : {}),
+    })
+  } catch (err) {
+    // A bad option, scenario or control path: do not leave a half-started target running.
+    await target.close()
+    throw err
+  }
+  const stop = (): void => {
+    if (o.traceOut !== undefined) {
+      try {
+        writeFileSync(o.traceOut, faults.engine.trace.export(traceFormatFor(o.traceOut)))
+      } catch (err) {
+        process.stderr.write(`nvmf-fault: cannot write the trace to ${o.traceOut}: ${(err as Error).message}\n`)
+      }
+    }
+    void faults.close()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return faults
+}

@@ -1,0 +1,259 @@
+/**
+ * Operations on a running target that faults, scenarios and the control plane perform: ANA
+ * changes, namespace changes, ports, controllers, AENs, referrals. Each one is validated, recorded
+ * in the trace as a `state` event, and forwarded to the target handle. This is also the in-process
+ * form of the control-plane verbs (`FaultController` exposes it).
+ */
+import type { Random } from '../lib/clock.js'
+import { InvalidArgumentError, InvalidStateError } from '../lib/errors.js'
+import type { TraceInput } from './trace.js'
+
+/** ANA state names accepted everywhere (scenario files, ctl, API) and their ANA log values. */
+export const ANA_STATE_BY_NAME: Readonly<Record<string, number>> = {
+  optimized: 0x01,
+  'non-optimized': 0x02,
+  inaccessible: 0x03,
+  'persistent-loss': 0x04,
+  change: 0x0f,
+}
+
+export type AnaStateNameValue = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change'
+
+/** Normalise an ANA state name ("non_optimized", "Inaccessible" are accepted). */
+export function anaStateName(name: string, field = 'state'): AnaStateNameValue {
+  const n = String(name).toLowerCase().replace(/_/g, '-')
+  if (ANA_STATE_BY_NAME[n] === undefined) throw new InvalidArgumentError(field, `must be one of ${Object.keys(ANA_STATE_BY_NAME).join(', ')}, got '${name}'`)
+  return n as AnaStateNameValue
+}
+
+export function anaStateValue(name: string, field = 'state'): number {
+  return ANA_STATE_BY_NAME[anaStateName(name, field)]!
+}
+
+export type AenEventName = 'ns-changed' | 'ana-change' | 'discovery-change'
+export const AEN_EVENTS: readonly AenEventName[] = ['ns-changed', 'ana-change', 'discovery-change']
+
+export interface ControllerFilter {
+  cntlid?: number
+  portId?: number
+  hostnqn?: string
+}
+
+export interface NamespaceAddOptions {
+  nsid: number
+  sizeBytes?: number
+  blockSize?: number
+  anagrpid?: number
+  uuid?: string
+  subnqn?: string
+  enabled?: boolean
+}
+
+export interface PortAddOptions {
+  portId: number
+  address?: string
+  trsvcid?: number
+}
+
+/**
+ * The part of a target handle (target/index.ts `TargetHandle`) the fault engine drives. Methods
+ * may return a value or a promise.
+ */
+export interface FaultTargetHandle {
+  status(): unknown
+  setAnaState(args: { portId: number; grpid: number; state: AnaStateNameValue }): unknown
+  addNamespace?(opts: NamespaceAddOptions): unknown
+  removeNamespace?(nsid: number, subnqn?: string): unknown
+  enableNamespace?(nsid: number, subnqn?: string): unknown
+  disableNamespace?(nsid: number, subnqn?: string): unknown
+  setNamespaceUuid?(nsid: number, uuid: string, subnqn?: string): unknown
+  setNamespaceGroup?(nsid: number, grpid: number, subnqn?: string): unknown
+  resizeNamespace?(nsid: number, sizeBytes: number, subnqn?: string): unknown
+  addPort?(opts: PortAddOptions): unknown
+  removePort?(portId: number): unknown
+  addReferral?(opts: { portId?: number; address: string; trsvcid: number }): unknown
+  deleteControllers?(filter?: ControllerFilter): unknown
+  setControllerFatal?(cntlid: number): unknown
+  raiseAen?(args: { event: AenEventName; portId?: number; nsids?: number[] }): unknown
+}
+
+/** A random version 4 UUID drawn from an injected PRNG (so a seeded run repeats its UUIDs). */
+export function uuidFromRandom(random: Random): string {
+  const b = Buffer.alloc(16)
+  for (let i = 0; i < 16; i++) b[i] = random.int(256)
+  b[6] = (b[6]! & 0x0f) | 0x40
+  b[8] = (b[8]! & 0x3f) | 0x80
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function posInt(v: number | undefined, field: string, max = 0xffffffff): number {
+  if (v === undefined || !Number.isInteger(v) || v < 1 || v > max) throw new InvalidArgumentError(field, `must be an integer in [1, ${max}], got ${String(v)}`)
+  return v
+}
+
+export type NamespaceOpName = 'add' | 'remove' | 'enable' | 'disable' | 'uuid' | 'group' | 'resize'
+export const NAMESPACE_OPS: readonly NamespaceOpName[] = ['add', 'remove', 'enable', 'disable', 'uuid', 'group', 'resize']
+
+export interface NamespaceOp {
+  op: NamespaceOpName | string
+  nsid: number
+  sizeBytes?: number
+  blockSize?: number
+  group?: number
+  uuid?: string
+  subnqn?: string
+  disabled?: boolean
+}
+
+export class TargetOps {
+  #handle: FaultTargetHandle | undefined
+  #trace: (e: TraceInput) => void
+  #random: Random
+
+  constructor(opts: { handle: FaultTargetHandle | undefined; trace: (e: TraceInput) => void; random: Random }) {
+    this.#handle = opts.handle
+    this.#trace = opts.trace
+    this.#random = opts.random
+  }
+
+  get handle(): FaultTargetHandle | undefined {
+    return this.#handle
+  }
+
+  #need(): FaultTargetHandle {
+    if (this.#handle === undefined) throw new InvalidStateError('no target attached to the fault engine')
+    return this.#handle
+  }
+
+  #method<K extends keyof FaultTargetHandle>(name: K): NonNullable<FaultTargetHandle[K]> {
+    const h = this.#need()
+    const fn = h[name]
+    if (typeof fn !== 'function') throw new InvalidStateError(`the target does not support ${String(name)}()`)
+    return (fn as (...a: unknown[]) => unknown).bind(h) as NonNullable<FaultTargetHandle[K]>
+  }
+
+  status(): unknown {
+    return this.#need().status()
+  }
+
+  async setAna(port: number, group: number, state: string): Promise<void> {
+    posInt(port, 'port', 0xffff)
+    posInt(group, 'group', 128)
+    const name = anaStateName(state)
+    await this.#method('setAnaState')({ portId: port, grpid: group, state: name })
+    this.#trace({ kind: 'state', port, action: 'ana', detail: `ana port ${port} group ${group} -> ${name}` })
+  }
+
+  async namespace(op: NamespaceOp): Promise<{ uuid?: string }> {
+    const nsid = posInt(op.nsid, 'nsid', 0xfffffffe)
+    const sub = op.subnqn !== undefined && op.subnqn !== '' ? op.subnqn : undefined
+    let detail = `ns ${op.op} ${nsid}`
+    const result: { uuid?: string } = {}
+    switch (op.op) {
+      case 'add': {
+        const o: NamespaceAddOptions = { nsid }
+        if (op.sizeBytes !== undefined && op.sizeBytes > 0) o.sizeBytes = op.sizeBytes
+        if (op.blockSize !== undefined && op.blockSize > 0) o.blockSize = op.blockSize
+        if (op.group !== undefined && op.group > 0) o.anagrpid = posInt(op.group, 'group', 128)
+        if (op.uuid !== undefined && op.uuid !== '') o.uuid = checkUuid(op.uuid)
+        if (sub !== undefined) o.subnqn = sub
+        if (op.disabled === true) o.enabled = false
+        await this.#method('addNamespace')(o)
+        break
+      }
+      case 'remove':
+        await this.#method('removeNamespace')(nsid, sub)
+        break
+      case 'enable':
+        await this.#method('enableNamespace')(nsid, sub)
+        break
+      case 'disable':
+        await this.#method('disableNamespace')(nsid, sub)
+        break
+      case 'uuid': {
+        const uuid = op.uuid !== undefined && op.uuid !== '' ? checkUuid(op.uuid) : uuidFromRandom(this.#random)
+        await this.#method('setNamespaceUuid')(nsid, uuid, sub)
+        result.uuid = uuid
+        detail += ` ${uuid}`
+        break
+      }
+      case 'group': {
+        const g = posInt(op.group, 'group', 128)
+        await this.#method('setNamespaceGroup')(nsid, g, sub)
+        detail += ` ${g}`
+        break
+      }
+      case 'resize': {
+        const size = posInt(op.sizeBytes, 'sizeBytes', Number.MAX_SAFE_INTEGER)
+        await this.#method('resizeNamespace')(nsid, size, sub)
+        detail += ` ${size}`
+        break
+      }
+      default:
+        throw new InvalidArgumentError('op', `must be one of ${NAMESPACE_OPS.join(', ')}, got '${op.op}'`)
+    }
+    this.#trace({ kind: 'state', nsid, action: `ns-${op.op}`, detail })
+    return result
+  }
+
+  /** Set a new UUID drawn from a caller's PRNG (fault-owned, for reproducible storms). */
+  async remapNamespace(nsid: number, random: Random, subnqn?: string): Promise<string> {
+    const uuid = uuidFromRandom(random)
+    await this.namespace({ op: 'uuid', nsid, uuid, ...(subnqn !== undefined ? { subnqn } : {}) })
+    return uuid
+  }
+
+  async addPort(opts: PortAddOptions): Promise<unknown> {
+    posInt(opts.portId, 'port', 0xffff)
+    const r = await this.#method('addPort')(opts)
+    this.#trace({ kind: 'state', port: opts.portId, action: 'port-add', detail: `port add ${opts.portId} ${opts.address ?? '127.0.0.1'}:${opts.trsvcid ?? 0}` })
+    return r
+  }
+
+  async removePort(portId: number): Promise<void> {
+    posInt(portId, 'port', 0xffff)
+    await this.#method('removePort')(portId)
+    this.#trace({ kind: 'state', port: portId, action: 'port-remove', detail: `port remove ${portId}` })
+  }
+
+  async addReferral(opts: { portId?: number; address: string; trsvcid: number }): Promise<void> {
+    if (typeof opts.address !== 'string' || opts.address === '') throw new InvalidArgumentError('address', 'must be a non-empty address')
+    await this.#method('addReferral')(opts)
+    this.#trace({ kind: 'state', action: 'referral-add', detail: `referral add ${opts.address}:${opts.trsvcid}`, ...(opts.portId !== undefined ? { port: opts.portId } : {}) })
+  }
+
+  async controllerFatal(cntlid: number): Promise<void> {
+    posInt(cntlid, 'cntlid', 0xffef)
+    await this.#method('setControllerFatal')(cntlid)
+    this.#trace({ kind: 'state', cntlid, action: 'controller-fatal', detail: `controller ${cntlid} CSTS.CFS` })
+  }
+
+  async deleteControllers(filter: ControllerFilter = {}): Promise<unknown> {
+    const r = await this.#method('deleteControllers')(filter)
+    this.#trace({
+      kind: 'state',
+      action: 'controller-delete',
+      detail: `delete controllers ${JSON.stringify(filter)}`,
+      ...(filter.cntlid !== undefined ? { cntlid: filter.cntlid } : {}),
+      ...(filter.portId !== undefined ? { port: filter.portId } : {}),
+    })
+    return r
+  }
+
+  async raiseAen(event: AenEventName | string, opts: { portId?: number; nsids?: number[] } = {}): Promise<void> {
+    if (!(AEN_EVENTS as readonly string[]).includes(event)) throw new InvalidArgumentError('event', `must be one of ${AEN_EVENTS.join(', ')}, got '${event}'`)
+    const args: { event: AenEventName; portId?: number; nsids?: number[] } = { event: event as AenEventName }
+    if (opts.portId !== undefined) args.portId = opts.portId
+    if (opts.nsids !== undefined) args.nsids = opts.nsids
+    await this.#method('raiseAen')(args)
+    this.#trace({ kind: 'state', action: 'aen', detail: `aen ${event}${opts.nsids !== undefined ? ` nsids ${opts.nsids.join(',')}` : ''}`, ...(opts.portId !== undefined ? { port: opts.portId } : {}) })
+  }
+}
+
+function checkUuid(u: string): string {
+  if (!UUID_RE.test(u)) throw new InvalidArgumentError('uuid', `must be a UUID like 123e4567-e89b-42d3-a456-426614174000, got '${u}'`)
+  return u.toLowerCase()
+}
