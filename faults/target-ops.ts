@@ -20,24 +20,22 @@ export const ANA_STATE_BY_NAME: Readonly<Record<string, number>> = {
 export type AnaStateNameValue = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change'
 
 /** Normalise an ANA state name ("non_optimized", "Inaccessible" are accepted). */
-export function anaStateName(name: string, field = 'state'): AnaStateNameValue {
+export function normalizeAnaStateName(name: string, field = 'state'): AnaStateNameValue {
   const n = String(name).toLowerCase().replace(/_/g, '-')
   if (ANA_STATE_BY_NAME[n] === undefined) throw new InvalidArgumentError(field, `must be one of ${Object.keys(ANA_STATE_BY_NAME).join(', ')}, got '${name}'`)
   return n as AnaStateNameValue
 }
 
 export function anaStateValue(name: string, field = 'state'): number {
-  return ANA_STATE_BY_NAME[anaStateName(name, field)]!
+  return ANA_STATE_BY_NAME[normalizeAnaStateName(name, field)]!
 }
 
 export type AenEventName = 'ns-changed' | 'ana-change' | 'discovery-change'
 export const AEN_EVENTS: readonly AenEventName[] = ['ns-changed', 'ana-change', 'discovery-change']
 
-export interface ControllerFilter {
-  cntlid?: number
-  portId?: number
-  hostnqn?: string
-}
+/** Which controllers an operation applies to: the target's own filter type. */
+export type { ControllerFilter } from '../target/index.js'
+import type { ControllerFilter } from '../target/index.js'
 
 export interface NamespaceAddOptions {
   nsid: number
@@ -142,7 +140,7 @@ export class TargetOps {
   async setAna(port: number, group: number, state: string): Promise<void> {
     posInt(port, 'port', 0xffff)
     posInt(group, 'group', 128)
-    const name = anaStateName(state)
+    const name = normalizeAnaStateName(state)
     await this.#method('setAnaState')({ portId: port, grpid: group, state: name })
     this.#trace({ kind: 'state', port, action: 'ana', detail: `ana port ${port} group ${group} -> ${name}` })
   }

@@ -8,10 +8,7 @@ import { ConnectionError, InvalidArgumentError } from '../lib/errors.js'
 import { LogPageId } from '../lib/nvme/opcodes.js'
 import type { HostController } from './controller.js'
 import { DISCOVERY_ENTRY_SIZE, DISCOVERY_HEADER_SIZE, parseDiscoveryEntry, parseDiscoveryHeader, type DiscoveryEntryView, type DiscoveryLogView } from './log-views.js'
-
-export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery'
-export const DISCOVERY_SUBTYPE = { REFERRAL: 1, NVME: 2, CURRENT_DISCOVERY: 3 } as const
-export const TRTYPE_TCP = 3
+import { DiscoverySubtype } from '../lib/nvme/log-discovery.js'
 
 export interface ReadDiscoveryLogOptions {
   /** Entries per Get Log Page window (default 64 = 64 KiB). */
@@ -46,6 +43,6 @@ export interface DiscoveredEntry extends DiscoveryEntryView {
 }
 
 export function describeEntry(e: DiscoveryEntryView): string {
-  const kind = e.subtype === DISCOVERY_SUBTYPE.REFERRAL ? 'referral' : e.subtype === DISCOVERY_SUBTYPE.CURRENT_DISCOVERY ? 'discovery' : 'nvme'
+  const kind = e.subtype === DiscoverySubtype.REFERRAL ? 'referral' : e.subtype === DiscoverySubtype.CURRENT_DISCOVERY ? 'discovery' : 'nvme'
   return `${kind} trtype=${e.trtype} traddr=${e.traddr} trsvcid=${e.trsvcid} portid=${e.portid} subnqn=${e.subnqn}`
 }

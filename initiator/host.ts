@@ -12,7 +12,9 @@ import { ConnectionError, InvalidArgumentError, InvalidStateError } from '../lib
 import { CHANNELS, publish, type DeviceEvent } from './events.js'
 import { HostController, type ControllerOwner, type ScannedNamespace } from './controller.js'
 import { validateControllerOptions, type ControllerConnectOptions } from './controller-options.js'
-import { DISCOVERY_NQN, DISCOVERY_SUBTYPE, readDiscoveryLog, TRTYPE_TCP, type DiscoveredEntry, type ReadDiscoveryLogOptions } from './discovery.js'
+import { readDiscoveryLog, type DiscoveredEntry, type ReadDiscoveryLogOptions } from './discovery.js'
+import { DISCOVERY_NQN } from '../lib/nvme/nqn.js'
+import { DiscoverySubtype, TransportType } from '../lib/nvme/log-discovery.js'
 import type { ControllerStateValue } from './controller-state.js'
 import { NvmeDevice } from './device.js'
 import { MultipathHead, nsIdsEqual, nsIdsKey } from './multipath-head.js'
@@ -212,7 +214,7 @@ export class NvmeHost implements ControllerOwner {
           keys.add(key)
           out.push({ ...e, source: src })
         }
-        if (e.subtype === DISCOVERY_SUBTYPE.REFERRAL && e.trtype === TRTYPE_TCP && level < depth) {
+        if (e.subtype === DiscoverySubtype.REFERRAL && e.trtype === TransportType.TCP && level < depth) {
           const port = Number.parseInt(e.trsvcid, 10)
           if (Number.isInteger(port) && port > 0 && port < 65536) await visit(e.traddr, port, level + 1).catch((err: unknown) => this.#log?.warn({ err, referral: e }, 'referral failed'))
         }
@@ -228,7 +230,7 @@ export class NvmeHost implements ControllerOwner {
     const connected: HostController[] = []
     const failed: { entry: DiscoveredEntry; error: Error }[] = []
     for (const e of entries) {
-      if (e.subtype !== DISCOVERY_SUBTYPE.NVME || e.trtype !== TRTYPE_TCP) continue
+      if (e.subtype !== DiscoverySubtype.NVME || e.trtype !== TransportType.TCP) continue
       const port = Number.parseInt(e.trsvcid, 10)
       const already = this.controllers(e.subnqn).some((c) => c.options.traddr === e.traddr && c.options.trsvcid === port && c.state !== 'deleted')
       if (already) continue
@@ -260,7 +262,7 @@ export class NvmeHost implements ControllerOwner {
       options.onChange?.(entries)
       if (options.autoConnect !== true) return
       for (const e of entries) {
-        if (e.subtype !== DISCOVERY_SUBTYPE.NVME || e.trtype !== TRTYPE_TCP) continue
+        if (e.subtype !== DiscoverySubtype.NVME || e.trtype !== TransportType.TCP) continue
         const port = Number.parseInt(e.trsvcid, 10)
         if (this.controllers(e.subnqn).some((c) => c.options.traddr === e.traddr && c.options.trsvcid === port && c.state !== 'deleted')) continue
         await this.connect({ ...options.controller, traddr: e.traddr, trsvcid: port, subnqn: e.subnqn }).catch((err: unknown) => this.#log?.warn({ err }, 'auto-connect failed'))

@@ -6,7 +6,8 @@
 import type { Controller } from './controller.js'
 import { AEN } from './controller.js'
 
-export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery'
+import { DISCOVERY_NQN } from '../../lib/nvme/nqn.js'
+export { DISCOVERY_NQN }
 
 /** One Discovery Log Page Entry as the core describes it (the lib codec puts it on the wire). */
 export interface DiscoveryEntry {
