@@ -16,7 +16,7 @@ import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import { StateMachine } from './state-machine.js'
 import { DEFERRED, Request, type ExecuteResult } from './request.js'
 import type { QueueTransport } from './transport-ops.js'
-import type { Decision, HookContext, HookSlot } from './hooks.js'
+import { COMMAND_SEAM_ACTIONS, PASS, type Decision, type HookContext, type HookSlot } from './hooks.js'
 import type { Controller } from './controller.js'
 import type { Clock } from '../../lib/clock.js'
 
@@ -163,7 +163,8 @@ export class Queue {
     this.complete(req, status)
   }
 
-  #afterCommandHook(req: Request, d: Decision): void {
+  #afterCommandHook(req: Request, decision: Decision): void {
+    const d = this.#applicable('onCommand', decision)
     if (this.inflight.get(req.cid) !== req) {
       // Ended while the hook ran (connection gone): nothing more happens to it.
       req.releaseNamespace()
@@ -189,12 +190,34 @@ export class Queue {
         req.dw0 = d.dw0 ?? 0
         this.complete(req, d.status, true)
         return
-      default:
+      case 'stall':
+        // The queue stops reading for a while; this command still goes on to execute.
         this.transport.applyFault(d)
-        // Only a stall goes on to execute; after any other connection fault the command is abandoned.
-        if (d.action === 'stall') this.#proceed(req)
-        else req.releaseNamespace()
+        this.#proceed(req)
+        return
+      case 'close':
+      case 'reset':
+      case 'termReq':
+        // The connection goes away: the command is abandoned (no response can be sent).
+        this.transport.applyFault(d)
+        req.releaseNamespace()
+        return
+      default:
+        // Unreachable while COMMAND_SEAM_ACTIONS and this switch agree; never strand the command.
+        this.#proceed(req)
     }
+  }
+
+  /**
+   * The decision if it applies at a command seam; otherwise (mutate/segment are PDU-send only, or an
+   * action — or value — a hook should not return) 'pass' with a warning naming the seam and action
+   * (hooks.ts, "Decisions and seams"): a command must never be stranded in flight.
+   */
+  #applicable(seam: 'onCommand' | 'onCompletion', d: Decision): Decision {
+    const action: unknown = typeof d === 'object' && d !== null ? (d as { action?: unknown }).action : d
+    if (COMMAND_SEAM_ACTIONS.has(action as Decision['action'])) return d
+    this.logger.warn({ seam, action: String(action) }, `fault decision '${String(action)}' does not apply at ${seam}; treated as 'pass'`)
+    return PASS
   }
 
   /** Fetch data if needed, then execute. */
@@ -291,7 +314,8 @@ export class Queue {
     this.#send(req, status)
   }
 
-  #afterCompletionHook(req: Request, d: Decision): void {
+  #afterCompletionHook(req: Request, decision: Decision): void {
+    const d = this.#applicable('onCompletion', decision)
     switch (d.action) {
       case 'pass':
         this.#send(req, req.status)
@@ -306,9 +330,19 @@ export class Queue {
         if (d.dw0 !== undefined) req.dw0 = d.dw0
         this.#send(req, d.status)
         return
-      default:
+      case 'stall':
         this.transport.applyFault(d)
-        if (d.action === 'stall') this.#send(req, req.status)
+        this.#send(req, req.status)
+        return
+      case 'close':
+      case 'reset':
+      case 'termReq':
+        // The connection goes away (its teardown ends the request): nothing is sent.
+        this.transport.applyFault(d)
+        return
+      default:
+        // Unreachable while COMMAND_SEAM_ACTIONS and this switch agree; never strand the command.
+        this.#send(req, req.status)
     }
   }
 
