@@ -15,7 +15,7 @@ export { SEAMS, type Seam, type FaultEvent, type FaultSpec, type MatchSpec, type
 export { compileMatcher, checkMatchSpec, COMMAND_BY_NAME, PDU_TYPE_BY_NAME, type Matcher } from './matcher.js'
 export { Schedule, checkScheduleSpec } from './schedule.js'
 export { compileDelay, type DelaySpec, type DelaySampler } from './distribution.js'
-export { TargetOps, ANA_STATE_BY_NAME, normalizeAnaStateName, anaStateValue, uuidFromRandom, type FaultTargetHandle, type NamespaceOp, type AenEventName } from './target-ops.js'
+export { TargetOps, normalizeAnaStateName, anaStateValue, uuidFromRandom, type FaultTargetHandle, type NamespaceOp, type AenEventName } from './target-ops.js'
 export { TraceRecorder, traceEventToJson, encodeTraceProto, decodeTraceProto, traceToPcap, type TraceEvent, type TraceInput, type TraceKind, type TraceFormat, type TraceRecorderOptions } from './trace.js'
 export { parseScenario, loadScenarioFile, ScenarioRun, type Scenario, type ScenarioStep, type StepOp, type ScenarioState } from './scenario.js'
 export { FaultController, type ControlStatus } from './controller.js'

@@ -8,26 +8,19 @@ import type { Random } from '../lib/clock.js'
 import { InvalidArgumentError, InvalidStateError } from '../lib/errors.js'
 import type { TraceInput } from './trace.js'
 
-/** ANA state names accepted everywhere (scenario files, ctl, API) and their ANA log values. */
-export const ANA_STATE_BY_NAME: Readonly<Record<string, number>> = {
-  optimized: 0x01,
-  'non-optimized': 0x02,
-  inaccessible: 0x03,
-  'persistent-loss': 0x04,
-  change: 0x0f,
-}
-
-export type AnaStateNameValue = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change'
+import { ANA_STATE_BY_NAME, ANA_STATE_NAMES, parseAnaStateName, type AnaStateName } from '../lib/nvme/log-ana.js'
+/** ANA state names accepted everywhere (scenario files, ctl, API): lib's table. */
+export type AnaStateNameValue = AnaStateName
 
 /** Normalise an ANA state name ("non_optimized", "Inaccessible" are accepted). */
 export function normalizeAnaStateName(name: string, field = 'state'): AnaStateNameValue {
   const n = String(name).toLowerCase().replace(/_/g, '-')
-  if (ANA_STATE_BY_NAME[n] === undefined) throw new InvalidArgumentError(field, `must be one of ${Object.keys(ANA_STATE_BY_NAME).join(', ')}, got '${name}'`)
+  if (parseAnaStateName(n) === undefined) throw new InvalidArgumentError(field, `must be one of ${ANA_STATE_NAMES.join(', ')}, got '${name}'`)
   return n as AnaStateNameValue
 }
 
 export function anaStateValue(name: string, field = 'state'): number {
-  return ANA_STATE_BY_NAME[normalizeAnaStateName(name, field)]!
+  return ANA_STATE_BY_NAME[normalizeAnaStateName(name, field)]
 }
 
 export type AenEventName = 'ns-changed' | 'ana-change' | 'discovery-change'

@@ -7,19 +7,8 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../lib/errors.js'
 
-export type AnaStateName = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change'
-export const ANA_STATE_NAMES: readonly AnaStateName[] = ['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change']
-/** NVMe ANA state values (Base 2.0 section 8.20.3; wire spec 5.4). */
-export const ANA_STATE_VALUE: Readonly<Record<AnaStateName, number>> = {
-  optimized: 0x1,
-  'non-optimized': 0x2,
-  inaccessible: 0x3,
-  'persistent-loss': 0x4,
-  change: 0xf,
-}
-export function anaStateName(v: number): AnaStateName | undefined {
-  return ANA_STATE_NAMES.find((n) => ANA_STATE_VALUE[n] === v)
-}
+import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
+export { ANA_STATE_NAMES, type AnaStateName }
 
 export interface PortConfig {
   /** Port id (PORTID in the discovery log), unique, 0..65535. */

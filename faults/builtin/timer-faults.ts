@@ -10,7 +10,8 @@ import { ConfigError } from '../../lib/errors.js'
 import type { FaultSchemas, JsonObject } from '../proto.js'
 import { validateMessage } from '../proto.js'
 import type { FaultRegistry } from '../registry.js'
-import { ANA_STATE_BY_NAME, AEN_EVENTS } from '../target-ops.js'
+import { AEN_EVENTS } from '../target-ops.js'
+import { ANA_STATE_NAMES, parseAnaStateName } from '../../lib/nvme/log-ana.js'
 import type { FaultCreateContext, FaultInstance } from '../types.js'
 
 /** A cancellable sleep on the injected clock; 0 ms resolves without a timer. */
@@ -77,7 +78,7 @@ function timerFault(ctx: FaultCreateContext, body: (s: Sleeper) => Promise<void>
 }
 
 function checkState(name: string, path: string): string {
-  if (ANA_STATE_BY_NAME[name] === undefined) throw new ConfigError(path, `must be one of ${Object.keys(ANA_STATE_BY_NAME).join(', ')}, got '${name}'`)
+  if (parseAnaStateName(name) === undefined) throw new ConfigError(path, `must be one of ${ANA_STATE_NAMES.join(', ')}, got '${name}'`)
   return name
 }
 

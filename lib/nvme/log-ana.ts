@@ -29,13 +29,18 @@ export const AnaState = {
 } as const
 export type AnaStateValue = (typeof AnaState)[keyof typeof AnaState]
 
-const STATE_NAMES: Readonly<Record<number, string>> = {
-  1: 'optimized',
-  2: 'non-optimized',
-  3: 'inaccessible',
-  4: 'persistent-loss',
-  15: 'change',
-}
+/** ANA state names as nvmet's configfs spells them; configs, scenarios and the CLI all use these. */
+export type AnaStateName = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change'
+/** Name -> ANA log value (Base 2.0 section 8.20.3; wire spec 5.4). */
+export const ANA_STATE_BY_NAME: Readonly<Record<AnaStateName, AnaStateValue>> = Object.freeze({
+  optimized: AnaState.OPTIMIZED,
+  'non-optimized': AnaState.NON_OPTIMIZED,
+  inaccessible: AnaState.INACCESSIBLE,
+  'persistent-loss': AnaState.PERSISTENT_LOSS,
+  change: AnaState.CHANGE,
+})
+export const ANA_STATE_NAMES: readonly AnaStateName[] = Object.freeze(Object.keys(ANA_STATE_BY_NAME) as AnaStateName[])
+const STATE_NAMES: Readonly<Record<number, AnaStateName>> = Object.fromEntries(ANA_STATE_NAMES.map((n) => [ANA_STATE_BY_NAME[n], n]))
 export function isAnaState(v: unknown): v is AnaStateValue {
   return typeof v === 'number' && STATE_NAMES[v] !== undefined
 }

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino'
 import { InvalidArgumentError, InvalidStateError } from '../../lib/errors.js'
 import { NamespaceMap, type NamespaceChange } from '../../lib/namespace-map.js'
-import { ANA_STATE_VALUE, type AnaStateName, anaStateName } from '../config.js'
+import { ANA_STATE_BY_NAME, anaStateName, type AnaStateName } from '../../lib/nvme/log-ana.js'
 import { AnaModel, anaStateToStatus } from '../../lib/ana.js'
 import type { TargetNamespace, TargetNamespaceInit, TargetNamespaceRef } from './namespace.js'
 import type { NamespaceStore } from './namespace-store.js'
@@ -257,13 +257,13 @@ export class Subsystem {
   /** Set a state; raises the ANA-change AEN on the controllers of that port. */
   setAnaState(portId: number, grpid: number, state: AnaStateName): void {
     if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
-    if (!this.ana.setState(portId, grpid, ANA_STATE_VALUE[state])) return
+    if (!this.ana.setState(portId, grpid, ANA_STATE_BY_NAME[state])) return
     for (const c of this.#controllers.values()) if (c.portId === portId) c.raiseAen(AEN.ANA_CHANGE)
   }
   anaStates(portIds: number[]): { portId: number; grpid: number; state: string }[] {
     const out: { portId: number; grpid: number; state: string }[] = []
     for (const portId of portIds)
-      for (const grpid of this.ana.groups()) out.push({ portId, grpid, state: anaStateName(this.anaState(portId, grpid)) ?? 'unknown' })
+      for (const grpid of this.ana.groups()) out.push({ portId, grpid, state: anaStateName(this.anaState(portId, grpid)) })
     return out
   }
 
