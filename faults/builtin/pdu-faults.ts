@@ -1,7 +1,8 @@
 /**
- * Built-in fault types on outgoing PDUs: corrupt the header digest, the data digest, the data or a
- * header byte; split a PDU into small TCP writes; coalesce PDUs into one write; limit bandwidth
- * (token bucket per connection).
+ * Built-in fault types on PDUs: corrupt the header digest, the data digest, the data or a header
+ * byte of a PDU sent (`at: pdu-send`, the default) or received (`at: pdu-received`: the target then
+ * processes the corrupted bytes as if the host had sent them); split a PDU into small TCP writes;
+ * coalesce PDUs into one write; limit bandwidth (token bucket per connection).
  */
 import { crc32c } from '../../lib/crc32c.js'
 import { ConfigError } from '../../lib/errors.js'
@@ -67,8 +68,9 @@ export function registerPduFaults(registry: FaultRegistry, schemas: FaultSchemas
   const params = (name: string, json: JsonObject, path: string): JsonObject => validateMessage(schemas.type(name), json, path)
 
   registry.register<CorruptConfig>('corrupt', {
-    seams: ['pdu-send'],
-    description: 'corrupt the header digest, the data digest, the data or a header byte of an outgoing PDU',
+    // The seam is the direction: pdu-send corrupts what the target sends, pdu-received what it got.
+    seams: ['pdu-send', 'pdu-received'],
+    description: 'corrupt the header digest, the data digest, the data or a header byte of a PDU sent (default) or received (at: pdu-received)',
     parseConfig: (json, path) => {
       const p = params('CorruptParams', json, path) as { what?: string; offset?: number; xor?: number; fixDigest?: boolean }
       const what = p.what ?? 'data'
@@ -79,8 +81,10 @@ export function registerPduFaults(registry: FaultRegistry, schemas: FaultSchemas
     },
     create: (c) => ({
       decide: (ev): Decision | undefined => {
-        if (ev.seam !== 'pdu-send') return undefined
-        const out = corruptPdu(Buffer.concat(ev.tx.parts), c)
+        // Received: the target re-checks the replacement as it checks socket bytes (hooks.ts), so a
+        // bad HDGST ends the connection (C2HTermReq FES 03h) and a bad DDGST fails the command (22h).
+        const wire = ev.seam === 'pdu-send' ? Buffer.concat(ev.tx.parts) : ev.seam === 'pdu-received' ? ev.rx.raw : undefined
+        const out = wire === undefined ? undefined : corruptPdu(wire, c)
         return out === undefined ? undefined : { action: 'mutate', parts: [out] }
       },
     }),
@@ -130,26 +134,27 @@ export function registerPduFaults(registry: FaultRegistry, schemas: FaultSchemas
       return { maxPdus: p.maxPdus ?? 0, maxBytes }
     },
     create: (c) => {
-      // Per connection: the wire bytes held back. Only C2HData without SUCCESS is held: each such
-      // PDU is always followed by more data or by its CapsuleResp, so nothing waits forever.
-      const held = new Map<number, Buffer[]>()
+      // The target does the holding (`hold` decision): held PDUs go out with the next PDU written on
+      // the connection, in one corked write. Only C2HData without SUCCESS is held: each such PDU is
+      // always followed by more data or by its CapsuleResp, so nothing waits forever — even if this
+      // fault is removed meanwhile. Per connection, what is held now (to apply maxPdus/maxBytes).
+      const held = new Map<number, { pdus: number; bytes: number }>()
       return {
         decide: (ev): Decision | undefined => {
           if (ev.seam !== 'pdu-send') return undefined
           const id = ev.ctx.connectionId
-          const queue = held.get(id) ?? []
+          const now = held.get(id) ?? { pdus: 0, bytes: 0 }
           const pdu = ev.tx.pdu
           const holdable = pdu.type === PduType.C2H_DATA && !pdu.success
-          const bytes = queue.reduce((n, b) => n + b.length, 0) + ev.tx.parts.reduce((n, b) => n + b.length, 0)
-          const full = (c.maxPdus > 0 && queue.length + 1 >= c.maxPdus) || bytes >= c.maxBytes
+          const bytes = now.bytes + ev.tx.parts.reduce((n, b) => n + b.length, 0)
+          const full = (c.maxPdus > 0 && now.pdus + 1 >= c.maxPdus) || bytes >= c.maxBytes
           if (holdable && !full) {
-            queue.push(Buffer.concat(ev.tx.parts))
-            held.set(id, queue)
-            return { action: 'mutate', parts: [] }
+            held.set(id, { pdus: now.pdus + 1, bytes })
+            return { action: 'hold' }
           }
-          if (queue.length === 0) return undefined
+          // This PDU is written, and what was held goes out in front of it.
           held.delete(id)
-          return { action: 'mutate', parts: [Buffer.concat([...queue, ...ev.tx.parts])] }
+          return undefined
         },
         stop: () => held.clear(),
       }

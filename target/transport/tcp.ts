@@ -25,6 +25,7 @@ import { isInCapsuleDataBlock, isTransportDataBlock } from '../../lib/nvme/sgl.j
 import { AdminOpcode, FABRICS_OPCODE } from '../../lib/nvme/opcodes.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import { decodePdu, encodePduParts, PduType, pduTypeName, type Pdu } from '../../lib/pdu/index.js'
+import { CH_PLEN } from '../../lib/pdu/common.js'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
 import type { Decision, HookContext, HookSlot } from '../core/hooks.js'
 import type { Queue } from '../core/queue.js'
@@ -205,6 +206,8 @@ class TcpConnection implements QueueTransport {
   #sendChain: Promise<void> = Promise.resolve()
   #sendChainDepth = 0
   #corked = false
+  /** Wire parts of PDUs an onPduSend `hold` decision kept back; they precede the next write. */
+  #held: Buffer[] = []
   readonly closed: Promise<void>
   #resolveClosed!: () => void
 
@@ -339,21 +342,53 @@ class TcpConnection implements QueueTransport {
   async #afterRxHook(pdu: Pdu, d: Decision): Promise<void> {
     if (this.#state === 'CLOSING' || this.#state === 'CLOSED') return
     if (d.action === 'delay' || d.action === 'stall') await this.#sleep(d.ms)
-    if (d.action !== 'drop' && d.action !== 'delay' && d.action !== 'stall' && d.action !== 'pass' && d.action !== 'complete') {
+    if (d.action === 'close' || d.action === 'reset' || d.action === 'termReq') {
       this.applyFault(d)
       return
     }
-    if (d.action !== 'drop') {
-      try {
-        this.#handle(pdu, undefined)
-      } catch (err) {
-        this.#fatal(err)
-        return
-      }
+    if (d.action === 'segment' || d.action === 'hold') {
+      // Send-side shaping has no meaning for bytes already received (hooks.ts, "Decisions and seams").
+      this.#logger.warn({ seam: 'onPduReceived', action: d.action }, `fault decision '${d.action}' does not apply at onPduReceived; treated as 'pass'`)
+    }
+    try {
+      if (d.action === 'mutate') this.#handleReplacement(d.parts)
+      else if (d.action !== 'drop') this.#handle(pdu, undefined)
+    } catch (err) {
+      this.#fatal(err)
+      return
     }
     if ((this.#state as ConnState) === 'CLOSING' || (this.#state as ConnState) === 'CLOSED') return
     if (!this.#shouldPause()) this.#resumeFramer()
     else this.#pauseReading()
+  }
+
+  /**
+   * rx `mutate`: the replacement bytes are checked exactly as socket bytes are — a framer with this
+   * connection's role, limits and digests validates each common header (FES 01h), the decoder checks
+   * the header digest (FES 03h) and reports the data digest (a bad H2CData DDGST fails that command
+   * with Transient Transport Error, spec 1.5) — and each whole PDU is then handled as received.
+   */
+  #handleReplacement(parts: Buffer[]): void {
+    const pdus: Buffer[] = []
+    const check = new PduFramer({
+      role: 'target',
+      ...this.#framer.limits,
+      ...this.#framer.digests,
+      onPdu: (raw) => {
+        pdus.push(Buffer.from(raw))
+      },
+    })
+    for (const p of parts) check.push(p)
+    if (!check.atPduBoundary) {
+      // A stream cannot end inside a PDU: the last header's PLEN claims bytes that never came.
+      throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, CH_PLEN, `replacement bytes end inside a PDU (${check.bufferedBytes} bytes of it)`)
+    }
+    for (const raw of pdus) {
+      if (this.#state === 'CLOSING' || this.#state === 'CLOSED') return
+      const pdu = decodePdu(raw, { hdgst: this.#hdgst, ddgst: this.#ddgst })
+      if (this.#t.tracePdu) this.#trace('rx', pdu, raw.length)
+      this.#handle(pdu, raw)
+    }
   }
 
   #resumeFramer(): void {
@@ -618,6 +653,11 @@ class TcpConnection implements QueueTransport {
       case 'mutate':
         this.#write(d.parts)
         return
+      case 'hold':
+        // Kept back; #write/#writeNow put these bytes in front of the next PDU written. Copied: the
+        // data part may be a view of store memory that a later write could change meanwhile.
+        this.#held.push(Buffer.concat(parts))
+        return
       case 'segment': {
         const all = Buffer.concat(parts)
         let off = 0
@@ -640,10 +680,22 @@ class TcpConnection implements QueueTransport {
     }
   }
 
-  /** Corked scatter-gather write: header, data and digest go out as separate buffers, uncorked next tick. */
+  /** Parts held by `hold` decisions, taken (in order) to go out in front of the PDU being written. */
+  #withHeld(parts: Buffer[]): Buffer[] {
+    if (this.#held.length === 0) return parts
+    const all = [...this.#held, ...parts]
+    this.#held = []
+    return all
+  }
+
+  /**
+   * Corked scatter-gather write: header, data and digest go out as separate buffers, uncorked next
+   * tick; held PDUs (if any) go first in the same corked write.
+   */
   #write(parts: Buffer[]): void {
     const s = this.#socket
     if (s.destroyed || !s.writable) return
+    parts = this.#withHeld(parts)
     if (!this.#corked) {
       this.#corked = true
       s.cork()
@@ -657,6 +709,13 @@ class TcpConnection implements QueueTransport {
   #writeNow(parts: Buffer[]): void {
     const s = this.#socket
     if (s.destroyed || !s.writable) return
+    const held = this.#withHeld([])
+    if (held.length > 0) {
+      // Keep wire order: what was held goes out, as one corked write, before these bytes.
+      s.cork()
+      for (const p of held) if (!s.write(p)) this.#needDrain = true
+      s.uncork()
+    }
     for (const p of parts) if (!s.write(p)) this.#needDrain = true
   }
 

@@ -7,7 +7,7 @@ import t from 'tap'
 import { NvmeStatus, STATUS_DNR, STATUS_MORE, STATUS_TABLE } from '../../lib/status.js'
 import { PduType } from '../../lib/pdu/common.js'
 import { fixture, SUBNQN } from './helpers/fixture.js'
-import { ddgstOk, hdgstOk, RawHost } from './helpers/raw-host.js'
+import { ddgstOk, hdgstOk, orUndefined, RawHost } from '../helpers/raw-host.js'
 
 const DATA = Buffer.alloc(4096, 0x5a)
 
@@ -57,7 +57,7 @@ t.test('drop: the command is never completed; the queue keeps working', async (t
   const f = await fixture(t)
   f.faults.engine.add({ type: 'drop', match: { commands: ['read'] }, schedule: { oneShot: true } })
   const { host } = await f.io()
-  t.equal(await host.read(1, 0n, 8, 512, 300), undefined, 'no completion for the dropped read')
+  t.equal(await orUndefined(host.read(1, 0n, 8, 512, 300)), undefined, 'no completion for the dropped read')
   t.equal((await host.read(1, 0n, 8))?.cqe.status, 0, 'the next read completes')
 })
 
@@ -81,10 +81,10 @@ t.test('close (FIN) on a command; reset (RST) on a command; close mid data trans
   a.host.sendCapsule({ ...(await import('../../lib/nvme/sqe.js')).makeSqe({ opc: 0x00, cid: 77, nsid: 1 }) })
   t.same(await a.host.closed, { how: 'fin' }, 'FIN')
   const b = await f.io()
-  void b.host.read(1, 100n, 1)
+  void orUndefined(b.host.read(1, 100n, 1))
   t.equal((await b.host.closed).how, 'reset', 'RST')
   const c = await f.io()
-  const w = await c.host.write(1, 0n, Buffer.alloc(64 * 1024, 1))
+  const w = await orUndefined(c.host.write(1, 0n, Buffer.alloc(64 * 1024, 1)))
   t.equal(w, undefined, 'the write never completes')
   t.equal((await c.host.closed).how, 'fin', 'closed in the middle of the data transfer')
   t.ok(c.host.received.some((p) => p.type === PduType.R2T), 'the target had asked for the data (R2T)')
@@ -94,8 +94,8 @@ t.test('term-req: C2HTermReq with the chosen FES and FEI, then close', async (t)
   const f = await fixture(t)
   f.faults.engine.add({ type: 'term-req', match: { commands: ['read'] }, params: { fes: 2, fei: 0 } })
   const { host } = await f.io()
-  void host.read(1, 0n, 8)
-  const term = await host.waitFor((p) => p.type === PduType.C2H_TERM_REQ)
+  void orUndefined(host.read(1, 0n, 8))
+  const term = await host.waitForPdu((p) => p.type === PduType.C2H_TERM_REQ)
   t.ok(term, 'C2HTermReq received')
   t.equal(term?.raw.readUInt16LE(8), 2, 'FES 2 (PDU Sequence Error)')
   t.equal(term?.raw.readUInt32LE(10), 0, 'FEI')
@@ -128,7 +128,7 @@ t.test('segment: a PDU written in small pieces still decodes', async (t) => {
   const { host } = await f.io()
   f.faults.engine.add({ type: 'segment', match: { pduTypes: ['capsule-resp'], qids: [1] }, schedule: { oneShot: true }, params: { size: 5, gapMs: 30 } })
   const before = host.chunkSizes.length
-  const w = await host.write(1, 0n, DATA, 512, { inCapsule: true })
+  const w = await host.write(1, 0n, DATA, { inCapsule: true })
   t.equal(w?.cqe.status, 0, 'the completion arrives whole')
   const chunks = host.chunkSizes.slice(before)
   t.ok(chunks.length >= 3, `arrived in ${chunks.length} reads (${chunks.join(',')})`)
@@ -140,14 +140,41 @@ t.test('coalesce: the C2HData of a read go out in one write with its CapsuleResp
   const { host } = await f.io()
   await host.write(1, 0n, Buffer.alloc(32768, 0x33))
   f.faults.engine.add({ type: 'coalesce', match: { qids: [1] } })
+  // Faults are asked in order: coalesce passes the CapsuleResp, which this one then delays — a gap
+  // that the held C2HData would show if it had been written on its own.
+  f.faults.engine.add({ type: 'delay', at: 'pdu-send', match: { pduTypes: ['capsule-resp'], qids: [1] }, params: { delay: { ms: 60 } } })
+  const before = host.chunkSizes.length
   const r = await host.read(1, 0n, 64)
   t.equal(r?.cqe.status, 0)
   t.same(r?.data, Buffer.alloc(32768, 0x33), 'data intact')
   const onWire = r!.pdus.reduce((n, p) => n + p.plen, 0)
-  const mutates = f.faults.engine.trace.events.filter((e) => e.action === 'mutate').map((e) => e.detail)
   t.ok(r!.pdus.some((p) => p.type === PduType.C2H_DATA) && r!.pdus.some((p) => p.type === PduType.CAPSULE_RESP), 'C2HData then CapsuleResp')
-  t.equal(mutates[mutates.length - 1], `${onWire} bytes`, `one write of all ${r!.pdus.length} PDUs (${onWire} bytes)`)
-  t.ok(mutates.slice(0, -1).every((d) => d === '0 bytes'), 'the data PDUs were held back until then')
+  t.same(host.chunkSizes.slice(before), [onWire], `one read of all ${r!.pdus.length} PDUs (${onWire} bytes)`)
+  const holds = f.faults.engine.trace.events.filter((e) => e.action === 'hold')
+  t.equal(holds.length, r!.pdus.filter((p) => p.type === PduType.C2H_DATA).length, 'every C2HData was held by the target (hold decision)')
+  t.ok(holds.every((e) => e.faultType === 'coalesce' && e.seam === 'pdu-send' && e.cid === r!.cqe.cid), 'traced as coalesce holds of this read')
+})
+
+t.test('corrupt at pdu-received: the target handles the corrupted bytes as sent by the host', async (t) => {
+  const f = await fixture(t)
+  const { host } = await f.io({ hdgst: true, ddgst: true })
+  // Data digest of an H2CData: that write fails with Transient Transport Error, the queue lives on.
+  f.faults.engine.add({ type: 'corrupt', at: 'pdu-received', match: { pduTypes: ['h2c-data'] }, schedule: { oneShot: true }, params: { what: 'ddgst' } })
+  t.equal((await host.write(1, 0n, DATA)).cqe.status, NvmeStatus.TRANSIENT_TR_ERR, 'bad DDGST: Transient Transport Error (22h)')
+  t.equal((await host.write(1, 0n, DATA)).cqe.status, 0, 'the next write succeeds')
+  // Silent data corruption on the way in: digest fixed, the namespace holds the corrupted byte.
+  f.faults.engine.add({ type: 'corrupt', at: 'pdu-received', match: { pduTypes: ['h2c-data'] }, schedule: { oneShot: true }, params: { what: 'data', offset: 7, xor: 0x0f, fixDigest: true } })
+  t.equal((await host.write(1, 16n, DATA)).cqe.status, 0, 'a consistent digest: the write succeeds')
+  const back = await f.target.readNamespace(SUBNQN, 1, 16 * 512, DATA.length)
+  t.equal(back[7], 0x5a ^ 0x0f, 'byte 7 corrupted in the namespace')
+  t.equal(Buffer.compare(back.subarray(8), DATA.subarray(8)), 0, 'the rest intact')
+  const ev = f.faults.engine.trace.events.filter((e) => e.faultType === 'corrupt' && e.action !== 'installed')
+  t.same(ev.map((e) => [e.seam, e.action]), [['pdu-received', 'mutate'], ['pdu-received', 'mutate']], 'traced as mutate at pdu-received')
+  // Header digest of a command capsule: transport-fatal, C2HTermReq FES 03h, then close.
+  f.faults.engine.add({ type: 'corrupt', at: 'pdu-received', match: { pduTypes: ['capsule-cmd'], qids: [1] }, params: { what: 'hdgst' } })
+  t.equal(await orUndefined(host.read(1, 0n, 8)), undefined, 'no completion')
+  await host.closed
+  t.same(host.termReqs.map((x) => x.fes), [0x03], 'C2HTermReq FES 03h (Header Digest Error)')
 })
 
 t.test('bandwidth: a token bucket delays PDUs in proportion to their size', async (t) => {
@@ -168,9 +195,9 @@ t.test('refuse-connect: busy, invalid host, invalid parameters', async (t) => {
   f.faults.engine.add({ type: 'refuse-connect', match: { qids: [0] }, schedule: { times: 1 }, params: { reason: 'invalid-host' } })
   f.faults.engine.add({ type: 'refuse-connect', match: { qids: [0] }, schedule: { times: 1 }, params: { reason: 'invalid-param', iattr: 1, ipo: 512 } })
   const connect = async () => {
-    const h = await RawHost.open(f.port)
-    t.teardown(() => h.close())
-    return (await h.connectAdmin(SUBNQN)).cqe
+    const h = await RawHost.connect({ port: f.port })
+    t.teardown(() => h.destroy())
+    return (await h.connectCmd({ qid: 0, subnqn: SUBNQN })).cqe
   }
   t.equal((await connect()).status, NvmeStatus.CONNECT_CTRL_BUSY)
   t.equal((await connect()).status, NvmeStatus.CONNECT_INVALID_HOST | STATUS_DNR)
@@ -185,7 +212,7 @@ t.test('controller-fatal: CSTS.CFS set on the matching command’s controller, w
   const { host, cntlid } = await f.admin()
   f.faults.engine.add({ type: 'controller-fatal', match: { commands: ['identify'] }, schedule: { oneShot: true } })
   // As nvmet_ctrl_fatal_error: CSTS.CFS, then the controller's connections close; the host resets.
-  void host.adminRead(0x06, 4096, { cdw10: 1 })
+  void orUndefined(host.admin(0x06, { cdw10: 1 }, { readLength: 4096 }))
   const closed = await host.closed
   t.ok(closed.how === 'fin' || closed.how === 'reset', `admin queue closed (${closed.how})`)
   const ev = f.faults.engine.trace.events
@@ -197,7 +224,7 @@ t.test('force-reconnect: the controller is deleted and its connections close', a
   const f = await fixture(t)
   const { admin, host } = await f.io()
   f.faults.engine.add({ type: 'force-reconnect', match: { commands: ['read'] }, schedule: { oneShot: true } })
-  void host.read(1, 0n, 8)
+  void orUndefined(host.read(1, 0n, 8))
   const [a, b] = await Promise.all([admin.closed, host.closed])
   t.ok(a.how === 'fin' || a.how === 'reset', `admin queue closed (${a.how})`)
   t.ok(b.how === 'fin' || b.how === 'reset', `I/O queue closed (${b.how})`)
@@ -207,8 +234,8 @@ t.test('force-reconnect: the controller is deleted and its connections close', a
 t.test('drop and delay at the connection seam', async (t) => {
   const f = await fixture(t)
   f.faults.engine.add({ type: 'close', at: 'connection', schedule: { oneShot: true } })
-  const h = await RawHost.open(f.port)
-  t.teardown(() => h.close())
+  const h = await RawHost.connect({ port: f.port, noIcReq: true })
+  t.teardown(() => h.destroy())
   t.equal((await h.closed).how, 'fin', 'first connection closed at accept')
   const { cntlid } = await f.admin()
   t.ok(cntlid > 0, 'the next connection works')

@@ -18,7 +18,7 @@ import { ControlClient, ControlRequestError } from '../../faults/control-client.
 import { decodeTraceProto } from '../../faults/trace.js'
 import { DEFAULT_SUBSYSTEM_NQN } from '../../target/index.js'
 import { fixture, SUBNQN } from './helpers/fixture.js'
-import { RawHost } from './helpers/raw-host.js'
+import { orUndefined, RawHost } from '../helpers/raw-host.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -33,7 +33,7 @@ async function enableAens(h: RawHost): Promise<void> {
   await h.command(makeSqe({ opc: 0x09, cid: h.nextCid(), cdw10: 0x0b, cdw11: (1 << 8) | (1 << 11) }))
 }
 async function anaStateOf(h: RawHost, grpid: number): Promise<number | undefined> {
-  const r = await h.getLogPage(0x0c, 4096, { nsid: 0 })
+  const r = await orUndefined(h.getLogPage(0x0c, 4096, { nsid: 0 }))
   if (r === undefined || r.cqe.status !== 0) return undefined
   return decodeAnaLog(r.data).groups.find((g) => g.grpid === grpid)?.state
 }
@@ -75,7 +75,7 @@ t.test('in-process control server: verbs, errors, socket mode, TCP token', async
   t.equal(ns2?.uuid, u.uuid, 'the target holds the new UUID')
   await c.call('ns', { op: 'resize', nsid: 2, sizeBytes: 2 * 1024 * 1024 })
   t.equal(f.target.status().subsystems[0]!.namespaces.find((n) => n.nsid === 2)?.sizeBytes, 2 * 1024 * 1024)
-  const idList = await host.adminRead(0x06, 4096, { cdw10: 0x02 })
+  const idList = await host.admin(0x06, { cdw10: 0x02 }, { readLength: 4096 })
   t.equal(idList?.data.readUInt32LE(4), 2, 'active NSID list has namespace 2')
 
   // A scenario run through the socket, then the trace in three formats.
@@ -123,10 +123,10 @@ t.test('in-process: ANA set through the control plane changes the ANA log and ra
   await c.call('anaSet', { port: 1, group: 1, state: 'inaccessible' })
   t.equal((await aer)?.cqe.dw0, 0x000c0302, 'ANA change AEN')
   t.equal(await anaStateOf(host, 1), 3, 'inaccessible after')
-  const { io } = { io: await RawHost.open(f.port) }
-  t.teardown(() => io.close())
+  const { io } = { io: await RawHost.connect({ port: f.port }) }
+  t.teardown(() => io.destroy())
   const cntlid = f.target.status().controllers.find((x) => !x.discovery)!.cntlid
-  await io.connectIo(SUBNQN, cntlid, 1)
+  await io.connectIo({ subnqn: SUBNQN, cntlid, qid: 1 })
   t.equal((await io.read(1, 0n, 1))?.cqe.status, 0x302, 'I/O on the path answers ANA Inaccessible')
 })
 
@@ -186,9 +186,9 @@ t.test('CLI: nvmf-fault ctl drives a running nvmf-fault target (child processes)
   t.ok(await waitFor(() => listening().length > 0, 30_000), 'target logged its ports')
   const port1 = listening()[0]!.port
 
-  const host = await RawHost.open(port1)
-  t.teardown(() => host.close())
-  const c = await host.connectAdmin(DEFAULT_SUBSYSTEM_NQN)
+  const host = await RawHost.connect({ port: port1 })
+  t.teardown(() => host.destroy())
+  const c = await host.connectCmd({ qid: 0, subnqn: DEFAULT_SUBSYSTEM_NQN })
   t.equal(c.cqe.status, 0)
   await host.enable()
   await enableAens(host)

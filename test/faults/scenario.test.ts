@@ -15,7 +15,7 @@ import { attachFaults } from '../../faults/attach.js'
 import { FaultEngine } from '../../faults/engine.js'
 import { parseScenario } from '../../faults/scenario.js'
 import type { TraceEvent } from '../../faults/trace.js'
-import { RawHost } from './helpers/raw-host.js'
+import { orUndefined, RawHost } from '../helpers/raw-host.js'
 
 const EX = new URL('../../examples/scenarios/', import.meta.url)
 
@@ -61,7 +61,7 @@ async function runNvme058(t: Test, seed: number | undefined): Promise<{ trace: r
   const faults = await attachFaults(target, { clock: new ManualClock() })
   const hosts: RawHost[] = []
   t.teardown(async () => {
-    for (const h of hosts) h.close()
+    for (const h of hosts) h.destroy()
     await faults.close()
     await target.close()
   })
@@ -69,9 +69,9 @@ async function runNvme058(t: Test, seed: number | undefined): Promise<{ trace: r
   const initialUuids = uuidsOf()
   const aers: Array<Promise<number>> = []
   for (const bp of target.ports) {
-    const h = await RawHost.open(bp.port)
+    const h = await RawHost.connect({ port: bp.port })
     hosts.push(h)
-    const c = await h.connectAdmin(sub.nqn)
+    const c = await h.connectCmd({ qid: 0, subnqn: sub.nqn })
     if (c.cqe.status !== 0) throw new Error(`connect to port ${bp.id}: 0x${c.cqe.status.toString(16)}`)
     await h.enable()
     // Async Event Configuration: namespace attribute and ANA change notices (Base 2.0 5.27.1.7).
@@ -134,15 +134,15 @@ t.test('determinism of seam faults: probabilistic status on a fixed command sequ
       'faults:\n  - { id: flaky, type: status, match: { commands: [read] }, schedule: { probability: 0.3 }, params: { status: ANA_INACCESSIBLE } }\n  - { id: slow, type: delay, match: { commands: [read] }, schedule: { probability: 0.2 }, params: { delay: { p50Ms: 1, p99Ms: 5 } } }\n',
       { source: 'inline' },
     )
-    const h = await RawHost.open(target.ports[0]!.port)
-    t.teardown(() => h.close())
-    const c = await h.connectAdmin('nqn.2026-01.io.nvmf-fault:det')
+    const h = await RawHost.connect({ port: target.ports[0]!.port })
+    t.teardown(() => h.destroy())
+    const c = await h.connectCmd({ qid: 0, subnqn: 'nqn.2026-01.io.nvmf-fault:det' })
     await h.enable()
-    const io = await RawHost.open(target.ports[0]!.port)
-    t.teardown(() => io.close())
-    await io.connectIo('nqn.2026-01.io.nvmf-fault:det', c.cqe.dw0 & 0xffff, 1)
+    const io = await RawHost.connect({ port: target.ports[0]!.port })
+    t.teardown(() => io.destroy())
+    await io.connectIo({ subnqn: 'nqn.2026-01.io.nvmf-fault:det', cntlid: c.cqe.dw0 & 0xffff, qid: 1 })
     const statuses: number[] = []
-    for (let i = 0; i < 40; i++) statuses.push((await io.read(1, BigInt(i), 1))?.cqe.status ?? -1)
+    for (let i = 0; i < 40; i++) statuses.push((await orUndefined(io.read(1, BigInt(i), 1)))?.cqe.status ?? -1)
     t.ok(statuses.some((s) => s === 0x302) && statuses.some((s) => s === 0), 'some reads failed, some passed')
     return canonical(faults.engine.trace.events)
   }

@@ -10,14 +10,14 @@ import { decodeAnaLog } from '../../lib/nvme/log-ana.js'
 import { DISCOVERY_NQN } from '../../lib/nvme/nqn.js'
 import { NvmeStatus } from '../../lib/status.js'
 import { fixture } from './helpers/fixture.js'
-import { RawHost } from './helpers/raw-host.js'
+import { orUndefined, RawHost } from '../helpers/raw-host.js'
 
 async function setAec(h: RawHost, bits: number): Promise<void> {
   await h.command(makeSqe({ opc: 0x09, cid: h.nextCid(), cdw10: 0x0b, cdw11: bits >>> 0 }))
 }
 const AEC = (1 << 8) | (1 << 11)
 async function anaState(h: RawHost, grpid = 1): Promise<number | undefined> {
-  const r = await h.getLogPage(0x0c, 4096, { nsid: 0 })
+  const r = await orUndefined(h.getLogPage(0x0c, 4096, { nsid: 0 }))
   return r === undefined ? undefined : decodeAnaLog(r.data).groups.find((g) => g.grpid === grpid)?.state
 }
 /** Let promise chains started by a timer run to completion. */
@@ -86,9 +86,9 @@ t.test('ns-flap: a detached namespace answers Internal Path Error until re-attac
 
 t.test('discovery-change: referrals added, discovery-change AEN, log grows', async (t) => {
   const f = await fixture(t)
-  const h = await RawHost.open(f.port)
-  t.teardown(() => h.close())
-  const c = await h.connectAdmin(DISCOVERY_NQN, { kato: 0 })
+  const h = await RawHost.connect({ port: f.port })
+  t.teardown(() => h.destroy())
+  const c = await h.connectCmd({ qid: 0, subnqn: DISCOVERY_NQN, kato: 0 })
   t.equal(c.cqe.status, 0)
   await h.enable()
   await setAec(h, 1 << 31)

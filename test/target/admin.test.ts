@@ -4,7 +4,7 @@
  * windows), Set/Get Features, Keep Alive, Abort, unknown opcode.
  */
 import t, { type Test } from 'tap'
-import { RawClient } from './helpers/raw-client.js'
+import { RawHost } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { AdminOpcode, Cns, FeatureId, LogPageId } from '../../lib/nvme/opcodes.js'
 import { NvmeStatus, STATUS_DNR, cqeFieldToStatus } from '../../lib/status.js'
@@ -19,7 +19,7 @@ import { decodeChangedNsList } from '../../lib/nvme/log-changed-ns.js'
 
 async function setup(t: Test) {
   const target = await startTarget(t)
-  const admin = await RawClient.connect({ port: portOf(target) })
+  const admin = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => admin.destroy())
   const cntlid = await admin.connectAdmin({ subnqn: SUBNQN, kato: 10000 })
   return { target, admin, cntlid }

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PcapWriter } from '../../lib/pcap.js'
-import { RawClient } from './helpers/raw-client.js'
+import { RawHost } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN, DISC_NQN } from './helpers/fixture.js'
 import { decodeNvmeTcpPcap, expertErrors, findTshark, TSHARK_SKIP } from '../helpers/tshark.js'
 import { Cns, LogPageId, IoOpcode } from '../../lib/nvme/opcodes.js'
@@ -23,9 +23,9 @@ t.test('capture decodes in tshark without malformed packets', { skip: tshark ===
   const port = portOf(target)
   const pcap = new PcapWriter({ mss: 1460 })
   let clientPort = 40000
-  const client = async (o: { hdgst?: boolean; ddgst?: boolean } = {}): Promise<{ c: RawClient; close: () => void }> => {
+  const client = async (o: { hdgst?: boolean; ddgst?: boolean } = {}): Promise<{ c: RawHost; close: () => void }> => {
     const flow = pcap.flow({ client: { addr: '127.0.0.1', port: clientPort++ }, server: { addr: '127.0.0.1', port } })
-    const c = await RawClient.connect({ port, ...o, onTx: (b) => flow.fromClient(b), onRx: (b) => flow.fromServer(b) })
+    const c = await RawHost.connect({ port, ...o, onTx: (b) => flow.fromClient(b), onRx: (b) => flow.fromServer(b) })
     t.teardown(() => c.destroy())
     return { c, close: () => flow.close() }
   }

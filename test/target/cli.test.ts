@@ -5,7 +5,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { RawClient, withTimeout } from './helpers/raw-client.js'
+import { RawHost, withTimeout } from '../helpers/raw-host.js'
 import { DISC_NQN } from './helpers/fixture.js'
 
 const child = fileURLToPath(new URL('./helpers/cli-child.ts', import.meta.url))
@@ -39,7 +39,7 @@ t.test('target subcommand: listen(0), hints, SIGTERM', async (t) => {
   t.ok(port > 0, `bound port ${port} logged`)
   t.match(out, /listening on 127\.0\.0\.1:\d+/, 'listening line')
   t.match(out, /nvme connect -t tcp -a 127\.0\.0\.1 -s \d+ -n nqn\.2014-08\.org\.nvmf-fault:default/, 'connect hint')
-  const c = await RawClient.connect({ port })
+  const c = await RawHost.connect({ port })
   t.ok((await c.connectAdmin({ subnqn: DISC_NQN })) > 0, 'discovery controller served')
   p.kill('SIGTERM')
   t.equal(await withTimeout(exited, 10000, 'exit'), 0, 'clean exit on SIGTERM')

@@ -4,7 +4,7 @@
  * commands before Connect and before CC.EN, properties CAP/VS/CC/CSTS with enable and shutdown.
  */
 import t from 'tap'
-import { RawClient, HOSTNQN } from './helpers/raw-client.js'
+import { RawHost, HOSTNQN } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN, DISC_NQN } from './helpers/fixture.js'
 import { Property, decodeCap } from '../../lib/nvme/fabrics.js'
 import { parseConnectInvalidParamDw0 } from '../../lib/nvme/fabrics.js'
@@ -16,7 +16,7 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   const port = portOf(target)
   const events: string[] = []
   target.on('controller', (e) => events.push(`${e.type}:${e.state}`))
-  const admin = await RawClient.connect({ port })
+  const admin = await RawHost.connect({ port })
   t.teardown(() => admin.destroy())
   const c = await admin.connectCmd({ qid: 0, subnqn: SUBNQN, kato: 5000 })
   t.equal(c.cqe.status, 0, 'admin Connect succeeds')
@@ -47,7 +47,7 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   t.equal(nq.cqe.status, 0)
   t.equal(nq.cqe.dw0, (3 << 16) | 3, '4 I/O queues granted (0-based)')
 
-  const io = await RawClient.connect({ port })
+  const io = await RawHost.connect({ port })
   t.teardown(() => io.destroy())
   const ioc = await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize: 127 })
   t.equal(ioc.cqe.status, 0, 'I/O Connect succeeds')
@@ -56,7 +56,7 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   t.equal(again.cqe.status, NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, 'Connect on a connected queue → Command Sequence Error')
 
   // Same qid on another connection.
-  const dup = await RawClient.connect({ port })
+  const dup = await RawHost.connect({ port })
   t.teardown(() => dup.destroy())
   t.equal((await dup.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid })).cqe.status, NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, 'qid already connected')
   const qidTooBig = await dup.connectCmd({ qid: 5, subnqn: SUBNQN, cntlid })
@@ -97,7 +97,7 @@ t.test('Connect rejections', async (t) => {
     subsystems: [{ nqn: SUBNQN, allowAnyHost: false, hosts: [HOSTNQN], namespaces: [{ nsid: 1, size: '1MiB' }] }],
   })
   const port = portOf(target)
-  const c = await RawClient.connect({ port })
+  const c = await RawHost.connect({ port })
   t.teardown(() => c.destroy())
 
   const unknown = await c.connectCmd({ qid: 0, subnqn: 'nqn.2014-08.org.example:nope' })
@@ -133,7 +133,7 @@ t.test('Connect rejections', async (t) => {
   t.ok((await c.connectAdmin({ subnqn: SUBNQN })) > 0, 'a valid Connect after the rejections')
   // Discovery on a port with discovery disabled.
   const target2 = await startTarget(t, { ports: [{ id: 7, address: '127.0.0.1', port: 0, discovery: false }] })
-  const d = await RawClient.connect({ port: portOf(target2, 7) })
+  const d = await RawHost.connect({ port: portOf(target2, 7) })
   t.teardown(() => d.destroy())
   t.equal((await d.connectCmd({ qid: 0, subnqn: DISC_NQN })).cqe.status, NvmeStatus.CONNECT_INVALID_PARAM | STATUS_DNR, 'discovery disabled on the port')
 })

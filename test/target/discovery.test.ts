@@ -4,14 +4,14 @@
  * subsystem, advertised addresses, host filtering, referrals; keep-alive with the discovery KATO.
  */
 import t from 'tap'
-import { RawClient, HOSTNQN } from './helpers/raw-client.js'
+import { RawHost, HOSTNQN } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN, DISC_NQN } from './helpers/fixture.js'
 import { Cns, LogPageId, AdminOpcode } from '../../lib/nvme/opcodes.js'
 import { decodeIdentifyController } from '../../lib/nvme/identify-controller.js'
 import { decodeDiscoveryLogEntry, DISCOVERY_LOG_ENTRY_SIZE } from '../../lib/nvme/log-discovery.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 
-async function readDiscoveryLog(c: RawClient): Promise<{ genctr: bigint; entries: ReturnType<typeof decodeDiscoveryLogEntry>[] }> {
+async function readDiscoveryLog(c: RawHost): Promise<{ genctr: bigint; entries: ReturnType<typeof decodeDiscoveryLogEntry>[] }> {
   const hdr = (await c.getLogPage(LogPageId.DISCOVERY, 20, { nsid: 0, rae: true })).data
   const genctr = hdr.readBigUInt64LE(0)
   const numrec = Number(hdr.readBigUInt64LE(8))
@@ -42,7 +42,7 @@ t.test('discovery log: entries per port x subsystem, advertised address, referra
     ],
     referrals: [{ address: '192.0.2.10', port: 8009, portId: 1 }],
   })
-  const d = await RawClient.connect({ port: portOf(target) })
+  const d = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => d.destroy())
   const cntlid = await d.connectAdmin({ subnqn: DISC_NQN })
   const st = target.status().controllers.find((c) => c.cntlid === cntlid)
@@ -83,7 +83,7 @@ t.test('discovery log: entries per port x subsystem, advertised address, referra
   t.equal((await readDiscoveryLog(d)).entries.filter((e) => e.subtype === 2).length, 2, 'port removed')
 
   // Through port 2 the current entry is port 2's.
-  const d2 = await RawClient.connect({ port: portOf(target, 2) })
+  const d2 = await RawHost.connect({ port: portOf(target, 2) })
   t.teardown(() => d2.destroy())
   await d2.connectAdmin({ subnqn: DISC_NQN, hostnqn: HOSTNQN })
   const via2 = await readDiscoveryLog(d2)

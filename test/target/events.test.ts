@@ -5,7 +5,7 @@
  * enable/disable/UUID/group/resize, and discovery-change events.
  */
 import t, { type Test } from 'tap'
-import { RawClient, waitFor } from './helpers/raw-client.js'
+import { RawHost, waitFor } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN, DISC_NQN } from './helpers/fixture.js'
 import { AdminOpcode, Cns, FeatureId, LogPageId } from '../../lib/nvme/opcodes.js'
 import { makeSqe } from '../../lib/nvme/sqe.js'
@@ -21,14 +21,14 @@ const ANA_CHANGE = 0x000c0302
 const DISC_CHANGE = 0x0070f002
 
 async function adminQueue(t: Test, target: TargetHandle, portId = 1, aec = 0x900) {
-  const c = await RawClient.connect({ port: portOf(target, portId) })
+  const c = await RawHost.connect({ port: portOf(target, portId) })
   t.teardown(() => c.destroy())
   const cntlid = await c.connectAdmin({ subnqn: SUBNQN })
   if (aec !== 0) await c.admin(AdminOpcode.SET_FEATURES, { cdw10: FeatureId.ASYNC_EVENT, cdw11: aec })
   return { c, cntlid }
 }
 
-function postAer(c: RawClient): number {
+function postAer(c: RawHost): number {
   const cid = c.nextCid()
   c.post(makeSqe({ opc: AdminOpcode.ASYNC_EVENT_REQUEST, cid }))
   return cid
@@ -111,7 +111,7 @@ t.test('AEC is honoured; ANA change only on the affected port; AER limit', async
 
 t.test('discovery-change AEN on a discovery controller', async (t) => {
   const target = await startTarget(t)
-  const d = await RawClient.connect({ port: portOf(target) })
+  const d = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => d.destroy())
   await d.connectAdmin({ subnqn: DISC_NQN })
   t.equal((await d.admin(AdminOpcode.SET_FEATURES, { cdw10: FeatureId.ASYNC_EVENT, cdw11: 0x900 })).cqe.status, NvmeStatus.INVALID_FIELD | STATUS_DNR, 'NS/ANA bits refused on discovery')

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { withTimeout } from './helpers/raw-client.js'
+import { withTimeout } from '../helpers/raw-host.js'
 
 const example = fileURLToPath(new URL('../../examples/target-two-port.ts', import.meta.url))
 const loader = import.meta.resolve('@tapjs/typescript/import')

@@ -5,14 +5,14 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { RawClient, waitFor, withTimeout } from './helpers/raw-client.js'
+import { RawHost, waitFor, withTimeout } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { PduType } from '../../lib/pdu/index.js'
 
 t.test('random input never hurts the target', async (t) => {
   const target = await startTarget(t, { icReqTimeoutMs: 300 })
   const port = portOf(target)
-  const witness = await RawClient.connect({ port })
+  const witness = await RawHost.connect({ port })
   t.teardown(() => witness.destroy())
   await witness.connectAdmin({ subnqn: SUBNQN, kato: 0 })
   let runs = 0
@@ -23,7 +23,7 @@ t.test('random input never hurts the target', async (t) => {
       fc.constantFrom(PduType.CAPSULE_CMD, PduType.H2C_DATA, PduType.IC_REQ, 0x05, 0x42),
       async (afterIc, bytes, type) => {
         runs++
-        const c = await RawClient.connect({ port, noIcReq: !afterIc })
+        const c = await RawHost.connect({ port, noIcReq: !afterIc })
         const b = Buffer.from(bytes)
         if (b.length >= 8) {
           // Half the time make the common header plausible so the deeper checks run.
@@ -47,7 +47,7 @@ t.test('random input never hurts the target', async (t) => {
   await waitFor(() => target.status().unboundQueues.length === 0, 'no stray queue', 5000)
   t.equal(target.status().controllers.length, 1, 'only the witness controller is left')
   t.equal((await witness.admin(0x18)).cqe.status, 0x401a, 'witness connection still served (Keep Alive with KATO 0 → 0x1A + DNR)')
-  const fresh = await RawClient.connect({ port })
+  const fresh = await RawHost.connect({ port })
   t.teardown(() => fresh.destroy())
   t.ok((await fresh.connectAdmin({ subnqn: SUBNQN })) > 0, 'new connections still accepted')
 })

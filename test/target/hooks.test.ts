@@ -4,7 +4,7 @@
  * hooks restores the plain path.
  */
 import t from 'tap'
-import { RawClient, waitFor } from './helpers/raw-client.js'
+import { RawHost, waitFor } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { PduType } from '../../lib/pdu/index.js'
 import { AdminOpcode, Cns } from '../../lib/nvme/opcodes.js'
@@ -18,7 +18,7 @@ t.test('PDU and connection seams', async (t) => {
 
   // onConnection: reset → the client sees the connection die before ICResp.
   target.setHooks({ onConnection: () => ({ action: 'reset' }) })
-  await t.rejects(RawClient.connect({ port }), 'ICReq never answered after a reset')
+  await t.rejects(RawHost.connect({ port }), 'ICReq never answered after a reset')
 
   // onPduSend: split every PDU into 3-byte segments — the host still parses everything.
   target.setHooks({
@@ -27,7 +27,7 @@ t.test('PDU and connection seams', async (t) => {
       return { action: 'segment', sizes: Array(400).fill(3) }
     },
   })
-  const c = await RawClient.connect({ port })
+  const c = await RawHost.connect({ port })
   t.teardown(() => c.destroy())
   const cntlid = await c.connectAdmin({ subnqn: SUBNQN })
   t.equal((await c.identify(Cns.CONTROLLER)).data.readUInt16LE(78), cntlid, 'segmented Identify data intact')
@@ -69,14 +69,14 @@ t.test('PDU and connection seams', async (t) => {
   await waitFor(() => target.status().controllers.length === 0, 'controller gone')
 
   // No hooks: the plain path.
-  const p = await RawClient.connect({ port })
+  const p = await RawHost.connect({ port })
   t.teardown(() => p.destroy())
   t.ok((await p.connectAdmin({ subnqn: SUBNQN })) > 0, 'works without hooks')
 })
 
 t.test('stall and delay decisions', async (t) => {
   const target = await startTarget(t)
-  const c = await RawClient.connect({ port: portOf(target) })
+  const c = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => c.destroy())
   await c.connectAdmin({ subnqn: SUBNQN })
   let once = true

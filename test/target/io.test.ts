@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { RawClient } from './helpers/raw-client.js'
+import { RawHost } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { IoOpcode } from '../../lib/nvme/opcodes.js'
 import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
@@ -24,10 +24,10 @@ function pattern(len: number, seed: number): Buffer {
 
 async function ioQueue(t: Test, target: TargetHandle, o: { hdgst?: boolean; ddgst?: boolean; portId?: number; cattr?: number } = {}) {
   const port = portOf(target, o.portId ?? 1)
-  const admin = await RawClient.connect({ port, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false })
+  const admin = await RawHost.connect({ port, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false })
   t.teardown(() => admin.destroy())
   const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
-  const io = await RawClient.connect({ port, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false })
+  const io = await RawHost.connect({ port, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false })
   t.teardown(() => io.destroy())
   const c = await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, cattr: o.cattr ?? 0 })
   if (c.cqe.status !== 0) throw new Error(`I/O connect failed 0x${c.cqe.status.toString(16)}`)

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createLoopbackTarget } from '../../target/index.js'
 import { testOptions, SUBNQN } from './helpers/fixture.js'
-import { HOSTID, HOSTNQN } from './helpers/raw-client.js'
+import { HOSTID, HOSTNQN } from '../helpers/raw-host.js'
 import { encodeConnectData, makeConnectSqe, makePropertyGetSqe, makePropertySetSqe, Property } from '../../lib/nvme/fabrics.js'
 import { makeIdentifySqe } from '../../lib/nvme/commands.js'
 import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'

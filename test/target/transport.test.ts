@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
-import { RawClient, waitFor } from './helpers/raw-client.js'
+import { RawHost, waitFor } from '../helpers/raw-host.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { FES } from '../../lib/errors.js'
 import { PduType } from '../../lib/pdu/index.js'
@@ -18,10 +18,10 @@ import type { TargetHandle } from '../../target/index.js'
 
 async function ioPair(t: Test, target: TargetHandle, o: { hdgst?: boolean; ddgst?: boolean; sqsize?: number } = {}) {
   const port = portOf(target)
-  const admin = await RawClient.connect({ port, ...o })
+  const admin = await RawHost.connect({ port, ...o })
   t.teardown(() => admin.destroy())
   const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
-  const io = await RawClient.connect({ port, ...o })
+  const io = await RawHost.connect({ port, ...o })
   t.teardown(() => io.destroy())
   const c = await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize: o.sqsize ?? 127 })
   if (c.cqe.status !== 0) throw new Error('I/O connect failed')
@@ -40,7 +40,7 @@ function capsuleHeader(sqe: Buffer): Buffer {
 t.test('malformed PDU → C2HTermReq with FES/FEI, connection closed, others unaffected', async (t) => {
   const target = await startTarget(t)
   const good = await ioPair(t, target)
-  const bad = await RawClient.connect({ port: portOf(target) })
+  const bad = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => bad.destroy())
   await bad.connectAdmin({ subnqn: SUBNQN })
   const pdu = capsuleHeader(encodeSqe(makeSqe({ opc: AdminOpcode.KEEP_ALIVE, cid: 9 })))
@@ -60,7 +60,7 @@ t.test('malformed PDU → C2HTermReq with FES/FEI, connection closed, others una
 t.test('sequence and header errors', async (t) => {
   const target = await startTarget(t)
   const port = portOf(target)
-  const cases: { name: string; send: (c: RawClient) => void; fes: number; fei: number; ic?: boolean }[] = [
+  const cases: { name: string; send: (c: RawHost) => void; fes: number; fei: number; ic?: boolean }[] = [
     {
       name: 'CapsuleCmd before ICReq → PDU Sequence Error',
       ic: false,
@@ -122,7 +122,7 @@ t.test('sequence and header errors', async (t) => {
     },
   ]
   for (const k of cases) {
-    const c = await RawClient.connect({ port, noIcReq: k.ic === false })
+    const c = await RawHost.connect({ port, noIcReq: k.ic === false })
     t.teardown(() => c.destroy())
     k.send(c)
     await c.closed
@@ -164,7 +164,7 @@ t.test('client vanishing mid-write leaves nothing behind', async (t) => {
   // Hand-rolled: send the capsule, wait for the R2T, send half the data, vanish.
   io.sendPdu({ type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe) })
   await waitFor(() => io.received.some((p) => p.type === PduType.R2T), 'R2T')
-  const r2t = io.received.find((p) => p.type === PduType.R2T)
+  const r2t = io.received.find((p) => p.type === PduType.R2T)?.pdu
   if (r2t?.type !== PduType.R2T) throw new Error('no R2T')
   io.sendPdu({ type: PduType.H2C_DATA, cccid: cid, ttag: r2t.ttag, datao: 0, last: false, data: Buffer.alloc(65536, 7) })
   await waitFor(() => (target.status().controllers[0]?.queues.find((q) => q.qid === 1)?.inflight ?? 0) === 1, 'write in flight')
@@ -210,10 +210,10 @@ t.test('queue depth: reading pauses at SQSIZE+1 commands in flight', async (t) =
 
 t.test('keep-alive timeout deletes the controller', async (t) => {
   const target = await startTarget(t)
-  const alive = await RawClient.connect({ port: portOf(target) })
+  const alive = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => alive.destroy())
   const ka = await alive.connectAdmin({ subnqn: SUBNQN, kato: 300 })
-  const idle = await RawClient.connect({ port: portOf(target) })
+  const idle = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => idle.destroy())
   const idleId = await idle.connectAdmin({ subnqn: SUBNQN, kato: 300 })
   const deleted: number[] = []
@@ -245,5 +245,5 @@ t.test('close(): stops accepting, lets in-flight commands complete, then closes'
   await closing
   await io.closed
   t.same(target.ports, [], 'no port listening')
-  await t.rejects(RawClient.connect({ port }), 'connections refused')
+  await t.rejects(RawHost.connect({ port }), 'connections refused')
 })

@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import type { Clock } from '../../../lib/clock.js'
 import { createTarget, type TargetConfig, type TargetHandle } from '../../../target/index.js'
 import { attachFaults, type FaultsHandle } from '../../../faults/attach.js'
-import { RawHost } from './raw-host.js'
+import { RawHost } from '../../helpers/raw-host.js'
 
 export const SUBNQN = 'nqn.2026-01.io.nvmf-fault:faults-test'
 
@@ -11,7 +11,7 @@ export interface Fixture {
   target: TargetHandle
   faults: FaultsHandle
   port: number
-  /** A raw host with an enabled admin queue on port `portIndex` (cntlid returned). */
+  /** A raw host (keeping PDUs with bad digests, for corrupt faults) with an enabled admin queue on port `portIndex`. */
   admin(opts?: { hdgst?: boolean; ddgst?: boolean; portIndex?: number }): Promise<{ host: RawHost; cntlid: number }>
   /** Admin queue + one I/O queue (qid 1). */
   io(opts?: { hdgst?: boolean; ddgst?: boolean; portIndex?: number }): Promise<{ admin: RawHost; host: RawHost; cntlid: number }>
@@ -31,18 +31,16 @@ export async function fixture(t: Test, opts: { config?: Partial<TargetConfig>; s
   })
   const hosts: RawHost[] = []
   t.teardown(async () => {
-    for (const h of hosts) h.close()
+    for (const h of hosts) h.destroy()
     await faults.close()
     await target.close()
   })
   const portOf = (i = 0): number => target.ports[i]!.port
   const admin: Fixture['admin'] = async (o = {}) => {
-    const host = await RawHost.open(portOf(o.portIndex))
+    const host = await RawHost.connect({ port: portOf(o.portIndex), hdgst: o.hdgst === true, ddgst: o.ddgst === true, acceptBadDigests: true })
     hosts.push(host)
-    const r = await host.connectAdmin(SUBNQN, { ...(o.hdgst !== undefined ? { hdgst: o.hdgst } : {}), ...(o.ddgst !== undefined ? { ddgst: o.ddgst } : {}) })
-    if (r.cqe.status !== 0) throw new Error(`admin Connect failed: status 0x${r.cqe.status.toString(16)}`)
-    await host.enable()
-    return { host, cntlid: r.cqe.dw0 & 0xffff }
+    // connectAdmin throws unless the Connect succeeds, then sets CC.EN and waits for CSTS.RDY.
+    return { host, cntlid: await host.connectAdmin({ subnqn: SUBNQN }) }
   }
   return {
     target,
@@ -51,10 +49,9 @@ export async function fixture(t: Test, opts: { config?: Partial<TargetConfig>; s
     admin,
     io: async (o = {}) => {
       const a = await admin({ ...(o.portIndex !== undefined ? { portIndex: o.portIndex } : {}) })
-      const host = await RawHost.open(portOf(o.portIndex))
+      const host = await RawHost.connect({ port: portOf(o.portIndex), hdgst: o.hdgst === true, ddgst: o.ddgst === true, acceptBadDigests: true })
       hosts.push(host)
-      const r = await host.connectIo(SUBNQN, a.cntlid, 1, { ...(o.hdgst !== undefined ? { hdgst: o.hdgst } : {}), ...(o.ddgst !== undefined ? { ddgst: o.ddgst } : {}) })
-      if (r.cqe.status !== 0) throw new Error(`I/O Connect failed: status 0x${r.cqe.status.toString(16)}`)
+      await host.connectIo({ subnqn: SUBNQN, cntlid: a.cntlid, qid: 1 })
       return { admin: a.host, host, cntlid: a.cntlid }
     },
   }

@@ -1,0 +1,457 @@
+/**
+ * Test helper (not the initiator): one minimal NVMe/TCP host for the target and fault tests. It
+ * speaks PDUs with the lib codecs so a test can drive one queue precisely — ICReq, Connect, Property
+ * Get/Set, CC.EN and CSTS polling, admin and I/O commands, R2T/H2CData writes, C2HData reads, AERs —
+ * send bytes the target must reject, and observe C2HTermReqs, closes (FIN or RST) and how the bytes
+ * arrived (`chunkSizes`). Every received PDU is kept as raw bytes plus its decoded form.
+ *
+ * Two receive modes:
+ * - strict (default): PDUs go through the lib `PduFramer` and `decodePdu`, so a malformed PDU or a bad
+ *   header/data digest from the target kills the connection (a target bug must not pass silently);
+ * - `acceptBadDigests: true` (fault tests): frames by the common header's PLEN only, keeps PDUs whose
+ *   digests are wrong (check them with {@link hdgstOk}/{@link ddgstOk}) and still completes commands
+ *   from them, so that a corrupting fault can be seen on the wire rather than rejected.
+ *
+ * Commands resolve with a {@link Completion} and reject on timeout or when the connection closes;
+ * {@link orUndefined} turns that into `undefined` for tests whose point is "no completion".
+ */
+import { connect, type Socket } from 'node:net'
+import { crc32c } from '../../lib/crc32c.js'
+import { PduFramer } from '../../lib/framer.js'
+import { decodePdu, encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
+import { PduFlags } from '../../lib/pdu/common.js'
+import { encodeSqe, makeSqe, rwDwords, type Sqe } from '../../lib/nvme/sqe.js'
+import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
+import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
+import { encodeConnectData, makeConnectSqe, makePropertyGetSqe, makePropertySetSqe, Property } from '../../lib/nvme/fabrics.js'
+import { makeGetLogPageSqe, makeIdentifySqe } from '../../lib/nvme/commands.js'
+import { AdminOpcode, IoOpcode } from '../../lib/nvme/opcodes.js'
+
+export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:6a2c0a5e-3c0f-4b8e-9a4d-1f2e3d4c5b6a'
+export const HOSTID = Buffer.from('6a2c0a5e3c0f4b8e9a4d1f2e3d4c5b6a', 'hex')
+
+export interface RawHostOptions {
+  port: number
+  host?: string
+  hdgst?: boolean
+  ddgst?: boolean
+  hpda?: number
+  /** Called with every byte chunk sent / received (for pcap capture). */
+  onTx?: (b: Buffer) => void
+  onRx?: (b: Buffer) => void
+  /** Skip ICReq (tests of a silent client, or of ICReq itself). */
+  noIcReq?: boolean
+  /** Keep PDUs with wrong digests instead of dropping the connection (fault tests). */
+  acceptBadDigests?: boolean
+}
+
+/** One received PDU: its common header fields, a private copy of its bytes, and its decoded form. */
+export interface RawPdu {
+  type: number
+  flags: number
+  hlen: number
+  pdo: number
+  plen: number
+  raw: Buffer
+  /** Undefined when the bytes do not decode (e.g. a corrupted header digest in lenient mode). */
+  pdu: Pdu | undefined
+}
+
+export interface Completion {
+  cqe: Cqe
+  /** C2H data received for the command. */
+  data: Buffer
+  /** The command completed by C2HData SUCCESS (no CapsuleResp). */
+  elided: boolean
+  /** The PDUs that belonged to this command (C2HData, R2T, CapsuleResp), in arrival order. */
+  pdus: RawPdu[]
+}
+
+export type CloseInfo = { how: 'fin' | 'reset' | 'error'; code?: string }
+
+interface Pending {
+  resolve: (c: Completion) => void
+  reject: (e: Error) => void
+  chunks: Buffer[]
+  pdus: RawPdu[]
+  writeData: Buffer | undefined
+}
+
+export class RawHost {
+  readonly socket: Socket
+  readonly received: RawPdu[] = []
+  readonly termReqs: { fes: number; fei: number; data: Buffer }[] = []
+  /**
+   * PDUs for a CID this host is not tracking (a command hand-rolled with `sendPdu`/`sendCapsule`, or
+   * a late answer): kept here, never fatal, so a test driving PDUs by hand keeps its connection.
+   */
+  readonly stray: RawPdu[] = []
+  /** Bytes received per 'data' event (segmentation/coalescing tests). */
+  readonly chunkSizes: number[] = []
+  readonly closed: Promise<CloseInfo>
+  maxh2cdata = 0
+  /** Corrupt the data digest of the next H2CData PDU (test of DDGST errors). */
+  corruptNextH2CDigest = false
+  readonly #framer: PduFramer | undefined
+  readonly #lenient: boolean
+  #buf: Buffer = Buffer.alloc(0)
+  #digests = { hdgst: false, ddgst: false }
+  #pending = new Map<number, Pending>()
+  #cid = 0
+  #isClosed = false
+  #waiters: Array<() => void> = []
+  #onTx: ((b: Buffer) => void) | undefined
+
+  private constructor(socket: Socket, o: RawHostOptions) {
+    this.socket = socket
+    this.#onTx = o.onTx
+    this.#lenient = o.acceptBadDigests === true
+    this.#framer = this.#lenient ? undefined : new PduFramer({ role: 'host', maxC2HData: 16 << 20, onPdu: (raw) => this.#onPdu(raw) })
+    let resolveClosed!: (c: CloseInfo) => void
+    this.closed = new Promise((r) => (resolveClosed = r))
+    let err: NodeJS.ErrnoException | undefined
+    socket.on('data', (chunk: Buffer) => {
+      this.chunkSizes.push(chunk.length)
+      o.onRx?.(chunk)
+      try {
+        if (this.#framer !== undefined) this.#framer.push(chunk)
+        else this.#frameByPlen(chunk)
+      } catch (e) {
+        socket.destroy(e as Error)
+      }
+      this.#wake()
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => (err = e))
+    socket.on('close', () => {
+      this.#isClosed = true
+      for (const p of this.#pending.values()) p.reject(new Error('connection closed'))
+      this.#pending.clear()
+      resolveClosed(err === undefined ? { how: 'fin' } : { how: err.code === 'ECONNRESET' ? 'reset' : 'error', ...(err.code !== undefined ? { code: err.code } : {}) })
+      this.#wake()
+    })
+  }
+
+  static async connect(o: RawHostOptions): Promise<RawHost> {
+    const socket = connect({ host: o.host ?? '127.0.0.1', port: o.port, noDelay: true })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    const h = new RawHost(socket, o)
+    if (o.noIcReq !== true) await h.icReq({ hdgst: o.hdgst === true, ddgst: o.ddgst === true, hpda: o.hpda ?? 0 })
+    return h
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed
+  }
+  /** Digests negotiated by ICResp. */
+  get hdgst(): boolean {
+    return this.#digests.hdgst
+  }
+  get ddgst(): boolean {
+    return this.#digests.ddgst
+  }
+  /** Commands submitted and not yet completed. */
+  get pending(): number {
+    return this.#pending.size
+  }
+
+  async icReq(o: { hdgst?: boolean; ddgst?: boolean; hpda?: number } = {}): Promise<RawPdu> {
+    const from = this.received.length
+    this.sendPdu({ type: PduType.IC_REQ, pfv: 0, hpda: o.hpda ?? 0, hdgst: o.hdgst === true, ddgst: o.ddgst === true, maxr2t: 0 })
+    const r = await this.waitForPdu((p) => p.type === PduType.IC_RESP, 5000, from)
+    if (r === undefined) throw new Error('timeout waiting for ICResp')
+    return r
+  }
+
+  /** Lenient framing: split by PLEN only, so PDUs with broken digests are still delivered. */
+  #frameByPlen(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk])
+    while (this.#buf.length >= 8) {
+      const plen = this.#buf.readUInt32LE(4)
+      if (plen < 8) throw new Error(`PDU with PLEN ${plen}`)
+      if (this.#buf.length < plen) break
+      const raw = this.#buf.subarray(0, plen)
+      this.#buf = this.#buf.subarray(plen)
+      this.#onPdu(raw)
+    }
+  }
+
+  #onPdu(view: Buffer): void {
+    const raw = Buffer.from(view)
+    let pdu: Pdu | undefined
+    try {
+      pdu = decodePdu(raw, this.#digests)
+    } catch (e) {
+      if (!this.#lenient) throw e
+    }
+    const rp: RawPdu = { type: raw[0]!, flags: raw[1]!, hlen: raw[2]!, pdo: raw[3]!, plen: raw.length, raw, pdu }
+    this.received.push(rp)
+    switch (rp.type) {
+      case PduType.IC_RESP:
+        if (pdu?.type !== PduType.IC_RESP) throw new Error('undecodable ICResp')
+        this.maxh2cdata = pdu.maxh2cdata
+        this.#digests = { hdgst: pdu.hdgst, ddgst: pdu.ddgst }
+        this.#framer?.setDigests(this.#digests)
+        return
+      case PduType.C2H_TERM_REQ:
+        if (pdu?.type !== PduType.C2H_TERM_REQ) throw new Error('undecodable C2HTermReq')
+        this.termReqs.push({ fes: pdu.fes, fei: pdu.fei, data: Buffer.from(pdu.data) })
+        return
+      case PduType.C2H_DATA: {
+        // Fields read at their wire offsets (spec 1.4: CCCID at 8) so a PDU with a bad digest still counts.
+        const p = this.#own(rp, raw.readUInt16LE(8))
+        if (p === undefined) return
+        if (!this.#lenient && !ddgstOk(rp)) throw new Error('bad C2H data digest')
+        p.chunks.push(raw.subarray(rp.pdo, rp.plen - ((rp.flags & PduFlags.DDGSTF) !== 0 ? 4 : 0)))
+        if ((rp.flags & PduFlags.SUCCESS) !== 0) {
+          const cid = raw.readUInt16LE(8)
+          this.#pending.delete(cid)
+          p.resolve({ cqe: { dw0: 0, dw1: 0, sqhd: 0, sqid: 0, cid, status: 0 }, data: Buffer.concat(p.chunks), elided: true, pdus: p.pdus })
+        }
+        return
+      }
+      case PduType.R2T: {
+        const cccid = raw.readUInt16LE(8)
+        const p = this.#own(rp, cccid)
+        if (p === undefined) return
+        if (p.writeData === undefined) throw new Error(`R2T for cid ${cccid}, which has no data to write`)
+        const ttag = raw.readUInt16LE(10)
+        const r2to = raw.readUInt32LE(12)
+        const end = r2to + raw.readUInt32LE(16)
+        const chunk = this.maxh2cdata > 0 ? this.maxh2cdata : end - r2to
+        for (let off = r2to; off < end; off += chunk) {
+          const len = Math.min(chunk, end - off)
+          const parts = encodePduParts({ type: PduType.H2C_DATA, cccid, ttag, datao: off, last: off + len === end, data: p.writeData.subarray(off, off + len) }, this.#digests)
+          if (this.corruptNextH2CDigest && this.#digests.ddgst) {
+            this.corruptNextH2CDigest = false
+            const d = Buffer.from(parts[parts.length - 1]!)
+            d[0] = d[0]! ^ 0xff
+            parts[parts.length - 1] = d
+          }
+          this.sendRaw(Buffer.concat(parts))
+        }
+        return
+      }
+      case PduType.CAPSULE_RESP: {
+        const cqe = decodeCqe(raw.subarray(8, 24))
+        const p = this.#own(rp, cqe.cid)
+        if (p === undefined) return
+        this.#pending.delete(cqe.cid)
+        p.resolve({ cqe, data: Buffer.concat(p.chunks), elided: false, pdus: p.pdus })
+        return
+      }
+      default:
+        throw new Error(`unexpected PDU type ${rp.type}`)
+    }
+  }
+
+  /** The pending command a PDU belongs to; a PDU for an untracked CID goes to `stray`. */
+  #own(rp: RawPdu, cid: number): Pending | undefined {
+    const p = this.#pending.get(cid)
+    if (p === undefined) {
+      this.stray.push(rp)
+      return undefined
+    }
+    p.pdus.push(rp)
+    return p
+  }
+
+  #wake(): void {
+    const w = this.#waiters
+    this.#waiters = []
+    for (const f of w) f()
+  }
+
+  /** Wait until a received PDU (from index `from`) satisfies `pred`; undefined on close or timeout. */
+  async waitForPdu(pred: (p: RawPdu) => boolean, timeoutMs = 3000, from = 0): Promise<RawPdu | undefined> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = this.received.slice(from).find(pred)
+      if (found !== undefined) return found
+      if (this.#isClosed) return undefined
+      const left = deadline - Date.now()
+      if (left <= 0) return undefined
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+
+  sendPdu(pdu: Pdu): void {
+    const opts = pdu.type === PduType.IC_REQ ? {} : this.#digests
+    this.sendRaw(Buffer.concat(encodePduParts(pdu, opts)))
+  }
+  sendRaw(b: Buffer): void {
+    this.#onTx?.(b)
+    this.socket.write(b)
+  }
+  /** Send a command capsule without tracking it (with optional in-capsule data). */
+  sendCapsule(sqe: Sqe, data?: Buffer): void {
+    this.sendPdu({ type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe), ...(data !== undefined ? { data } : {}) })
+  }
+
+  nextCid(): number {
+    this.#cid = (this.#cid + 1) & 0xffff
+    if (this.#cid === 0) this.#cid = 1
+    return this.#cid
+  }
+
+  #track(cid: number, writeData: Buffer | undefined): Promise<Completion> {
+    const p = new Promise<Completion>((resolve, reject) => {
+      this.#pending.set(cid, { resolve, reject, chunks: [], pdus: [], writeData })
+    })
+    p.catch(() => undefined)
+    return p
+  }
+
+  /**
+   * Submit a command. `data` goes in-capsule when `inCapsule` (SGL 0x01), else by R2T (SGL 0x5A);
+   * `readLength` asks for that many bytes of C2H data. Rejects on timeout or connection close.
+   */
+  command(sqe: Sqe, o: { data?: Buffer; inCapsule?: boolean; readLength?: number; timeoutMs?: number } = {}): Promise<Completion> {
+    if (o.data !== undefined) sqe.sgl = o.inCapsule === true ? sglInCapsule(o.data.length) : sglTransportDataBlock(o.data.length)
+    else if (o.readLength !== undefined) sqe.sgl = sglTransportDataBlock(o.readLength)
+    if (this.#isClosed) return Promise.reject(new Error('connection closed'))
+    const p = this.#track(sqe.cid, o.inCapsule === true ? undefined : o.data)
+    this.sendCapsule(sqe, o.inCapsule === true ? o.data : undefined)
+    return withTimeout(p, o.timeoutMs ?? 5000, `command cid ${sqe.cid} opc 0x${sqe.opc.toString(16)}`)
+  }
+
+  /** Send a command and don't wait (collect it later with `wait`). */
+  post(sqe: Sqe): void {
+    this.#pending.set(sqe.cid, { resolve: () => undefined, reject: () => undefined, chunks: [], pdus: [], writeData: undefined })
+    this.sendCapsule(sqe)
+  }
+
+  /** A pending command's completion (for commands posted with `post`). */
+  wait(cid: number, timeoutMs = 5000): Promise<Completion> {
+    const existing = this.#pending.get(cid)
+    const p = new Promise<Completion>((resolve, reject) => {
+      this.#pending.set(cid, { resolve, reject, chunks: existing?.chunks ?? [], pdus: existing?.pdus ?? [], writeData: existing?.writeData })
+    })
+    return withTimeout(p, timeoutMs, `wait cid ${cid}`)
+  }
+
+  connectCmd(o: { qid: number; subnqn: string; hostnqn?: string; cntlid?: number; sqsize?: number; kato?: number; recfmt?: number; cattr?: number }): Promise<Completion> {
+    const sqe = makeConnectSqe({ cid: this.nextCid(), qid: o.qid, sqsize: o.sqsize ?? (o.qid === 0 ? 31 : 127), kato: o.kato ?? 0, recfmt: o.recfmt ?? 0, cattr: o.cattr ?? 0 })
+    const data = encodeConnectData({ hostid: HOSTID, cntlid: o.cntlid ?? 0xffff, subnqn: o.subnqn, hostnqn: o.hostnqn ?? HOSTNQN })
+    return this.command(sqe, { data, inCapsule: true })
+  }
+
+  async propertyGet(ofst: number, size: 4 | 8 = 4): Promise<bigint> {
+    const c = await this.command(makePropertyGetSqe({ cid: this.nextCid(), ofst, size }))
+    if (c.cqe.status !== 0) throw new Error(`Property Get 0x${ofst.toString(16)} status 0x${c.cqe.status.toString(16)}`)
+    return BigInt(c.cqe.dw0 >>> 0) | (BigInt(c.cqe.dw1 >>> 0) << 32n)
+  }
+  propertySet(ofst: number, value: number): Promise<Completion> {
+    return this.command(makePropertySetSqe({ cid: this.nextCid(), ofst, size: 4, value: BigInt(value >>> 0) }))
+  }
+
+  /** CC.EN = 1 (IOSQES 6, IOCQES 4) and poll CSTS.RDY, as the Linux host does. */
+  async enable(): Promise<void> {
+    const r = await this.propertySet(Property.CC, 0x00460001)
+    if (r.cqe.status !== 0) throw new Error(`CC.EN failed: status 0x${r.cqe.status.toString(16)}`)
+    for (let i = 0; i < 200; i++) {
+      const csts = await this.propertyGet(Property.CSTS)
+      if ((csts & 1n) === 1n) return
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    throw new Error('CSTS.RDY never set')
+  }
+
+  /** Admin queue (ICReq already done): Connect, enable unless `enable: false`; returns the CNTLID. */
+  async connectAdmin(o: { subnqn: string; hostnqn?: string; kato?: number; enable?: boolean }): Promise<number> {
+    const c = await this.connectCmd({ qid: 0, subnqn: o.subnqn, hostnqn: o.hostnqn ?? HOSTNQN, kato: o.kato ?? 0 })
+    if (c.cqe.status !== 0) throw new Error(`admin Connect failed: status 0x${c.cqe.status.toString(16)}`)
+    if (o.enable !== false) await this.enable()
+    return c.cqe.dw0 & 0xffff
+  }
+
+  /** I/O queue `qid` (default 1) of controller `cntlid` (ICReq already done); throws unless it succeeds. */
+  async connectIo(o: { subnqn: string; cntlid: number; qid?: number; sqsize?: number; hostnqn?: string }): Promise<Completion> {
+    const c = await this.connectCmd({ qid: o.qid ?? 1, subnqn: o.subnqn, cntlid: o.cntlid, ...(o.sqsize !== undefined ? { sqsize: o.sqsize } : {}), ...(o.hostnqn !== undefined ? { hostnqn: o.hostnqn } : {}) })
+    if (c.cqe.status !== 0) throw new Error(`I/O Connect failed: status 0x${c.cqe.status.toString(16)}`)
+    return c
+  }
+
+  identify(cns: number, nsid = 0, extra: { csi?: number; length?: number } = {}): Promise<Completion> {
+    const sqe = makeIdentifySqe({ cid: this.nextCid(), cns, nsid, csi: extra.csi ?? 0 })
+    return this.command(sqe, { readLength: extra.length ?? 4096 })
+  }
+
+  getLogPage(lid: number, length: number, o: { offset?: number; nsid?: number; lsp?: number; rae?: boolean } = {}): Promise<Completion> {
+    const args: Parameters<typeof makeGetLogPageSqe>[0] = { cid: this.nextCid(), lid, length, nsid: o.nsid ?? 0xffffffff, offset: o.offset ?? 0 }
+    if (o.lsp !== undefined) args.lsp = o.lsp
+    if (o.rae !== undefined) args.rae = o.rae
+    return this.command(makeGetLogPageSqe(args), { readLength: length })
+  }
+
+  admin(opc: number, f: Partial<Sqe> = {}, o: { data?: Buffer; inCapsule?: boolean; readLength?: number; timeoutMs?: number } = {}): Promise<Completion> {
+    return this.command(makeSqe({ ...f, opc, cid: this.nextCid() }), o)
+  }
+
+  /** Send an Asynchronous Event Request; its completion when an event fires, undefined on timeout or close. */
+  aer(timeoutMs = 3000): Promise<Completion | undefined> {
+    return orUndefined(this.command(makeSqe({ opc: AdminOpcode.ASYNC_EVENT_REQUEST, cid: this.nextCid() }), { timeoutMs }))
+  }
+
+  read(nsid: number, slba: bigint, blocks: number, blockSize = 512, timeoutMs?: number): Promise<Completion> {
+    const sqe = makeSqe({ opc: IoOpcode.READ, cid: this.nextCid(), nsid, ...rwDwords({ slba, nlb: blocks - 1 }) })
+    return this.command(sqe, { readLength: blocks * blockSize, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
+  }
+  write(nsid: number, slba: bigint, data: Buffer, o: { inCapsule?: boolean; blockSize?: number; timeoutMs?: number } = {}): Promise<Completion> {
+    const blocks = data.length / (o.blockSize ?? 512)
+    const sqe = makeSqe({ opc: IoOpcode.WRITE, cid: this.nextCid(), nsid, ...rwDwords({ slba, nlb: blocks - 1 }) })
+    return this.command(sqe, { data, inCapsule: o.inCapsule === true, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) })
+  }
+
+  /** Half-close (FIN) and wait for the connection to end. */
+  close(): Promise<CloseInfo> {
+    this.socket.end()
+    return this.closed
+  }
+  destroy(): void {
+    this.socket.destroy()
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timeout waiting for ${what}`)), ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t))
+}
+
+/** The completion, or undefined when the command timed out or its connection closed. */
+export function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  return p.catch(() => undefined)
+}
+
+/** Wait until `cond()` holds (polling, bounded). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Header digest check of a raw PDU (true when HDGST is absent, or present and correct). */
+export function hdgstOk(p: RawPdu): boolean {
+  if ((p.flags & PduFlags.HDGSTF) === 0) return true
+  return p.raw.readUInt32LE(p.hlen) === crc32c(p.raw.subarray(0, p.hlen)) >>> 0
+}
+
+/** Data digest check of a raw PDU (true when DDGST is absent, or present and correct). */
+export function ddgstOk(p: RawPdu): boolean {
+  if ((p.flags & PduFlags.DDGSTF) === 0) return true
+  const end = p.plen - 4
+  return p.raw.readUInt32LE(end) === crc32c(p.raw.subarray(p.pdo, end)) >>> 0
+}
