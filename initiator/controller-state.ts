@@ -3,7 +3,7 @@
  * LIVE → RESETTING (error recovery / timeout / ANATT) → CONNECTING; a failed connect waits in
  * RECONNECTING for `reconnectDelay`; DELETING → DELETED is final.
  */
-import { InvalidStateTransitionError } from '../lib/errors.js'
+import { TableStateMachine } from './state-machine.js'
 
 export const ControllerState = {
   NEW: 'new',
@@ -26,28 +26,23 @@ export const CONTROLLER_TRANSITIONS: Readonly<Record<ControllerStateValue, reado
   deleted: [],
 })
 
-export class ControllerStateMachine {
-  readonly #name: string
+/** States in which I/O may be parked on a head rather than failed (Linux `nvme_available_path`). */
+export function controllerMayComeBack(state: ControllerStateValue): boolean {
+  return state === 'live' || state === 'resetting' || state === 'connecting' || state === 'reconnecting'
+}
+
+export class ControllerStateMachine extends TableStateMachine<ControllerStateValue> {
   readonly #onTransition: ((from: ControllerStateValue, to: ControllerStateValue) => void) | undefined
-  #state: ControllerStateValue = ControllerState.NEW
   constructor(options: { name: string; onTransition?: (from: ControllerStateValue, to: ControllerStateValue) => void }) {
-    this.#name = options.name
+    super(CONTROLLER_TRANSITIONS, `controller ${options.name}`, ControllerState.NEW)
     this.#onTransition = options.onTransition
   }
-  get state(): ControllerStateValue {
-    return this.#state
-  }
-  canTransition(to: ControllerStateValue): boolean {
-    return CONTROLLER_TRANSITIONS[this.#state].includes(to)
-  }
   transition(to: ControllerStateValue): void {
-    if (!this.canTransition(to)) throw new InvalidStateTransitionError(`controller ${this.#name}`, this.#state, to)
-    const from = this.#state
-    this.#state = to
+    const from = this.move(to)
     this.#onTransition?.(from, to)
   }
   /** States in which I/O may be parked on a head rather than failed (Linux `nvme_available_path`). */
   get mayComeBack(): boolean {
-    return this.#state === 'live' || this.#state === 'resetting' || this.#state === 'connecting' || this.#state === 'reconnecting'
+    return controllerMayComeBack(this.state)
   }
 }

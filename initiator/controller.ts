@@ -28,7 +28,10 @@ import {
   Property,
   CAP_CSS_IOCS,
 } from '../lib/nvme/fabrics.js'
-import { CMIC_ANA, decodeIdentifyController, OAES_ANA_CHANGE, OAES_DISC_CHANGE, OAES_NS_ATTR, type IdentifyController } from '../lib/nvme/identify-controller.js'
+import { CMIC_ANA, decodeIdentifyController, OAES_ANA_CHANGE, OAES_DISC_CHANGE, OAES_FW_ACTIVATION, OAES_NS_ATTR, type IdentifyController } from '../lib/nvme/identify-controller.js'
+import { AenNotice, AenType, parseAenDw0 } from '../lib/nvme/aen.js'
+import { encodeNumQueues, usableIoQueues } from '../lib/nvme/features.js'
+import { decodeAnaLog, type AnaLog } from '../lib/nvme/log-ana.js'
 import { decodeNsIdDescriptors, decodeNsidList, NSID_ALL, NSID_LIST_MAX, nsIdentifiersOf } from '../lib/nvme/identify-lists.js'
 import { decodeIdentifyNamespace, namespaceBlockSize } from '../lib/nvme/identify-namespace.js'
 import { AdminOpcode, Cns, FeatureId, IoOpcode, LogPageId } from '../lib/nvme/opcodes.js'
@@ -40,7 +43,6 @@ import { ControllerStateMachine, type ControllerStateValue } from './controller-
 import { reconnectDelay, type ResolvedControllerOptions } from './controller-options.js'
 import { CHANNELS, publish, type AenEvent, type ControllerStateEvent } from './events.js'
 import type { HostIo } from './host-io.js'
-import { parseAnaLogPage, type AnaLogView } from './log-views.js'
 import type { NsIds } from './multipath-head.js'
 import type { IoResult, PathBackend } from './ns-path.js'
 import { QueuePair, type QueueCompletion } from './transport/queue-pair.js'
@@ -84,7 +86,8 @@ export interface HostControllerOptions extends ResolvedControllerOptions {
 const ADMIN_QUEUE_DEPTH = 32
 /** Linux NVME_TCP_ADMIN_CCSZ: in-capsule data up to 8 KiB on the admin queue (wire reference 10.1). */
 const ADMIN_IN_CAPSULE = 8192
-const AER_OAES_MASK = 0x80000b00
+/** The notices the host enables (Linux NVME_AEN_SUPPORTED): NS attribute, FW activation, ANA, discovery. */
+const AER_OAES_MASK = OAES_NS_ATTR | OAES_FW_ACTIVATION | OAES_ANA_CHANGE | OAES_DISC_CHANGE
 
 function hex(b: Uint8Array | undefined): string | undefined {
   if (b === undefined) return undefined
@@ -105,7 +108,7 @@ export class HostController implements PathBackend {
   #cntlid = 0
   #identify: IdentifyController | undefined
   #anaStates = new Map<number, number>()
-  #anaLog: AnaLogView | undefined
+  #anaLog: AnaLog | undefined
   #kaTimer: TimerHandle | undefined
   #anattTimer: TimerHandle | undefined
   #reconnectTimer: TimerHandle | undefined
@@ -155,7 +158,7 @@ export class HostController implements PathBackend {
   get activeRequests(): number {
     return this.#active
   }
-  get anaLog(): AnaLogView | undefined {
+  get anaLog(): AnaLog | undefined {
     return this.#anaLog
   }
   /** Largest data transfer of one command (MDTS), capped at 64 MiB. */
@@ -236,9 +239,9 @@ export class HostController implements PathBackend {
       if ((id.cmic & CMIC_ANA) !== 0) await this.#readAnaLog()
       // Set Features Number of Queues: NSQR/NCQR 0's based (wire reference 9.1 step 17).
       const n = o.nrIoQueues
-      const nq = await this.#submitAdmin(makeSqe({ opc: AdminOpcode.SET_FEATURES, cdw10: FeatureId.NUM_QUEUES, cdw11: ((n - 1) | ((n - 1) << 16)) >>> 0 }))
+      const nq = await this.#submitAdmin(makeSqe({ opc: AdminOpcode.SET_FEATURES, cdw10: FeatureId.NUM_QUEUES, cdw11: encodeNumQueues({ nsq: n, ncq: n }) }))
       if (nq.cqe.status !== 0) throw new NvmeStatusError(nq.cqe.status, { cid: nq.cqe.cid, qid: 0, name: 'Set Features Number of Queues' })
-      const granted = Math.min(n, (nq.cqe.dw0 & 0xffff) + 1, ((nq.cqe.dw0 >>> 16) & 0xffff) + 1)
+      const granted = Math.min(n, usableIoQueues(nq.cqe.dw0))
       const depth = Math.min(o.queueSize, id.maxcmd > 0 ? id.maxcmd : o.queueSize, cap.mqes + 1)
       const ioInCapsule = id.ioccsz > 4 ? id.ioccsz * 16 - 64 : 0
       // MDTS is a power of two in units of the minimum memory page size (CAP.MPSMIN); 0 = no limit.
@@ -366,14 +369,13 @@ export class HostController implements PathBackend {
   }
 
   async #handleAen(dw0: number): Promise<void> {
-    const type = dw0 & 0x7
-    const info = (dw0 >>> 8) & 0xff
-    if (type !== 2) return // only Notice events drive host actions here (wire reference 9.3)
-    if (info === 0x00) {
+    const { type, info } = parseAenDw0(dw0)
+    if (type !== AenType.NOTICE) return // only Notice events drive host actions here (wire reference 9.3)
+    if (info === AenNotice.NS_CHANGED) {
       await this.rescan({ readChangedList: true })
-    } else if (info === 0x03) {
+    } else if (info === AenNotice.ANA_CHANGE) {
       this.requestAnaRead()
-    } else if (info === 0xf0) {
+    } else if (info === AenNotice.DISC_CHANGE) {
       this.options.owner.discoveryChanged?.(this)
     }
   }
@@ -403,7 +405,7 @@ export class HostController implements PathBackend {
     // 16 + NANAGRPID × 32 + MNAN × 4 bytes (wire reference 9.1 step 12), rounded to dwords.
     const size = Math.ceil((16 + id.nanagrpid * 32 + Math.max(id.mnan, id.nn) * 4) / 4) * 4
     const buf = await this.getLogPage(LogPageId.ANA, NSID_ALL, Math.min(size, 1 << 20))
-    const log = parseAnaLogPage(buf, id.anagrpmax)
+    const log = decodeAnaLog(buf, id.anagrpmax > 0 ? { anagrpmax: id.anagrpmax } : {})
     this.#anaLog = log
     this.#anaStates = new Map(log.groups.map((g) => [g.grpid, g.state]))
     // ANATT: a group in change for longer than 2 × ANATT resets the controller (anchors 3.3).

@@ -7,8 +7,31 @@
 import { ConnectionError, InvalidArgumentError } from '../lib/errors.js'
 import { LogPageId } from '../lib/nvme/opcodes.js'
 import type { HostController } from './controller.js'
-import { DISCOVERY_ENTRY_SIZE, DISCOVERY_HEADER_SIZE, parseDiscoveryEntry, parseDiscoveryHeader, type DiscoveryEntryView, type DiscoveryLogView } from './log-views.js'
-import { DiscoverySubtype } from '../lib/nvme/log-discovery.js'
+import {
+  decodeDiscoveryLogEntry,
+  decodeDiscoveryLogHeader,
+  DISCOVERY_LOG_ENTRY_SIZE as DISCOVERY_ENTRY_SIZE,
+  DISCOVERY_LOG_HEADER_SIZE as DISCOVERY_HEADER_SIZE,
+  DiscoverySubtype,
+  type DiscoveryLogEntry,
+  type DiscoveryLogHeader,
+} from '../lib/nvme/log-discovery.js'
+
+/** A discovery log entry as the host reports it (the transport-specific TSAS block left out). */
+export type DiscoveryEntryView = Omit<DiscoveryLogEntry, 'tsas'>
+export interface DiscoveryLogView extends Pick<DiscoveryLogHeader, 'genctr' | 'numrec' | 'recfmt'> {
+  entries: DiscoveryEntryView[]
+}
+
+function parseDiscoveryHeader(buf: Buffer): Pick<DiscoveryLogHeader, 'genctr' | 'numrec' | 'recfmt'> {
+  const { genctr, numrec, recfmt } = decodeDiscoveryLogHeader(buf)
+  return { genctr, numrec, recfmt }
+}
+
+function parseDiscoveryEntry(buf: Buffer, off: number): DiscoveryEntryView {
+  const { tsas: _tsas, ...rest } = decodeDiscoveryLogEntry(buf, off)
+  return rest
+}
 
 export interface ReadDiscoveryLogOptions {
   /** Entries per Get Log Page window (default 64 = 64 KiB). */

@@ -13,7 +13,8 @@ import { CHANNELS, publish, type DeviceEvent } from './events.js'
 import { HostController, type ControllerOwner, type ScannedNamespace } from './controller.js'
 import { validateControllerOptions, type ControllerConnectOptions } from './controller-options.js'
 import { readDiscoveryLog, type DiscoveredEntry, type ReadDiscoveryLogOptions } from './discovery.js'
-import { DISCOVERY_NQN } from '../lib/nvme/nqn.js'
+import { DISCOVERY_NQN, NQN_UUID_PREFIX } from '../lib/nvme/nqn.js'
+import { isUuid, randomUuid } from '../lib/nvme/uuid.js'
 import { DiscoverySubtype, TransportType } from '../lib/nvme/log-discovery.js'
 import type { ControllerStateValue } from './controller-state.js'
 import { NvmeDevice } from './device.js'
@@ -66,17 +67,6 @@ interface SubsystemEntry {
   skipped: Set<HostController>
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-function uuidFromRandom(random: Random): string {
-  const b = Buffer.alloc(16)
-  for (let i = 0; i < 16; i++) b[i] = random.int(256)
-  b[6] = ((b[6] as number) & 0x0f) | 0x40
-  b[8] = ((b[8] as number) & 0x3f) | 0x80
-  const h = b.toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
-
 export class NvmeHost implements ControllerOwner {
   readonly hostnqn: string
   readonly hostid: string
@@ -104,14 +94,14 @@ export class NvmeHost implements ControllerOwner {
     this.#clock = options.clock ?? systemClock
     this.#random = options.random ?? seededRandom(`nvmf-fault-host:${performance.timeOrigin}`)
     this.#log = options.logger
-    if (options.hostid !== undefined && (typeof options.hostid !== 'string' || !UUID_RE.test(options.hostid))) {
+    if (options.hostid !== undefined && (typeof options.hostid !== 'string' || !isUuid(options.hostid))) {
       throw new InvalidArgumentError('hostid', 'must be a UUID string')
     }
-    this.hostid = options.hostid ?? uuidFromRandom(this.#random)
+    this.hostid = options.hostid ?? randomUuid(this.#random)
     if (options.hostnqn !== undefined && (typeof options.hostnqn !== 'string' || options.hostnqn.length === 0 || Buffer.byteLength(options.hostnqn) > 223)) {
       throw new InvalidArgumentError('hostnqn', 'must be an NQN of 1 to 223 bytes')
     }
-    this.hostnqn = options.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${this.hostid}`
+    this.hostnqn = options.hostnqn ?? NQN_UUID_PREFIX + this.hostid
     this.id = this.hostnqn
     const pol = options.iopolicy ?? 'numa'
     if (!IO_POLICIES.includes(pol)) throw new InvalidArgumentError('iopolicy', `must be one of ${IO_POLICIES.join(', ')}`)

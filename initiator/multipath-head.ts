@@ -13,6 +13,7 @@ import type { Clock, TimerHandle } from '../lib/clock.js'
 import { decideDisposition } from '../lib/disposition.js'
 import { AbortedError, ConnectionError, NvmeStatusError } from '../lib/errors.js'
 import { isAnaError, statusCrd, statusName } from '../lib/status.js'
+import { controllerMayComeBack } from './controller-state.js'
 import { CHANNELS, publish, type FailoverEvent } from './events.js'
 import { emptyQosFlags, hasQosFlags, type HostIo, type IoDevice } from './host-io.js'
 import type { NsPath } from './ns-path.js'
@@ -196,11 +197,7 @@ export class MultipathHead implements IoDevice {
   /** Some path may still come back: a controller live, resetting or connecting and not fast-failed. */
   #availablePath(): boolean {
     if (this.#paths.length === 0) return this.#removalTimer !== undefined
-    return this.#paths.some((p) => {
-      if (p.backend.failfastExpired) return false
-      const s = p.backend.state
-      return s === 'live' || s === 'resetting' || s === 'connecting' || s === 'reconnecting'
-    })
+    return this.#paths.some((p) => !p.backend.failfastExpired && controllerMayComeBack(p.backend.state))
   }
 
   #dispatch(io: HostIo): void {

@@ -11,7 +11,7 @@
  * - RECONNECTING: the controller lost its connection and waits `reconnectDelay` (with backoff).
  * - DELETED: final; the path left its head.
  */
-import { InvalidStateTransitionError } from '../lib/errors.js'
+import { TableStateMachine } from './state-machine.js'
 
 export const PathState = {
   CONNECTING: 'connecting',
@@ -38,27 +38,16 @@ export interface PathTransition {
   to: PathStateValue
 }
 
-export class PathStateMachine {
-  readonly #name: string
+export class PathStateMachine extends TableStateMachine<PathStateValue> {
   readonly #onTransition: ((t: PathTransition) => void) | undefined
-  #state: PathStateValue
   constructor(options: { name: string; initial?: PathStateValue; onTransition?: (t: PathTransition) => void }) {
-    this.#name = options.name
-    this.#state = options.initial ?? PathState.CONNECTING
+    super(PATH_TRANSITIONS, `path ${options.name}`, options.initial ?? PathState.CONNECTING)
     this.#onTransition = options.onTransition
-  }
-  get state(): PathStateValue {
-    return this.#state
-  }
-  canTransition(to: PathStateValue): boolean {
-    return PATH_TRANSITIONS[this.#state].includes(to)
   }
   /** Move to `to`; a move to the current state is a no-op returning false; an illegal move throws. */
   transition(to: PathStateValue): boolean {
-    if (to === this.#state) return false
-    if (!this.canTransition(to)) throw new InvalidStateTransitionError(`path ${this.#name}`, this.#state, to)
-    const from = this.#state
-    this.#state = to
+    if (to === this.state) return false
+    const from = this.move(to)
     this.#onTransition?.({ from, to })
     return true
   }

@@ -11,7 +11,7 @@
  * 6. anything else → retry on the same path after the CRD delay (CRDT[CRD−1] × 100 ms, 0 if CRD = 0)
  */
 import { InvalidArgumentError } from './errors.js'
-import { NvmeStatus, statusCode, statusCrd, statusDnr, statusSct, StatusCodeType } from './status.js'
+import { NvmeStatus, isPathError, isSuccess, statusCode, statusCrd, statusDnr } from './status.js'
 
 export type DispositionAction = 'complete' | 'retry' | 'failover' | 'authenticate'
 
@@ -64,14 +64,14 @@ export function decideDisposition(input: DispositionInput): Disposition {
   if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgumentError('retries', 'must be a non-negative integer')
   if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new InvalidArgumentError('maxRetries', 'must be a non-negative integer')
 
-  if (statusCode(status) === 0) return { action: 'complete', delayMs: 0, rule: 1, reason: 'success' }
+  if (isSuccess(status)) return { action: 'complete', delayMs: 0, rule: 1, reason: 'success' }
   if (input.noRetry === true) return { action: 'complete', delayMs: 0, rule: 2, reason: 'no-retry' }
   if (statusDnr(status)) return { action: 'complete', delayMs: 0, rule: 2, reason: 'dnr' }
   if (retries >= maxRetries) return { action: 'complete', delayMs: 0, rule: 2, reason: 'max-retries' }
   if (statusCode(status) === NvmeStatus.AUTH_REQUIRED) return { action: 'authenticate', delayMs: 0, rule: 3, reason: 'auth-required' }
   const dying = input.queueDying === true
   if (input.multipath) {
-    if (statusSct(status) === StatusCodeType.PATH) return { action: 'failover', delayMs: 0, rule: 4, reason: 'path-error' }
+    if (isPathError(status)) return { action: 'failover', delayMs: 0, rule: 4, reason: 'path-error' }
     if (dying) return { action: 'failover', delayMs: 0, rule: 4, reason: 'queue-dying' }
   } else if (dying) {
     return { action: 'complete', delayMs: 0, rule: 5, reason: 'queue-dying' }

@@ -34,7 +34,6 @@ import {
   CH_SIZE,
   CH_TYPE,
   DIGEST_SIZE,
-  MAX_PDA,
   dataOffset,
   PDU_HLEN,
   PduFlags,
@@ -45,6 +44,7 @@ import {
   type DigestOptions,
   type PduTypeValue,
 } from './pdu/common.js'
+import { check } from './pdu/pdu-codec.js'
 import { TERM_REQ_MAX_PLEN, TERM_REQ_MIN_PLEN } from './pdu/term-req.js'
 
 export type FramerRole = 'target' | 'host'
@@ -87,11 +87,6 @@ export const DEFAULT_FRAMER_LIMITS: Readonly<Required<FramerLimits>> = Object.fr
 const TARGET_RECEIVES: readonly number[] = [PduType.IC_REQ, PduType.H2C_TERM_REQ, PduType.CAPSULE_CMD, PduType.H2C_DATA]
 const HOST_RECEIVES: readonly number[] = [PduType.IC_RESP, PduType.C2H_TERM_REQ, PduType.CAPSULE_RESP, PduType.C2H_DATA, PduType.R2T]
 
-function checkLimit(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidArgumentError(name, 'must be an integer in [0, 4294967295]')
-  return v
-}
-
 export class PduFramer {
   readonly role: FramerRole
   #onPdu: (raw: Buffer) => boolean | void
@@ -132,13 +127,10 @@ export class PduFramer {
   /** Change limits (after ICReq/ICResp). Applies to PDUs whose header is not yet validated. */
   setLimits(limits: FramerLimits): void {
     const next = { ...this.#limits }
-    if (limits.maxH2CData !== undefined) next.maxH2CData = checkLimit('maxH2CData', limits.maxH2CData)
-    if (limits.maxC2HData !== undefined) next.maxC2HData = checkLimit('maxC2HData', limits.maxC2HData)
-    if (limits.maxInCapsuleData !== undefined) next.maxInCapsuleData = checkLimit('maxInCapsuleData', limits.maxInCapsuleData)
-    if (limits.pda !== undefined) {
-      if (!Number.isInteger(limits.pda) || limits.pda < 0 || limits.pda > MAX_PDA) throw new InvalidArgumentError('pda', `must be an integer in [0, ${MAX_PDA}]`)
-      next.pda = limits.pda
-    }
+    if (limits.maxH2CData !== undefined) next.maxH2CData = check.u32('maxH2CData', limits.maxH2CData)
+    if (limits.maxC2HData !== undefined) next.maxC2HData = check.u32('maxC2HData', limits.maxC2HData)
+    if (limits.maxInCapsuleData !== undefined) next.maxInCapsuleData = check.u32('maxInCapsuleData', limits.maxInCapsuleData)
+    if (limits.pda !== undefined) next.pda = check.pda(limits.pda)
     this.#limits = next
   }
 

@@ -15,6 +15,7 @@ import { PduFramer } from '../../lib/framer.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
+import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
@@ -72,6 +73,8 @@ interface Pending {
   data: Buffer | undefined
   read: Buffer | undefined
   received: number
+  /** A C2HData of this command failed its data digest: complete with Data Transfer Error. */
+  dataDigestError: boolean
   /** H2C bytes sent so far (R2T sequencing: contiguous offsets, wire reference 10.1). */
   sent: number
   timer: TimerHandle | undefined
@@ -185,6 +188,7 @@ export class QueuePair {
         data: cmd.data,
         read: cmd.readLength !== undefined && cmd.readLength > 0 ? Buffer.allocUnsafe(cmd.readLength) : undefined,
         received: 0,
+        dataDigestError: false,
         sent: 0,
         timer: undefined,
         resolve,
@@ -328,6 +332,10 @@ export class QueuePair {
     this.#pending.delete(p.cid)
     if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer)
     this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
+    // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
+    // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
+    // disposition then retries.
+    if (p.dataDigestError && cqe.status === 0) cqe = { ...cqe, status: NvmeStatus.DATA_XFER_ERROR }
     p.resolve({ cqe, data: p.read })
     this.#backlog.shift()?.run()
   }
@@ -335,7 +343,7 @@ export class QueuePair {
   #onC2HData(pdu: C2HData): void {
     const p = this.#pending.get(pdu.cccid)
     if (p === undefined || p.read === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
-    if (pdu.dataDigestOk === false) throw new NvmeTcpProtocolError(FES.HEADER_DIGEST_ERROR, 0, `C2HData data digest mismatch on cid 0x${pdu.cccid.toString(16)}`)
+    if (pdu.dataDigestOk === false) p.dataDigestError = true
     // Data arrives in order; DATAO must continue where the last PDU ended (wire reference 10.2).
     if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.read.length) {
       throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.read.length}`)

@@ -23,9 +23,14 @@ export function asBuffer(buf: Uint8Array): Buffer {
  * so that any input decodes without throwing.
  */
 export function readAscii(buf: Buffer, offset: number, size: number): string {
+  return readNulString(buf, offset, size).replace(/ +$/, '')
+}
+
+/** Read a fixed-width field up to its first NUL (or its whole width), as latin1; spaces kept. */
+export function readNulString(buf: Buffer, offset: number, size: number): string {
   const field = buf.subarray(offset, offset + size)
   const nul = field.indexOf(0)
-  return field.subarray(0, nul < 0 ? field.length : nul).toString('latin1').replace(/ +$/, '')
+  return field.subarray(0, nul < 0 ? field.length : nul).toString('latin1')
 }
 
 /**

@@ -4,7 +4,7 @@
  * Wire reference sections 3.1-3.4; NVMe Base 2.0 section 6 and 3.1.4 (controller properties).
  */
 import { InvalidArgumentError } from '../errors.js'
-import { asBuffer, checkU64, checkUint, need, writeAscii, writeBytes, U8, U16, U32 } from './codec.js'
+import { asBuffer, checkU64, checkUint, need, readNulString, writeAscii, writeBytes, U8, U16, U32 } from './codec.js'
 import { FABRICS_OPCODE, FabricsType } from './opcodes.js'
 import { makeSqe, sqeFctype, type Sqe } from './sqe.js'
 import { sglInCapsule, sglTransportDataBlock, type SglDescriptor } from './sgl.js'
@@ -112,12 +112,6 @@ export function decodeConnectData(buf: Uint8Array): ConnectData {
     subnqn: readNulString(b, CONNECT_DATA_SUBNQN, CONNECT_NQN_FIELD_SIZE),
     hostnqn: readNulString(b, CONNECT_DATA_HOSTNQN, CONNECT_NQN_FIELD_SIZE),
   }
-}
-
-function readNulString(b: Buffer, offset: number, size: number): string {
-  const f = b.subarray(offset, offset + size)
-  const nul = f.indexOf(0)
-  return f.subarray(0, nul < 0 ? size : nul).toString('latin1')
 }
 
 export interface ConnectResponse {

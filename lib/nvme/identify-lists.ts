@@ -4,9 +4,9 @@
  * Namespace (CNS 08h) and the NVM command set Identify Controller (CNS 06h, CSI 0).
  */
 import { DecodeError, InvalidArgumentError } from '../errors.js'
-import { asBuffer, need } from './codec.js'
+import { asBuffer } from './codec.js'
 import { IDENTIFY_DATA_SIZE } from './identify-controller.js'
-import { decodeFields, encodeFields, field, type FieldDef } from './struct.js'
+import { decodeStruct, encodeFields, field, type FieldDef } from './struct.js'
 
 // ---------------------------------------------------------------------------------------------
 // CNS 02h: Active Namespace ID list
@@ -172,8 +172,7 @@ export function encodeIdentifyNamespaceIndependent(ns: Partial<IdentifyNamespace
   return buf
 }
 export function decodeIdentifyNamespaceIndependent(buf: Uint8Array): IdentifyNamespaceIndependent {
-  need(buf, 0, IDENTIFY_DATA_SIZE, 'identify ns independent')
-  return decodeFields(asBuffer(buf), 0, IDENTIFY_NS_INDEPENDENT_FIELDS) as unknown as IdentifyNamespaceIndependent
+  return decodeStruct(buf, 0, IDENTIFY_DATA_SIZE, IDENTIFY_NS_INDEPENDENT_FIELDS, 'identify ns independent') as unknown as IdentifyNamespaceIndependent
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +208,5 @@ export function encodeIdentifyControllerNvm(c: Partial<IdentifyControllerNvm>): 
   return buf
 }
 export function decodeIdentifyControllerNvm(buf: Uint8Array): IdentifyControllerNvm {
-  need(buf, 0, IDENTIFY_DATA_SIZE, 'identify controller nvm')
-  return decodeFields(asBuffer(buf), 0, IDENTIFY_CTRL_NVM_FIELDS) as unknown as IdentifyControllerNvm
+  return decodeStruct(buf, 0, IDENTIFY_DATA_SIZE, IDENTIFY_CTRL_NVM_FIELDS, 'identify controller nvm') as unknown as IdentifyControllerNvm
 }

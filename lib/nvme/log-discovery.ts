@@ -5,7 +5,7 @@
  */
 import { DecodeError, InvalidArgumentError } from '../errors.js'
 import { asBuffer, checkU64, need } from './codec.js'
-import { decodeFields, encodeFields, field, type FieldDef } from './struct.js'
+import { decodeStruct, encodeFields, field, type FieldDef } from './struct.js'
 import { sliceLogPage } from './commands.js'
 
 export const DISCOVERY_LOG_HEADER_SIZE = 1024
@@ -99,8 +99,7 @@ export function encodeDiscoveryLogEntry(e: Partial<DiscoveryLogEntry>): Buffer {
 }
 
 export function decodeDiscoveryLogEntry(buf: Uint8Array, offset = 0): DiscoveryLogEntry {
-  need(buf, offset, DISCOVERY_LOG_ENTRY_SIZE, 'discovery log entry')
-  return decodeFields(asBuffer(buf), offset, DISCOVERY_ENTRY_FIELDS) as unknown as DiscoveryLogEntry
+  return decodeStruct(buf, offset, DISCOVERY_LOG_ENTRY_SIZE, DISCOVERY_ENTRY_FIELDS, 'discovery log entry') as unknown as DiscoveryLogEntry
 }
 
 /** Build the whole page: header (NUMREC = entries.length, RECFMT 0) and the entries. */

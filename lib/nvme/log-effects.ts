@@ -45,7 +45,8 @@ export function encodeEffectsLog(l: { acs?: Readonly<Record<number, number>> | r
 }
 
 export function decodeEffectsLog(buf: Uint8Array): CommandEffectsLog {
-  need(buf, 0, 2048, 'effects log')
+  // Only ACS and IOCS are read: the 2048 bytes up to the end of IOCS (256 dwords) must be present.
+  need(buf, 0, EFFECTS_IOCS_OFFSET + 256 * 4, 'effects log')
   const b = asBuffer(buf)
   const acs: number[] = []
   const iocs: number[] = []

@@ -1,6 +1,5 @@
 /** SMART / Health Information log page (LID 02h), 512 bytes (wire reference 5.2). */
-import { need, asBuffer } from './codec.js'
-import { decodeFields, encodeFields, field, type FieldDef } from './struct.js'
+import { decodeStruct, encodeFields, field, type FieldDef } from './struct.js'
 
 export const SMART_LOG_SIZE = 512
 
@@ -78,6 +77,5 @@ export function encodeSmartLog(s: Partial<SmartLog>): Buffer {
   return buf
 }
 export function decodeSmartLog(buf: Uint8Array): SmartLog {
-  need(buf, 0, SMART_LOG_SIZE, 'smart log')
-  return decodeFields(asBuffer(buf), 0, SMART_LOG_FIELDS) as unknown as SmartLog
+  return decodeStruct(buf, 0, SMART_LOG_SIZE, SMART_LOG_FIELDS, 'smart log') as unknown as SmartLog
 }

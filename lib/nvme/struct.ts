@@ -4,7 +4,7 @@
  * spec offsets; encode and decode both walk the same list, so the two directions cannot drift.
  */
 import { InvalidArgumentError } from '../errors.js'
-import { asBuffer, need, readAscii, readU128, writeAscii, writeU128 } from './codec.js'
+import { asBuffer, checkUint, need, readAscii, readU128, writeAscii, writeU128 } from './codec.js'
 
 /**
  * u8/u16/u24/u32: number; u64/u128: bigint; `ascii`: space-padded string (SN, MN, FR);
@@ -78,11 +78,9 @@ export function decodeFields(buf: Buffer, base: number, defs: readonly FieldDef[
   return out
 }
 
+/** `checkUint` for a field value of unknown type (a non-number fails its integer test). */
 function checkInt(v: unknown, max: number, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-    throw new InvalidArgumentError(name, `must be an integer in [0, ${max}] (got ${String(v)})`)
-  }
-  return v
+  return checkUint(v as number, max, name)
 }
 function checkBig(v: unknown, bits: number, name: string): bigint {
   if (typeof v !== 'bigint' || v < 0n || v >= 1n << BigInt(bits)) throw new InvalidArgumentError(name, `must be an unsigned ${bits}-bit bigint`)

@@ -11,7 +11,7 @@ export const C2H_DATA_CCCID = 8
 export const C2H_DATA_RSVD_TTAG = 10
 export const C2H_DATA_DATAO = 12
 export const C2H_DATA_DATAL = 16
-export const C2H_DATA_HLEN = 24
+export const C2H_DATA_HLEN = PDU_HLEN[PduType.C2H_DATA]
 
 export interface C2HData {
   type: typeof PduType.C2H_DATA
@@ -50,7 +50,7 @@ export function encodeC2HData(pdu: C2HData, opts: PduEncodeOptions = {}): Buffer
  * Linux host treats it; DATAL inconsistent with PLEN gives FEI 16.
  */
 export function decodeC2HData(raw: Buffer, opts: PduDecodeOptions = {}): C2HData {
-  const l = checkPdu(raw, [PduType.C2H_DATA], opts, true)
+  const l = checkPdu(raw, PduType.C2H_DATA, opts)
   const flags = l.header.flags
   if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) protocolFail(CH_FLAGS, 'C2HData SUCCESS set without LAST_PDU', raw)
   const data = l.data!

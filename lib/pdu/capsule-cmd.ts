@@ -8,7 +8,7 @@ import { buildParts, checkFixedBuffer, checkPdu, joinParts } from './pdu-codec.j
 
 export const CAPSULE_CMD_SQE = 8
 export const CAPSULE_CMD_SQE_SIZE = 64
-export const CAPSULE_CMD_HLEN = 72
+export const CAPSULE_CMD_HLEN = PDU_HLEN[PduType.CAPSULE_CMD]
 
 export interface CapsuleCmd {
   type: typeof PduType.CAPSULE_CMD
@@ -38,7 +38,7 @@ export function encodeCapsuleCmd(pdu: CapsuleCmd, opts: PduEncodeOptions = {}): 
 
 /** Decode one whole CapsuleCmd. `sqe` and `data` are views of `raw`. */
 export function decodeCapsuleCmd(raw: Buffer, opts: PduDecodeOptions = {}): CapsuleCmd {
-  const l = checkPdu(raw, [PduType.CAPSULE_CMD], opts, true)
+  const l = checkPdu(raw, PduType.CAPSULE_CMD, opts)
   const pdu: CapsuleCmd = {
     type: PduType.CAPSULE_CMD,
     sqe: raw.subarray(CAPSULE_CMD_SQE, CAPSULE_CMD_SQE + CAPSULE_CMD_SQE_SIZE),

@@ -4,7 +4,7 @@ import { buildParts, checkFixedBuffer, checkPdu, joinParts } from './pdu-codec.j
 
 export const CAPSULE_RESP_CQE = 8
 export const CAPSULE_RESP_CQE_SIZE = 16
-export const CAPSULE_RESP_HLEN = 24
+export const CAPSULE_RESP_HLEN = PDU_HLEN[PduType.CAPSULE_RESP]
 
 export interface CapsuleResp {
   type: typeof PduType.CAPSULE_RESP
@@ -25,6 +25,6 @@ export function encodeCapsuleResp(pdu: CapsuleResp, opts: PduEncodeOptions = {})
 
 /** Decode one whole CapsuleResp; `cqe` is a view of `raw`. */
 export function decodeCapsuleResp(raw: Buffer, opts: PduDecodeOptions = {}): CapsuleResp {
-  checkPdu(raw, [PduType.CAPSULE_RESP], opts, false)
+  checkPdu(raw, PduType.CAPSULE_RESP, opts)
   return { type: PduType.CAPSULE_RESP, cqe: raw.subarray(CAPSULE_RESP_CQE, CAPSULE_RESP_CQE + CAPSULE_RESP_CQE_SIZE) }
 }

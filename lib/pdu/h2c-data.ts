@@ -9,7 +9,7 @@ export const H2C_DATA_CCCID = 8
 export const H2C_DATA_TTAG = 10
 export const H2C_DATA_DATAO = 12
 export const H2C_DATA_DATAL = 16
-export const H2C_DATA_HLEN = 24
+export const H2C_DATA_HLEN = PDU_HLEN[PduType.H2C_DATA]
 
 export interface H2CData {
   type: typeof PduType.H2C_DATA
@@ -49,7 +49,7 @@ export function encodeH2CData(pdu: H2CData, opts: PduEncodeOptions = {}): Buffer
  * requires `DATAL == PLEN - 24 - HDGST - DDGST`); otherwise FES 0x01 with FEI 16 (DATAL).
  */
 export function decodeH2CData(raw: Buffer, opts: PduDecodeOptions = {}): H2CData {
-  const l = checkPdu(raw, [PduType.H2C_DATA], opts, true)
+  const l = checkPdu(raw, PduType.H2C_DATA, opts)
   const data = l.data!
   const datal = raw.readUInt32LE(H2C_DATA_DATAL)
   if (datal !== data.length) protocolFail(H2C_DATA_DATAL, `DATAL ${datal} does not match the ${data.length} data bytes the PDU carries`, raw)

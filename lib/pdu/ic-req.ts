@@ -6,7 +6,7 @@ export const IC_REQ_PFV = 8
 export const IC_REQ_HPDA = 10
 export const IC_REQ_DGST = 11
 export const IC_REQ_MAXR2T = 12
-export const IC_REQ_SIZE = 128
+export const IC_REQ_SIZE = PDU_HLEN[PduType.IC_REQ]
 
 /** DGST bits of ICReq/ICResp (spec 1.4). */
 export const DGST_HDGST_ENABLE = 0x01
@@ -45,7 +45,7 @@ export function encodeIcReq(pdu: IcReq, opts: PduEncodeOptions = {}): Buffer {
 
 /** Decode one whole ICReq. Digests never apply to it (spec 1.2), whatever `opts` says; FLAGS is ignored. */
 export function decodeIcReq(raw: Buffer, _opts: PduDecodeOptions = {}): IcReq {
-  checkPdu(raw, [PduType.IC_REQ], {}, false)
+  checkPdu(raw, PduType.IC_REQ, {})
   const dgst = raw[IC_REQ_DGST]!
   return {
     type: PduType.IC_REQ,

@@ -7,7 +7,7 @@ export const IC_RESP_PFV = 8
 export const IC_RESP_CPDA = 10
 export const IC_RESP_DGST = 11
 export const IC_RESP_MAXH2CDATA = 12
-export const IC_RESP_SIZE = 128
+export const IC_RESP_SIZE = PDU_HLEN[PduType.IC_RESP]
 
 export interface IcResp {
   type: typeof PduType.IC_RESP
@@ -42,7 +42,7 @@ export function encodeIcResp(pdu: IcResp, opts: PduEncodeOptions = {}): Buffer {
 
 /** Decode one whole ICResp. Digests never apply to it (spec 1.2); FLAGS is ignored. */
 export function decodeIcResp(raw: Buffer, _opts: PduDecodeOptions = {}): IcResp {
-  checkPdu(raw, [PduType.IC_RESP], {}, false)
+  checkPdu(raw, PduType.IC_RESP, {})
   const dgst = raw[IC_RESP_DGST]!
   return {
     type: PduType.IC_RESP,

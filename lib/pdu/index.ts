@@ -1,6 +1,6 @@
 /** NVMe/TCP PDU codecs: the union of all PDUs, and type-dispatching decode/encode. */
 import { CH_SIZE, CH_PLEN, CH_TYPE, PduType, pduTypeName, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
-import { protocolFail } from './pdu-codec.js'
+import { joinParts, protocolFail } from './pdu-codec.js'
 import { decodeIcReq, encodeIcReqParts, type IcReq } from './ic-req.js'
 import { decodeIcResp, encodeIcRespParts, type IcResp } from './ic-resp.js'
 import { decodeTermReq, encodeTermReqParts, type TermReq } from './term-req.js'
@@ -78,6 +78,5 @@ export function encodePduParts(pdu: Pdu, opts: PduEncodeOptions = {}): Buffer[] 
 
 /** Encode any PDU into one Buffer. */
 export function encodePdu(pdu: Pdu, opts: PduEncodeOptions = {}): Buffer {
-  const parts = encodePduParts(pdu, opts)
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  return joinParts(encodePduParts(pdu, opts))
 }

@@ -34,16 +34,19 @@ function checkPda(pda: number | undefined): number {
   return pda
 }
 
-function checkU32(name: string, v: number): void {
+function checkU32(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new InvalidArgumentError(name, 'must be an integer in [0, 4294967295]')
+  return v
 }
 
-function checkU16(name: string, v: number): void {
+function checkU16(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new InvalidArgumentError(name, 'must be an integer in [0, 65535]')
+  return v
 }
 
-function checkU8(name: string, v: number): void {
+function checkU8(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new InvalidArgumentError(name, 'must be an integer in [0, 255]')
+  return v
 }
 
 export const check = { u8: checkU8, u16: checkU16, u32: checkU32, pda: checkPda }
@@ -114,16 +117,17 @@ export interface PduLayout {
 }
 
 /**
- * Validate one whole PDU of `expectedType` (or one of the two TermReq types) and locate its data.
+ * Validate one whole PDU of `expectedType` and locate its data (types that may carry data, spec 1.2,
+ * get the PDO/DDGST checks; the others must be exactly header + HDGST).
  * Enforces: PLEN == raw.length (FEI 4), HLEN per type (FEI 2), the digest flag rules of spec 1.3
  * (FEI 1), PDO rules of spec 1.9 (FEI 3), and HDGST (FES 0x03). A DDGST mismatch is reported in
  * `dataDigestOk`, never thrown (spec 1.5: data digest errors are not transport-fatal).
  */
-export function checkPdu(raw: Buffer, expectedTypes: readonly number[], opts: PduDecodeOptions, carriesData: boolean): PduLayout {
+export function checkPdu(raw: Buffer, expectedType: PduTypeValue, opts: PduDecodeOptions): PduLayout {
   if (raw.length < CH_SIZE) fail(CH_PLEN, `PDU of ${raw.length} bytes is shorter than the common header`, raw)
   const ch = readCommonHeader(raw)
-  if (!expectedTypes.includes(ch.type)) fail(CH_TYPE, `expected PDU type ${expectedTypes.map(pduTypeName).join('/')}, got ${pduTypeName(ch.type)}`, raw)
-  const type = ch.type as PduTypeValue
+  if (ch.type !== expectedType) fail(CH_TYPE, `expected PDU type ${pduTypeName(expectedType)}, got ${pduTypeName(ch.type)}`, raw)
+  const type = expectedType
   const hlen = PDU_HLEN[type]
   if (ch.hlen !== hlen) fail(CH_HLEN, `${pduTypeName(type)} HLEN must be ${hlen}, got ${ch.hlen}`, raw)
   if (ch.plen !== raw.length) fail(CH_PLEN, `PLEN ${ch.plen} does not match the ${raw.length} bytes of the PDU`, raw)
@@ -155,7 +159,7 @@ export function checkPdu(raw: Buffer, expectedTypes: readonly number[], opts: Pd
   }
   const ddgstLen = ddgst ? DIGEST_SIZE : 0
 
-  if (!carriesData) {
+  if (!typeHasDataDigest(type)) {
     // No data: PDO 0 and PLEN exactly the header (+ HDGST).
     if (ch.pdo !== 0) fail(CH_PDO, `PDO must be 0 on ${pduTypeName(type)}, got ${ch.pdo}`, raw)
     if (ch.plen !== hlen + hdgstLen) fail(CH_PLEN, `${pduTypeName(type)} PLEN must be ${hlen + hdgstLen}, got ${ch.plen}`, raw)

@@ -6,7 +6,7 @@ export const R2T_CCCID = 8
 export const R2T_TTAG = 10
 export const R2T_R2TO = 12
 export const R2T_R2TL = 16
-export const R2T_HLEN = 24
+export const R2T_HLEN = PDU_HLEN[PduType.R2T]
 
 export interface R2T {
   type: typeof PduType.R2T
@@ -37,7 +37,7 @@ export function encodeR2T(pdu: R2T, opts: PduEncodeOptions = {}): Buffer {
 }
 
 export function decodeR2T(raw: Buffer, opts: PduDecodeOptions = {}): R2T {
-  checkPdu(raw, [PduType.R2T], opts, false)
+  checkPdu(raw, PduType.R2T, opts)
   return {
     type: PduType.R2T,
     cccid: raw.readUInt16LE(R2T_CCCID),

@@ -3,17 +3,17 @@
  * header with FES/FEI, then a copy of the offending PDU header (at most 128 bytes). FLAGS 0, no digests.
  */
 import { InvalidArgumentError } from '../errors.js'
-import { CH_PDO, CH_PLEN, CH_SIZE, CH_TYPE, CH_HLEN, PduType, PDU_HLEN, pduTypeName, readCommonHeader, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
-import { buildParts, check, joinParts, protocolFail } from './pdu-codec.js'
+import { CH_PDO, CH_PLEN, CH_SIZE, CH_TYPE, CH_HLEN, PduType, PDU_HLEN, pduTypeName, readCommonHeader, writeCommonHeader, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { check, joinParts, protocolFail } from './pdu-codec.js'
 
 export const TERM_REQ_FES = 8
 export const TERM_REQ_FEI = 10
-export const TERM_REQ_HLEN = 24
+export const TERM_REQ_HLEN = PDU_HLEN[PduType.H2C_TERM_REQ]
 /** At most this many bytes of the offending header are copied (spec 1.5). */
 export const TERM_REQ_MAX_DATA = 128
 /** PLEN bounds (Linux NVME_TCP_MIN/MAX_C2HTERM_PLEN, SPDK TERM_REQ_PDU_MAX_SIZE). */
-export const TERM_REQ_MIN_PLEN = 24
-export const TERM_REQ_MAX_PLEN = 152
+export const TERM_REQ_MIN_PLEN = TERM_REQ_HLEN
+export const TERM_REQ_MAX_PLEN = TERM_REQ_HLEN + TERM_REQ_MAX_DATA
 
 export interface TermReq {
   type: typeof PduType.H2C_TERM_REQ | typeof PduType.C2H_TERM_REQ
@@ -36,14 +36,12 @@ export function encodeTermReqParts(pdu: TermReq, _opts: PduEncodeOptions = {}): 
   check.u16('fes', pdu.fes)
   check.u32('fei', pdu.fei)
   if (!(pdu.data instanceof Uint8Array) || pdu.data.length > TERM_REQ_MAX_DATA) throw new InvalidArgumentError('data', `must be a Buffer of at most ${TERM_REQ_MAX_DATA} bytes`)
-  const [header] = buildParts(pdu.type, 0, TERM_REQ_HLEN, undefined, {}, (h) => {
-    h.writeUInt16LE(pdu.fes, TERM_REQ_FES)
-    h.writeUInt32LE(pdu.fei, TERM_REQ_FEI)
-  })
+  // No digests and PDO 0 (spec 1.5), so the header and the copied data go in one zeroed buffer.
   const out = Buffer.alloc(TERM_REQ_HLEN + pdu.data.length)
-  header!.copy(out, 0)
+  writeCommonHeader(out, pdu.type, 0, TERM_REQ_HLEN, 0, out.length)
+  out.writeUInt16LE(pdu.fes, TERM_REQ_FES)
+  out.writeUInt32LE(pdu.fei, TERM_REQ_FEI)
   out.set(pdu.data, TERM_REQ_HLEN)
-  out.writeUInt32LE(out.length, CH_PLEN)
   return [out]
 }
 

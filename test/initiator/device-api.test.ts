@@ -160,3 +160,41 @@ t.test('more concurrent I/O than queue slots: commands wait for a slot, no spuri
   t.equal(dev.head.counters.failovers, 0)
   t.equal(dev.head.counters.failed, 0)
 })
+
+t.test('a bad C2H data digest completes the read with Data Transfer Error and is retried; the connection stays', async (t) => {
+  let corrupted = 0
+  let c2hForRead = 0
+  let connections = 0
+  const armed = { on: false }
+  const { dev } = await rig(t, {
+    digests: true,
+    hooks: {
+      onConnection() {
+        connections++
+        return { action: 'pass' }
+      },
+      onPduSend(ctx, tx) {
+        const pdu = tx.pdu
+        if ((ctx.qid ?? 0) === 0 || pdu.type !== PduType.C2H_DATA || !armed.on) return { action: 'pass' }
+        c2hForRead++
+        if (corrupted > 0 || tx.parts.length !== 3) return { action: 'pass' }
+        // Flip one bit of the DDGST (the last part): the host must see a data digest mismatch.
+        corrupted++
+        const ddgst = Buffer.from(tx.parts[2]!)
+        ddgst[0] = ddgst[0]! ^ 0x01
+        return { action: 'mutate', parts: [tx.parts[0]!, tx.parts[1]!, ddgst] }
+      },
+    },
+  })
+  const b = Buffer.alloc(4096, 0x5a)
+  await dev.write(8, b)
+  const before = connections
+  armed.on = true
+  t.same(await dev.read(8, 8), b, 'the read returns the right data after the retry')
+  t.equal(corrupted, 1, 'one C2HData went out with a bad data digest')
+  t.ok(c2hForRead >= 2, `the read was sent again (${c2hForRead} C2HData PDUs)`)
+  t.equal(connections, before, 'no reconnect: a data digest error is not transport-fatal')
+  t.equal(dev.head.counters.retries, 1, 'completed with Data Transfer Error and retried on the same path (wire reference 8.2 rule 6)')
+  t.equal(dev.head.counters.failovers, 0, 'no failover: the path was not torn down')
+  t.ok(dev.head.paths.every((p) => p.state === 'live'), 'every path is still live')
+})
