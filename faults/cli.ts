@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { pino } from 'pino'
 import { parse as parseYaml } from 'yaml'
+import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
 import { attachFaults, type FaultsHandle } from './attach.js'
 import { ControlClient } from './control-client.js'
@@ -28,14 +29,10 @@ function intArg(name: string, min = 0, max = 0xffffffff) {
   }
 }
 
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 }
-
-/** "1GiB", "512MiB", "4096" -> bytes. */
+/** "1GiB", "512MiB", "4096" -> bytes: the target config's parser, with a commander error. */
 export function parseSize(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim())
-  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()]
-  const n = m !== null && unit !== undefined ? Number(m[1]) * unit : Number.NaN
-  if (!Number.isSafeInteger(n) || n <= 0) throw new CommanderArgError(`size must be a positive number of bytes such as 1GiB, 512MiB or 4096, got "${v}"`)
+  const n = parseTargetSize(v)
+  if (typeof n === 'string') throw new CommanderArgError(`size must be a positive number of bytes such as 1GiB, 512MiB or 4096, got "${v}"`)
   return n
 }
 

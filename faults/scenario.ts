@@ -10,7 +10,8 @@ import { seededRandom, type Random, type TimerHandle } from '../lib/clock.js'
 import { ConfigError, InvalidStateError } from '../lib/errors.js'
 import type { FaultEngine } from './engine.js'
 import { oneofCase, validateMessage, type JsonObject } from './proto.js'
-import { anaStateValue, uuidFromRandom, NAMESPACE_OPS, AEN_EVENTS } from './target-ops.js'
+import { anaStateValue, NAMESPACE_OPS, AEN_EVENTS } from './target-ops.js'
+import { randomUuid } from '../lib/nvme/uuid.js'
 import type { FaultSpec } from './types.js'
 
 export type StepOp =
@@ -328,7 +329,7 @@ export class ScenarioRun {
         return
       case 'ns': {
         const { kind: _k, ...rest } = op
-        const uuid = op.op === 'uuid' && op.uuid === undefined ? uuidFromRandom(this.#random) : op.uuid
+        const uuid = op.op === 'uuid' && op.uuid === undefined ? randomUuid(this.#random) : op.uuid
         await ops.namespace({ ...rest, ...(uuid !== undefined ? { uuid } : {}) })
         return
       }

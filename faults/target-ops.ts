@@ -6,6 +6,7 @@
  */
 import type { Random } from '../lib/clock.js'
 import { InvalidArgumentError, InvalidStateError } from '../lib/errors.js'
+import { isUuid, randomUuid } from '../lib/nvme/uuid.js'
 import type { TraceInput } from './trace.js'
 
 import { ANA_STATE_BY_NAME, ANA_STATE_NAMES, parseAnaStateName, type AnaStateName } from '../lib/nvme/log-ana.js'
@@ -68,17 +69,8 @@ export interface FaultTargetHandle {
   raiseAen?(args: { event: AenEventName; portId?: number; nsids?: number[] }): unknown
 }
 
-/** A random version 4 UUID drawn from an injected PRNG (so a seeded run repeats its UUIDs). */
-export function uuidFromRandom(random: Random): string {
-  const b = Buffer.alloc(16)
-  for (let i = 0; i < 16; i++) b[i] = random.int(256)
-  b[6] = (b[6]! & 0x0f) | 0x40
-  b[8] = (b[8]! & 0x3f) | 0x80
-  const h = b.toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** lib's seeded v4 UUID, under the name faults exported it first. */
+export { randomUuid as uuidFromRandom }
 
 function posInt(v: number | undefined, field: string, max = 0xffffffff): number {
   if (v === undefined || !Number.isInteger(v) || v < 1 || v > max) throw new InvalidArgumentError(field, `must be an integer in [1, ${max}], got ${String(v)}`)
@@ -165,7 +157,7 @@ export class TargetOps {
         await this.#method('disableNamespace')(nsid, sub)
         break
       case 'uuid': {
-        const uuid = op.uuid !== undefined && op.uuid !== '' ? checkUuid(op.uuid) : uuidFromRandom(this.#random)
+        const uuid = op.uuid !== undefined && op.uuid !== '' ? checkUuid(op.uuid) : randomUuid(this.#random)
         await this.#method('setNamespaceUuid')(nsid, uuid, sub)
         result.uuid = uuid
         detail += ` ${uuid}`
@@ -192,7 +184,7 @@ export class TargetOps {
 
   /** Set a new UUID drawn from a caller's PRNG (fault-owned, for reproducible storms). */
   async remapNamespace(nsid: number, random: Random, subnqn?: string): Promise<string> {
-    const uuid = uuidFromRandom(random)
+    const uuid = randomUuid(random)
     await this.namespace({ op: 'uuid', nsid, uuid, ...(subnqn !== undefined ? { subnqn } : {}) })
     return uuid
   }
@@ -245,6 +237,6 @@ export class TargetOps {
 }
 
 function checkUuid(u: string): string {
-  if (!UUID_RE.test(u)) throw new InvalidArgumentError('uuid', `must be a UUID like 123e4567-e89b-42d3-a456-426614174000, got '${u}'`)
+  if (!isUuid(u)) throw new InvalidArgumentError('uuid', `must be a UUID like 123e4567-e89b-42d3-a456-426614174000, got '${u}'`)
   return u.toLowerCase()
 }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../lib/errors.js'
+import { isUuid } from '../lib/nvme/uuid.js'
 
 import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
 export { ANA_STATE_NAMES, type AnaStateName }
@@ -177,7 +178,6 @@ export function parseSize(v: unknown): number | string {
 }
 
 const NQN_RE = /^nqn\.\d{4}-\d{2}\.[a-zA-Z][a-zA-Z0-9.-]*(:.+)?$/
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
 /** Why an NQN is unacceptable (NVMe Base 2.0 section 4.5; wire spec 5.7), or undefined. */
 export function nqnProblem(nqn: string): string | undefined {
@@ -275,7 +275,7 @@ export function parseNamespaceConfig(v: unknown, path: string): ResolvedNamespac
   let uuid: string | undefined
   if (v.uuid !== undefined) {
     uuid = str(v.uuid, `${path}.uuid`).toLowerCase()
-    if (!UUID_RE.test(uuid)) fail(`${path}.uuid`, 'must be a UUID (8-4-4-4-12 hex digits)')
+    if (!isUuid(uuid)) fail(`${path}.uuid`, 'must be a UUID (8-4-4-4-12 hex digits)')
   }
   let nguid: string | undefined
   if (v.nguid !== undefined) {

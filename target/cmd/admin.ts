@@ -35,6 +35,7 @@ import {
   NSTAT_READY,
 } from '../../lib/nvme/identify-lists.js'
 import { getLogPageFields, getLogPageLength, identifyFields, sliceLogPage, ABORT_DW0_NOT_ABORTED } from '../../lib/nvme/commands.js'
+import { encodeNumQueues } from '../../lib/nvme/features.js'
 import { encodeErrorLog } from '../../lib/nvme/log-error.js'
 import { encodeSmartLog } from '../../lib/nvme/log-smart.js'
 import { encodeChangedNsList } from '../../lib/nvme/log-changed-ns.js'
@@ -123,7 +124,8 @@ export function identifyControllerData(core: TargetCore, ctrl: Controller, subsy
   })
 }
 
-function fit(page: Buffer, length: number): Buffer {
+/** The page zero-padded or truncated to the command's data length. */
+export function fit(page: Buffer, length: number): Buffer {
   if (page.length === length) return page
   const out = Buffer.alloc(length)
   page.copy(out, 0, 0, Math.min(length, page.length))
@@ -140,7 +142,7 @@ export function parseAdmin(req: Request, core: TargetCore, ctrl: Controller, sub
     case AdminOpcode.GET_LOG_PAGE:
       return parseGetLogPage(req, (r, lid, rae, rgo) => logPage(r, core, ctrl, subsys, lid, rae, rgo))
     case AdminOpcode.SET_FEATURES:
-      req.execute = (r) => executeSetFeatures(r, ctrl, false)
+      req.execute = (r) => executeSetFeatures(r, ctrl)
       return 0
     case AdminOpcode.GET_FEATURES:
       req.execute = (r) => executeGetFeatures(r, core, ctrl)
@@ -328,7 +330,8 @@ function logPage(req: Request, core: TargetCore, ctrl: Controller, subsys: Subsy
 }
 
 /** Set Features (Base 2.0 5.27): the queue count, AEC, KATO, and the features a host may set. */
-export function executeSetFeatures(req: Request, ctrl: Controller, discovery: boolean): number {
+export function executeSetFeatures(req: Request, ctrl: Controller): number {
+  const discovery = ctrl.discovery
   const fid = req.sqe.cdw10 & 0xff
   const save = (req.sqe.cdw10 >>> 31) === 1
   if (save) return req.fail(NvmeStatus.FEATURE_NOT_SAVEABLE | DNR, SQE_CDW10)
@@ -341,7 +344,7 @@ export function executeSetFeatures(req: Request, ctrl: Controller, discovery: bo
       if (nsqr === 0xffff || ncqr === 0xffff) return req.fail(NvmeStatus.INVALID_FIELD | DNR, SQE_CDW11)
       const granted = Math.max(1, Math.min(Math.max(nsqr, ncqr) + 1, ctrl.maxIoQueues))
       ctrl.ioQueues = granted
-      req.dw0 = ((granted - 1) | ((granted - 1) << 16)) >>> 0
+      req.dw0 = encodeNumQueues({ nsq: granted, ncq: granted })
       return 0
     }
     case FeatureId.ASYNC_EVENT: {
@@ -379,7 +382,7 @@ export function executeGetFeatures(req: Request, core: TargetCore, ctrl: Control
   switch (fid) {
     case FeatureId.NUM_QUEUES:
       if (ctrl.discovery) break
-      req.dw0 = ((ctrl.ioQueues - 1) | ((ctrl.ioQueues - 1) << 16)) >>> 0
+      req.dw0 = encodeNumQueues({ nsq: ctrl.ioQueues, ncq: ctrl.ioQueues })
       return 0
     case FeatureId.ASYNC_EVENT:
       req.dw0 = ctrl.aec >>> 0

@@ -12,7 +12,7 @@ import { AEN, type Controller } from '../core/controller.js'
 import { isIPv6 } from '../core/address.js'
 import type { Request } from '../core/request.js'
 import type { TargetCore } from '../core/target-core.js'
-import { executeGetFeatures, executeSetFeatures, identifyControllerData, parseGetLogPage } from './admin.js'
+import { executeGetFeatures, executeSetFeatures, fit, identifyControllerData, parseGetLogPage } from './admin.js'
 
 const DNR = STATUS_DNR
 
@@ -23,8 +23,7 @@ export function parseDiscovery(req: Request, core: TargetCore, ctrl: Controller)
     case AdminOpcode.IDENTIFY:
       req.execute = (r) => {
         if (identifyFields(r.sqe).cns !== Cns.CONTROLLER) return r.fail(NvmeStatus.INVALID_FIELD | DNR, SQE_CDW10)
-        const page = identifyControllerData(core, ctrl, undefined)
-        r.c2hData = page.length === r.dataLength ? page : Buffer.concat([page, Buffer.alloc(Math.max(0, r.dataLength - page.length))]).subarray(0, r.dataLength)
+        r.c2hData = fit(identifyControllerData(core, ctrl, undefined), r.dataLength)
         return 0
       }
       return 0
@@ -36,7 +35,7 @@ export function parseDiscovery(req: Request, core: TargetCore, ctrl: Controller)
         return discoveryLogPage(core, ctrl.portId, ctrl.hostnqn)
       })
     case AdminOpcode.SET_FEATURES:
-      req.execute = (r) => executeSetFeatures(r, ctrl, true)
+      req.execute = (r) => executeSetFeatures(r, ctrl)
       return 0
     case AdminOpcode.GET_FEATURES:
       req.execute = (r) => executeGetFeatures(r, core, ctrl)

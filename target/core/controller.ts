@@ -10,6 +10,8 @@
 import type { Logger } from 'pino'
 import { decodeCc, encodeCap, CC_CSS_ALL, CC_CSS_NVM, CSTS_SHST_COMPLETE, CSTS_SHST_OCCURRING, Property, NVME_VS_2_0 } from '../../lib/nvme/fabrics.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
+import { AenConfigBit, AenEvent } from '../../lib/nvme/aen.js'
+import { LogPageId } from '../../lib/nvme/opcodes.js'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
 import { StateMachine } from './state-machine.js'
 import { ErrorLog, type ErrorLogEntry } from './error-log.js'
@@ -28,9 +30,9 @@ const CONTROLLER_TABLE: Readonly<Record<ControllerState, readonly ControllerStat
 
 /** AEN masks (AEC / OAES bits, NVMe Base 2.0 Figure 319) and the DW0 values (wire spec 6.2). */
 export const AEN = {
-  NS_CHANGED: { aecBit: 1 << 8, dw0: 0x00040002, lid: 0x04 },
-  ANA_CHANGE: { aecBit: 1 << 11, dw0: 0x000c0302, lid: 0x0c },
-  DISC_CHANGE: { aecBit: 1 << 31, dw0: 0x0070f002, lid: 0x70 },
+  NS_CHANGED: { aecBit: AenConfigBit.NS_ATTR, dw0: AenEvent.NS_CHANGED, lid: LogPageId.CHANGED_NS },
+  ANA_CHANGE: { aecBit: AenConfigBit.ANA_CHANGE, dw0: AenEvent.ANA_CHANGE, lid: LogPageId.ANA },
+  DISC_CHANGE: { aecBit: AenConfigBit.DISC_CHANGE, dw0: AenEvent.DISC_CHANGE, lid: LogPageId.DISCOVERY },
 } as const
 /** AEC bits this target supports: NS attribute, ANA change, discovery change. */
 export const SUPPORTED_AEC = (AEN.NS_CHANGED.aecBit | AEN.ANA_CHANGE.aecBit | AEN.DISC_CHANGE.aecBit) >>> 0

@@ -14,6 +14,7 @@ import { ANA_STATE_BY_NAME, anaStateName, type AnaStateName } from '../../lib/nv
 import { AnaModel, anaStateToStatus } from '../../lib/ana.js'
 import type { TargetNamespace, TargetNamespaceInit, TargetNamespaceRef } from './namespace.js'
 import type { NamespaceStore } from './namespace-store.js'
+import { bytesToUuid } from '../../lib/nvme/uuid.js'
 import { AEN, type Controller } from './controller.js'
 
 /** ANA state → status of I/O on that path (nvmet_check_ana_state; wire spec 8.1). */
@@ -274,7 +275,7 @@ export class Subsystem {
       blocks: e.blocks.toString(),
       blockSize: e.blockSize,
       sizeBytes: Number(e.blocks) * e.blockSize,
-      uuid: formatUuid(e.uuid),
+      uuid: bytesToUuid(e.uuid),
       nguid: e.nguid.toString('hex'),
       anaGroup: e.anagrpid,
       store: e.store.kind,
@@ -283,10 +284,6 @@ export class Subsystem {
   }
 }
 
-export function formatUuid(b: Buffer): string {
-  const h = b.toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
-}
 export function parseUuid(s: string, field: string): Buffer {
   const h = s.replace(/-/g, '')
   if (!/^[0-9a-fA-F]{32}$/.test(h)) throw new InvalidArgumentError(field, 'must be a UUID (32 hex digits, dashes optional)')

@@ -23,6 +23,7 @@ import { FileStore, MemoryStore, type NamespaceStore } from './namespace-store.j
 import { Queue, type QueueEnv, type QueueStatus } from './queue.js'
 import type { Request } from './request.js'
 import { Subsystem, parseUuid, type NamespaceStatus } from './subsystem.js'
+import { randomUuid, uuidToBytes } from '../../lib/nvme/uuid.js'
 import type { QueueTransport } from './transport-ops.js'
 
 /** A port as the core sees it (the transport owns the listener). */
@@ -156,11 +157,7 @@ export class TargetCore extends EventEmitter {
 
   /** RFC 4122 version-4 UUID bytes from the injected PRNG (runs replay from a seed). */
   randomUuid(): Buffer {
-    const b = Buffer.alloc(16)
-    for (let i = 0; i < 16; i++) b[i] = this.random.int(256)
-    b[6] = (b[6]! & 0x0f) | 0x40
-    b[8] = (b[8]! & 0x3f) | 0x80
-    return b
+    return uuidToBytes(randomUuid(this.random))
   }
   #randomSerial(): string {
     let s = ''

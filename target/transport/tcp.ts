@@ -307,20 +307,21 @@ class TcpConnection implements QueueTransport {
   #onPdu(raw: Buffer): boolean {
     if (this.#state === 'CLOSING' || this.#state === 'CLOSED') return false
     const onRx = this.#hooks.hooks?.onPduReceived
+    // Decisions may be asynchronous: with a hook, decode a copy (the framer's view is reused) and
+    // hold delivery until the decision is made.
+    const src = onRx !== undefined ? Buffer.from(raw) : raw
     let pdu: Pdu
     try {
-      pdu = decodePdu(raw, { hdgst: this.#hdgst, ddgst: this.#ddgst })
+      pdu = decodePdu(src, { hdgst: this.#hdgst, ddgst: this.#ddgst })
     } catch (err) {
       this.#fatal(err)
       return false
     }
     if (this.#t.tracePdu) this.#trace('rx', pdu, raw.length)
     if (onRx !== undefined) {
-      // Decisions may be asynchronous: keep a copy and hold delivery until the decision is made.
-      const copy = Buffer.from(raw)
-      const held = decodePdu(copy, { hdgst: this.#hdgst, ddgst: this.#ddgst })
+      const held = pdu
       void Promise.resolve()
-        .then(() => onRx(this.#ctx, { pdu: held, raw: copy }))
+        .then(() => onRx(this.#ctx, { pdu: held, raw: src }))
         .then(
           (d) => this.#afterRxHook(held, d),
           (err: unknown) => {
