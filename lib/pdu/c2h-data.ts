@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '../errors.js'
 import { CH_FLAGS, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
-import { buildParts, check, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
+import { buildParts, check, checkDatal, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
 
 export const C2H_DATA_CCCID = 8
 /** Reserved in C2HData (send 0), kept as a named offset for decoders that show it. */
@@ -53,9 +53,7 @@ export function decodeC2HData(raw: Buffer, opts: PduDecodeOptions = {}): C2HData
   const l = checkPdu(raw, PduType.C2H_DATA, opts)
   const flags = l.header.flags
   if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) protocolFail(CH_FLAGS, 'C2HData SUCCESS set without LAST_PDU', raw)
-  const data = l.data!
-  const datal = raw.readUInt32LE(C2H_DATA_DATAL)
-  if (datal !== data.length) protocolFail(C2H_DATA_DATAL, `DATAL ${datal} does not match the ${data.length} data bytes the PDU carries`, raw)
+  const data = checkDatal(raw, C2H_DATA_DATAL, l.data!)
   return {
     type: PduType.C2H_DATA,
     cccid: raw.readUInt16LE(C2H_DATA_CCCID),

@@ -3,7 +3,7 @@
  * CH + 16-byte PSH, HDGST, PAD to CPDA, DATAL data bytes, DDGST.
  */
 import { PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
-import { buildParts, check, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
+import { buildParts, check, checkDatal, checkPdu, joinParts } from './pdu-codec.js'
 
 export const H2C_DATA_CCCID = 8
 export const H2C_DATA_TTAG = 10
@@ -50,9 +50,7 @@ export function encodeH2CData(pdu: H2CData, opts: PduEncodeOptions = {}): Buffer
  */
 export function decodeH2CData(raw: Buffer, opts: PduDecodeOptions = {}): H2CData {
   const l = checkPdu(raw, PduType.H2C_DATA, opts)
-  const data = l.data!
-  const datal = raw.readUInt32LE(H2C_DATA_DATAL)
-  if (datal !== data.length) protocolFail(H2C_DATA_DATAL, `DATAL ${datal} does not match the ${data.length} data bytes the PDU carries`, raw)
+  const data = checkDatal(raw, H2C_DATA_DATAL, l.data!)
   return {
     type: PduType.H2C_DATA,
     cccid: raw.readUInt16LE(H2C_DATA_CCCID),

@@ -188,3 +188,14 @@ export function checkPdu(raw: Buffer, expectedType: PduTypeValue, opts: PduDecod
 }
 
 export { fail as protocolFail }
+
+/**
+ * H2CData/C2HData: DATAL (at `datalOffset`) must equal the data bytes between PDO and DDGST — no
+ * padding after the data (the Linux target requires `DATAL == PLEN - 24 - HDGST - DDGST`); otherwise
+ * FES 0x01 with FEI = the DATAL offset. Returns the data.
+ */
+export function checkDatal(raw: Buffer, datalOffset: number, data: Buffer): Buffer {
+  const datal = raw.readUInt32LE(datalOffset)
+  if (datal !== data.length) fail(datalOffset, `DATAL ${datal} does not match the ${data.length} data bytes the PDU carries`, raw)
+  return data
+}
