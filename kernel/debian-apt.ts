@@ -169,9 +169,16 @@ export class DebianApt {
     ]
   }
 
-  /** When the lists were last fetched (ms since the epoch), 0 if never. */
+  /** When the lists were last fetched for the current sources (ms since the epoch), 0 if never. */
   listsTime(): number {
-    return statSync(join(this.dir, 'lists', 'updated'), { throwIfNoEntry: false })?.mtimeMs ?? 0
+    const stamp = join(this.dir, 'lists', 'updated')
+    const st = statSync(stamp, { throwIfNoEntry: false })
+    if (st === undefined || readFileSync(stamp, 'utf8') !== this.#sourcesText()) return 0
+    return st.mtimeMs
+  }
+
+  #sourcesText(): string {
+    return readFileSync(join(this.dir, 'etc/sources.list'), 'utf8')
   }
 
   /** `apt-get update` over the private sources, unless the lists are fresh (one process at a time). */
@@ -182,7 +189,8 @@ export class DebianApt {
       if (fresh() !== undefined) return true
       this.#log(`apt-get update (${this.suites.join(' ')} from ${this.mirror})`)
       await execText('apt-get', [...this.aptOptions(), '-qq', 'update'], { timeoutMs: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-      writeFileSync(join(this.dir, 'lists', 'updated'), new Date().toISOString() + '\n')
+      // The stamp holds the sources it was fetched for: changed sources mean stale lists.
+      writeFileSync(join(this.dir, 'lists', 'updated'), this.#sourcesText())
       return true
     })
   }
