@@ -42,6 +42,7 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     enableNamespace: (nsid, s) => handle.enableNamespace(sub(s), nsid),
     disableNamespace: (nsid, s) => handle.disableNamespace(sub(s), nsid),
     setNamespaceUuid: (nsid, uuid, s) => handle.setNamespaceUuid(sub(s), nsid, uuid),
+    setNamespaceNguid: (nsid, nguid, s) => handle.setNamespaceNguid(sub(s), nsid, nguid),
     setNamespaceGroup: (nsid, grpid, s) => handle.setNamespaceGroup(sub(s), nsid, grpid),
     resizeNamespace: (nsid, sizeBytes, s) => {
       const subnqn = sub(s)
@@ -53,6 +54,10 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     addPort: (o) => handle.addPort({ id: o.portId, address: o.address ?? '127.0.0.1', port: o.trsvcid ?? 0 }),
     removePort: (portId) => handle.removePort(portId),
     addReferral: (o) => handle.addReferral({ address: o.address, port: o.trsvcid, ...(o.portId !== undefined ? { portId: o.portId } : {}) }),
+    removeReferral: (id) => handle.removeReferral(id),
+    addSubsystem: (c) => handle.addSubsystem(c as unknown as Parameters<TargetHandle['addSubsystem']>[0]),
+    removeSubsystem: (nqn) => handle.removeSubsystem(nqn),
+    setSubsystemHost: (nqn, hostnqn, allowed) => handle.setSubsystemHost(nqn, hostnqn, allowed),
     deleteControllers: (f) => handle.deleteControllers(f),
     setControllerFatal: (cntlid) => handle.setControllerFatal(cntlid),
     raiseAen: (a) => {
