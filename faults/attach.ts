@@ -10,11 +10,13 @@ import { InvalidArgumentError } from '../lib/errors.js'
 import type { ControllerEvent, QueueEvent, TargetHandle } from '../target/index.js'
 import { FaultController } from './controller.js'
 import { startControlServer, type ControlServer } from './control-server.js'
+import { startHttpApi, type HttpApi, type HttpApiOptions } from './control-http.js'
 import { FaultEngine } from './engine.js'
 import type { FaultRegistry } from './registry.js'
 import { loadScenarioFile, type ScenarioRun } from './scenario.js'
 import type { FaultTargetHandle, NamespaceAddOptions } from './target-ops.js'
 import type { TraceRecorder } from './trace.js'
+import type { TargetMetrics } from '../target/metrics.js'
 
 const DEFAULT_NS_SIZE = 1024 * 1024 * 1024
 
@@ -42,6 +44,7 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     enableNamespace: (nsid, s) => handle.enableNamespace(sub(s), nsid),
     disableNamespace: (nsid, s) => handle.disableNamespace(sub(s), nsid),
     setNamespaceUuid: (nsid, uuid, s) => handle.setNamespaceUuid(sub(s), nsid, uuid),
+    setNamespaceNguid: (nsid, nguid, s) => handle.setNamespaceNguid(sub(s), nsid, nguid),
     setNamespaceGroup: (nsid, grpid, s) => handle.setNamespaceGroup(sub(s), nsid, grpid),
     resizeNamespace: (nsid, sizeBytes, s) => {
       const subnqn = sub(s)
@@ -53,6 +56,10 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     addPort: (o) => handle.addPort({ id: o.portId, address: o.address ?? '127.0.0.1', port: o.trsvcid ?? 0 }),
     removePort: (portId) => handle.removePort(portId),
     addReferral: (o) => handle.addReferral({ address: o.address, port: o.trsvcid, ...(o.portId !== undefined ? { portId: o.portId } : {}) }),
+    removeReferral: (id) => handle.removeReferral(id),
+    addSubsystem: (c) => handle.addSubsystem(c as unknown as Parameters<TargetHandle['addSubsystem']>[0]),
+    removeSubsystem: (nqn) => handle.removeSubsystem(nqn),
+    setSubsystemHost: (nqn, hostnqn, allowed) => handle.setSubsystemHost(nqn, hostnqn, allowed),
     deleteControllers: (f) => handle.deleteControllers(f),
     setControllerFatal: (cntlid) => handle.setControllerFatal(cntlid),
     raiseAen: (a) => {
@@ -84,12 +91,17 @@ export interface AttachFaultsOptions {
   trace?: TraceRecorder
   recordPdus?: boolean
   logger?: Logger
+  /** HTTP/JSON control API (and /metrics when `http.metrics` is given). */
+  http?: Omit<HttpApiOptions, 'controller'>
+  /** Target metrics: their observing hooks wrap the engine's, and /metrics serves them. */
+  metrics?: TargetMetrics
 }
 
 export interface FaultsHandle {
   readonly engine: FaultEngine
   readonly controller: FaultController
   readonly control: ControlServer | undefined
+  readonly http: HttpApi | undefined
   readonly scenario: ScenarioRun | undefined
   /** Stop the scenario, remove every fault and hook, close the control endpoint. */
   close(): Promise<void>
@@ -111,7 +123,8 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
     const p = handle.ports.find((b) => b.id === portId)
     return p === undefined ? undefined : { addr: p.address, port: p.port }
   }
-  const install = (): void => handle.setHooks(engine.hooks())
+  const metrics = opts.metrics
+  const install = (): void => handle.setHooks(metrics !== undefined ? metrics.wrap(engine.hooks()) : engine.hooks())
   const unsubscribeHooks = engine.onChange(install)
   install()
   // Controller and queue life-cycle changes go into the trace as state events.
@@ -142,7 +155,17 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
     handle.off('queue', onQueue)
   }
   const controller = new FaultController(engine)
+  metrics?.bindFaults({
+    faults: () => engine.list(),
+    scenario: () => {
+      const run = controller.scenario
+      if (run === undefined) return null
+      const step = (run as unknown as { step?: unknown }).step
+      return { name: run.scenario.name || run.scenario.source, state: run.state, ...(typeof step === 'number' ? { step } : {}) }
+    },
+  })
   let control: ControlServer | undefined
+  let http: HttpApi | undefined
   let scenario: ScenarioRun | undefined
   try {
     if (opts.scenario !== undefined) {
@@ -163,26 +186,35 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
       })
       log?.info({ control: control.path, tcp: control.tcpAddress }, 'control endpoint listening')
     }
+    if (opts.http !== undefined) {
+      http = await startHttpApi({ controller, ...(metrics !== undefined ? { metrics } : {}), ...opts.http })
+      log?.info({ http: http.address, httpSocket: http.socketPath }, 'http API listening')
+    }
   } catch (err) {
     unsubscribe()
+    metrics?.bindFaults(undefined)
     engine.close()
     handle.setHooks(undefined)
     await control?.close()
+    await http?.close()
     throw err
   }
   return {
     engine,
     controller,
     control,
+    http,
     get scenario() {
       return controller.scenario
     },
     close: async () => {
       controller.stopScenario()
       unsubscribe()
+      metrics?.bindFaults(undefined)
       engine.close()
       handle.setHooks(undefined)
       await control?.close()
+      await http?.close()
     },
   }
 }

@@ -10,7 +10,8 @@ import { pino } from 'pino'
 import { parse as parseYaml } from 'yaml'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
-import { attachFaults, type FaultsHandle } from './attach.js'
+import { attachFaults, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
+import { createTargetMetrics } from '../target/metrics.js'
 import { ControlClient } from './control-client.js'
 import type { JsonObject } from './proto.js'
 import type { TraceFormat } from './trace.js'
@@ -224,6 +225,10 @@ export interface TargetFaultCliOptions {
   seed?: number
   recordPdus?: boolean
   traceOut?: string
+  http?: string
+  httpSocket?: string
+  httpAllow?: string[]
+  httpToken?: string
 }
 
 /** Add --scenario, --seed, --control, --control-tcp, --control-token, --record-pdus to `nvmf-fault target`. */
@@ -236,6 +241,27 @@ export function addTargetFaultOptions(cmd: Command): Command {
     .option('--control-token <token>', 'token for --control-tcp (at least 8 characters)')
     .option('--record-pdus', 'record every PDU in the event trace (trace dump --format pcap)')
     .option('--trace-out <file>', 'write the event trace at shutdown (.pcap: pcap, .jsonl/.json: JSON lines, else length-delimited protobuf)')
+    .option('--http <addr:port>', 'HTTP/JSON control API and /metrics on this address (loopback unless --http-allow names it; port 0 picks one)')
+    .option('--http-socket <path>', 'HTTP/JSON control API on a Unix socket (mode 0600)')
+    .option('--http-allow <addr>', 'allow --http on this non-loopback address (repeatable; needs --http-token)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--http-token <token>', 'bearer token for the HTTP API (at least 16 characters; default $NVMF_FAULT_HTTP_TOKEN)')
+}
+
+/** `--http ADDR:PORT` -> { host, port }. */
+export function parseHttpListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v)
+  if (m === null || Number(m[3]) > 65535) throw new CommanderArgError(`--http expects ADDR:PORT (e.g. 127.0.0.1:8080), got "${v}"`)
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) }
+}
+
+function httpOptions(o: TargetFaultCliOptions): NonNullable<AttachFaultsOptions['http']> {
+  const token = o.httpToken ?? process.env.NVMF_FAULT_HTTP_TOKEN
+  return {
+    ...(o.http !== undefined ? { listen: parseHttpListen(o.http) } : {}),
+    ...(o.httpSocket !== undefined ? { socketPath: o.httpSocket } : {}),
+    ...(o.httpAllow !== undefined ? { allow: o.httpAllow } : {}),
+    ...(token !== undefined && token !== '' ? { token } : {}),
+  }
 }
 
 /** The trace format a file name asks for. */
@@ -250,7 +276,8 @@ export function traceFormatFor(file: string): TraceFormat {
  * SIGINT/SIGTERM (the control socket file is removed). Returns undefined when no option asked for it.
  */
 export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliOptions): Promise<FaultsHandle | undefined> {
-  if (o.scenario === undefined && o.control === undefined && o.controlTcp === undefined && o.recordPdus !== true && o.traceOut === undefined) return undefined
+  const wantHttp = o.http !== undefined || o.httpSocket !== undefined
+  if (o.scenario === undefined && o.control === undefined && o.controlTcp === undefined && o.recordPdus !== true && o.traceOut === undefined && !wantHttp) return undefined
   let faults: FaultsHandle
   try {
     let controlTcp: { host: string; port: number; token: string } | undefined
@@ -267,6 +294,7 @@ export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliO
       ...(controlTcp !== undefined ? { controlTcp } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.recordPdus === true ? { recordPdus: true } : {}),
+      ...(wantHttp ? { http: httpOptions(o), metrics: createTargetMetrics(target) } : {}),
     })
   } catch (err) {
     // A bad option, scenario or control path: do not leave a half-started target running.

@@ -84,7 +84,17 @@ export class ControlClient {
       socket.once('connect', resolve)
       socket.once('error', (err) => reject(new ConnectionError(`cannot connect to control endpoint ${endpoint}: ${err.message}`, { cause: err })))
     })
-    return new ControlClient(socket, schemas, opts.token, opts.timeoutMs ?? 30_000)
+    const client = new ControlClient(socket, schemas, opts.token, opts.timeoutMs ?? 30_000)
+    // TCP endpoints take only a small first frame before the token is shown: authenticate first.
+    if (m !== null && opts.token !== undefined) {
+      try {
+        await client.call('auth')
+      } catch (err) {
+        client.close()
+        throw err
+      }
+    }
+    return client
   }
 
   /** Send one request (`op` is the Request oneof member, e.g. 'anaSet'); resolve with the response. */

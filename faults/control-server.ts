@@ -1,26 +1,43 @@
 /**
- * The control endpoint of a running target: a Unix stream socket created with mode 0600 and,
- * optionally, TCP on a loopback address with a token. Requests and responses are length-delimited
- * protobuf (proto/control.proto). A bad request gets `ok: false` with the error's code, message and
+ * The control endpoint of a running target: a Unix stream socket that is never looser than mode
+ * 0600 and, optionally, TCP on a loopback address with a token. Requests and responses are
+ * length-delimited protobuf (proto/control.proto); each verb runs through control-verbs.ts, the
+ * same code the HTTP API calls. A bad request gets `ok: false` with the error's code, message and
  * field path; the connection and the target keep running.
+ *
+ * Hardening (a peer on TCP is untrusted until it shows the token):
+ * - the first frame must be a small Request carrying the token (any verb, or `auth`); until then a
+ *   frame may be at most `preAuthMaxBytes` (4 KiB) and a wrong or missing token closes the
+ *   connection at once, before anything is run or buffered beyond that;
+ * - the decoder is O(n) in the bytes received (control-codec.ts);
+ * - every connection is closed after `idleTimeoutMs` without traffic.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs'
 import { isIP } from 'node:net'
 import net from 'node:net'
 import { InvalidArgumentError, NvmeofError } from '../lib/errors.js'
-import { DelimitedDecoder } from './control-codec.js'
+import { DelimitedDecoder, MAX_CONTROL_MESSAGE } from './control-codec.js'
+import { listenPrivateUnix, unlinkSocket } from './control-unix.js'
+import { runVerb } from './control-verbs.js'
 import type { FaultController } from './controller.js'
-import { fromProtoObject, type JsonObject } from './proto.js'
-import type { TraceFormat } from './trace.js'
+import { fromProtoObject } from './proto.js'
+
+/** Largest frame accepted from a TCP peer before it authenticated: a Request with a token fits. */
+export const PRE_AUTH_MAX_BYTES = 4096
+/** Default idle timeout of a control connection. */
+export const CONTROL_IDLE_TIMEOUT_MS = 5 * 60_000
 
 export interface ControlServerOptions {
   controller: FaultController
-  /** Unix socket path (created with mode 0600; a stale socket file is replaced). */
+  /** Unix socket path (never looser than 0600; a stale socket file is replaced). */
   path?: string
-  /** Optional TCP endpoint: loopback only, and every request must carry `token`. */
+  /** Optional TCP endpoint: loopback only, and the first frame must carry `token`. */
   tcp?: { host: string; port: number; token: string }
-  /** Called on a connection-level error (bad framing); the connection is closed. */
+  /** Close a connection after this long without traffic (default 5 minutes). */
+  idleTimeoutMs?: number
+  /** Largest frame before authentication on TCP (default 4096). */
+  preAuthMaxBytes?: number
+  /** Called on a connection-level error (bad framing, failed authentication); the connection is closed. */
   onError?: (err: unknown) => void
 }
 
@@ -31,17 +48,23 @@ export interface ControlServer {
   close(): Promise<void>
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true
   if (isIP(host) === 4) return host.startsWith('127.')
-  if (isIP(host) === 6) return host === '::1'
+  if (isIP(host) === 6) return host === '::1' || host.startsWith('::ffff:127.')
   return false
 }
 
-function tokenOk(expected: string, got: string): boolean {
+export function tokenOk(expected: string, got: string): boolean {
   const a = Buffer.from(expected)
   const b = Buffer.from(got)
   return a.length === b.length && timingSafeEqual(a, b)
+}
+
+function positive(v: number | undefined, field: string, dflt: number): number {
+  if (v === undefined) return dflt
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(field, `must be a positive integer, got ${String(v)}`)
+  return v
 }
 
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
@@ -50,22 +73,43 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     if (!isLoopback(opts.tcp.host)) throw new InvalidArgumentError('tcp.host', `must be a loopback address (127.0.0.0/8 or ::1), got '${opts.tcp.host}'`)
     if (typeof opts.tcp.token !== 'string' || opts.tcp.token.length < 8) throw new InvalidArgumentError('tcp.token', 'must be a string of at least 8 characters')
   }
+  const idleMs = positive(opts.idleTimeoutMs, 'idleTimeoutMs', CONTROL_IDLE_TIMEOUT_MS)
+  const preAuthMax = positive(opts.preAuthMaxBytes, 'preAuthMaxBytes', PRE_AUTH_MAX_BYTES)
   const servers: net.Server[] = []
   const sockets = new Set<net.Socket>()
   const schemas = opts.controller.engine.schemas
+  const encode = (res: ResponseObject): Uint8Array => schemas.Response.encodeDelimited(schemas.Response.fromObject(res)).finish()
 
   const serve = (socket: net.Socket, token: string | undefined): void => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => undefined)
+    socket.setTimeout(idleMs, () => socket.destroy())
+    let authenticated = token === undefined
+    const refuse = (err: unknown): void => {
+      opts.onError?.(err)
+      socket.end(encode({ id: 0, ok: false, error: errorObject(err) }))
+      socket.destroySoon()
+    }
     // Requests on one connection are answered in order.
     let chain = Promise.resolve()
     const decoder = new DelimitedDecoder({
+      maxMessage: authenticated ? MAX_CONTROL_MESSAGE : preAuthMax,
       onMessage: (msg) => {
+        if (socket.destroyed || socket.writableEnded) return
+        if (!authenticated) {
+          // Checked synchronously on the first frame: nothing else is queued or run before it.
+          if (!frameHasToken(opts.controller, msg, token!)) {
+            decoder.setMaxMessage(0)
+            throw new InvalidArgumentError('token', 'missing or wrong token')
+          }
+          authenticated = true
+          decoder.setMaxMessage(MAX_CONTROL_MESSAGE)
+        }
         const copy = Buffer.from(msg)
         chain = chain.then(async () => {
-          const res = await handleRequest(opts.controller, copy, token)
-          if (!socket.destroyed) socket.write(schemas.Response.encodeDelimited(schemas.Response.fromObject(res)).finish())
+          const res = await handleRequest(opts.controller, copy, undefined)
+          if (!socket.destroyed) socket.write(encode(res))
         })
       },
     })
@@ -73,9 +117,9 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       try {
         decoder.push(chunk)
       } catch (err) {
-        opts.onError?.(err)
-        const res = { id: 0, ok: false, error: errorObject(err) }
-        socket.end(schemas.Response.encodeDelimited(schemas.Response.fromObject(res)).finish())
+        socket.removeAllListeners('data')
+        socket.pause()
+        refuse(err)
       }
     })
   }
@@ -83,17 +127,8 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   let path: string | undefined
   if (opts.path !== undefined) {
     path = opts.path
-    removeStaleSocket(path)
     const server = net.createServer((s) => serve(s, undefined))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ path, readableAll: false, writableAll: false }, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    // Only the owner may drive the target (the socket is created with the process umask).
-    chmodSync(path, 0o600)
+    await listenPrivateUnix(server, path)
     servers.push(server)
   }
   let tcpAddress: { host: string; port: number } | undefined
@@ -117,21 +152,19 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     close: async () => {
       for (const s of sockets) s.destroy()
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
-      if (path !== undefined && existsSync(path)) {
-        try {
-          unlinkSync(path)
-        } catch {
-          // already gone
-        }
-      }
+      if (path !== undefined) unlinkSocket(path)
     },
   }
 }
 
-function removeStaleSocket(path: string): void {
-  if (!existsSync(path)) return
-  if (!lstatSync(path).isSocket()) throw new InvalidArgumentError('path', `'${path}' exists and is not a socket`)
-  unlinkSync(path)
+/** Whether a first frame is a Request whose token matches (a frame that does not decode does not). */
+function frameHasToken(controller: FaultController, bytes: Buffer, token: string): boolean {
+  try {
+    const req = controller.engine.schemas.Request.decode(bytes) as unknown as { token?: string }
+    return tokenOk(token, typeof req.token === 'string' ? req.token : '')
+  } catch {
+    return false
+  }
 }
 
 interface ResponseObject {
@@ -142,7 +175,7 @@ interface ResponseObject {
   data?: Buffer
 }
 
-function errorObject(err: unknown): { code: string; message: string; path?: string } {
+export function errorObject(err: unknown): { code: string; message: string; path?: string } {
   if (err instanceof NvmeofError) {
     const o: { code: string; message: string; path?: string } = { code: err.code, message: err.message }
     const p = (err as { path?: unknown }).path ?? (err as { field?: unknown }).field
@@ -152,7 +185,10 @@ function errorObject(err: unknown): { code: string; message: string; path?: stri
   return { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) }
 }
 
-/** Decode one request, run it on the controller, and build the response (never throws). */
+/**
+ * Decode one request, run its verb, and build the response (never throws). `token`, when given, is
+ * checked on this request too (in-process callers; the server checks it once, on the first frame).
+ */
 export async function handleRequest(controller: FaultController, bytes: Buffer, token: string | undefined): Promise<ResponseObject> {
   const schemas = controller.engine.schemas
   let id = 0
@@ -172,70 +208,9 @@ export async function handleRequest(controller: FaultController, bytes: Buffer, 
     const field = schemas.Request.fields[op]!
     const rt = field.resolve().resolvedType as Parameters<typeof fromProtoObject>[0]
     const args = fromProtoObject(rt, (obj[op] ?? {}) as Record<string, unknown>)
-    const json = (v: unknown): ResponseObject => ({ id, ok: true, json: JSON.stringify(v ?? null) })
-    switch (op) {
-      case 'status':
-        return json(controller.status())
-      case 'anaSet':
-        await controller.setAna((args.port as number | undefined) ?? 0, (args.group as number | undefined) ?? 0, (args.state as string | undefined) ?? '')
-        return json(controller.status().target)
-      case 'ns':
-        return json(await controller.namespace(args as unknown as Parameters<FaultController['namespace']>[0] & JsonObject))
-      case 'faultAdd':
-        return json({ id: controller.addFault(args) })
-      case 'faultList':
-        return json(controller.listFaults())
-      case 'faultClear':
-        return json({ removed: controller.clearFaults(args.id as string | undefined) })
-      case 'scenarioRun': {
-        const run = await controller.runScenario((args.text as string | undefined) ?? '', {
-          ...(args.seed !== undefined ? { seed: args.seed as number } : {}),
-          ...(typeof args.source === 'string' ? { source: args.source } : {}),
-        })
-        return json({ name: run.scenario.name, seed: String(run.seed), state: run.state })
-      }
-      case 'scenarioStop':
-        return json({ stopped: controller.stopScenario() })
-      case 'traceDump': {
-        const format = ((args.format as string | undefined) ?? 'jsonl') as TraceFormat
-        return { id, ok: true, data: controller.dumpTrace(format, { clear: args.clear === true }) }
-      }
-      case 'port': {
-        const portId = (args.port as number | undefined) ?? 0
-        if (args.op === 'add') {
-          const r = await controller.addPort({ portId, ...(typeof args.address === 'string' ? { address: args.address } : {}), ...(typeof args.trsvcid === 'number' ? { trsvcid: args.trsvcid } : {}) })
-          return json(r ?? null)
-        }
-        if (args.op === 'remove') {
-          await controller.removePort(portId)
-          return json(null)
-        }
-        throw new InvalidArgumentError('port.op', `must be add or remove, got '${String(args.op ?? '')}'`)
-      }
-      case 'controller': {
-        if (args.op === 'fatal') {
-          await controller.controllerFatal((args.cntlid as number | undefined) ?? 0)
-          return json(null)
-        }
-        if (args.op === 'delete') {
-          const f: { cntlid?: number; portId?: number; hostnqn?: string } = {}
-          if (typeof args.cntlid === 'number') f.cntlid = args.cntlid
-          if (typeof args.port === 'number') f.portId = args.port
-          if (typeof args.hostnqn === 'string') f.hostnqn = args.hostnqn
-          return json((await controller.deleteControllers(f)) ?? null)
-        }
-        throw new InvalidArgumentError('controller.op', `must be fatal or delete, got '${String(args.op ?? '')}'`)
-      }
-      case 'aen':
-        await controller.raiseAen((args.event as string | undefined) ?? '', {
-          ...(typeof args.port === 'number' ? { portId: args.port } : {}),
-          ...(Array.isArray(args.nsids) && args.nsids.length > 0 ? { nsids: args.nsids as number[] } : {}),
-          ...(typeof args.count === 'number' ? { count: args.count } : {}),
-        })
-        return json(null)
-      default:
-        throw new InvalidArgumentError('op', `unsupported operation '${op}'`)
-    }
+    const r = await runVerb(controller, op, args)
+    if (r.data !== undefined) return { id, ok: true, data: r.data }
+    return { id, ok: true, json: JSON.stringify(r.json ?? null) }
   } catch (err) {
     return { id, ok: false, error: errorObject(err) }
   }

@@ -59,11 +59,16 @@ export interface FaultTargetHandle {
   enableNamespace?(nsid: number, subnqn?: string): unknown
   disableNamespace?(nsid: number, subnqn?: string): unknown
   setNamespaceUuid?(nsid: number, uuid: string, subnqn?: string): unknown
+  setNamespaceNguid?(nsid: number, nguid: string, subnqn?: string): unknown
   setNamespaceGroup?(nsid: number, grpid: number, subnqn?: string): unknown
   resizeNamespace?(nsid: number, sizeBytes: number, subnqn?: string): unknown
   addPort?(opts: PortAddOptions): unknown
   removePort?(portId: number): unknown
   addReferral?(opts: { portId?: number; address: string; trsvcid: number }): unknown
+  removeReferral?(id: number): unknown
+  addSubsystem?(config: Record<string, unknown>): unknown
+  removeSubsystem?(subnqn: string): unknown
+  setSubsystemHost?(subnqn: string, hostnqn: string, allowed: boolean): unknown
   deleteControllers?(filter?: ControllerFilter): unknown
   setControllerFatal?(cntlid: number): unknown
   raiseAen?(args: { event: AenEventName; portId?: number; nsids?: number[] }): unknown
@@ -77,8 +82,8 @@ function posInt(v: number | undefined, field: string, max = 0xffffffff): number 
   return v
 }
 
-export type NamespaceOpName = 'add' | 'remove' | 'enable' | 'disable' | 'uuid' | 'group' | 'resize'
-export const NAMESPACE_OPS: readonly NamespaceOpName[] = ['add', 'remove', 'enable', 'disable', 'uuid', 'group', 'resize']
+export type NamespaceOpName = 'add' | 'remove' | 'enable' | 'disable' | 'uuid' | 'nguid' | 'group' | 'resize'
+export const NAMESPACE_OPS: readonly NamespaceOpName[] = ['add', 'remove', 'enable', 'disable', 'uuid', 'nguid', 'group', 'resize']
 
 export interface NamespaceOp {
   op: NamespaceOpName | string
@@ -87,6 +92,8 @@ export interface NamespaceOp {
   blockSize?: number
   group?: number
   uuid?: string
+  /** nguid: the new NGUID (32 hex digits, dashes allowed); empty = fresh from the run's PRNG. */
+  nguid?: string
   subnqn?: string
   disabled?: boolean
 }
@@ -130,11 +137,11 @@ export class TargetOps {
     this.#trace({ kind: 'state', port, action: 'ana', detail: `ana port ${port} group ${group} -> ${name}` })
   }
 
-  async namespace(op: NamespaceOp): Promise<{ uuid?: string }> {
+  async namespace(op: NamespaceOp): Promise<{ uuid?: string; nguid?: string }> {
     const nsid = posInt(op.nsid, 'nsid', 0xfffffffe)
     const sub = op.subnqn !== undefined && op.subnqn !== '' ? op.subnqn : undefined
     let detail = `ns ${op.op} ${nsid}`
-    const result: { uuid?: string } = {}
+    const result: { uuid?: string; nguid?: string } = {}
     switch (op.op) {
       case 'add': {
         const o: NamespaceAddOptions = { nsid }
@@ -161,6 +168,14 @@ export class TargetOps {
         await this.#method('setNamespaceUuid')(nsid, uuid, sub)
         result.uuid = uuid
         detail += ` ${uuid}`
+        break
+      }
+      case 'nguid': {
+        // An NGUID is 16 bytes like a UUID (Identify Namespace bytes 104-119); the target checks the hex.
+        const nguid = op.nguid !== undefined && op.nguid !== '' ? op.nguid.toLowerCase() : randomUuid(this.#random).replace(/-/g, '')
+        await this.#method('setNamespaceNguid')(nsid, nguid, sub)
+        result.nguid = nguid
+        detail += ` ${nguid}`
         break
       }
       case 'group': {
@@ -206,6 +221,32 @@ export class TargetOps {
     if (typeof opts.address !== 'string' || opts.address === '') throw new InvalidArgumentError('address', 'must be a non-empty address')
     await this.#method('addReferral')(opts)
     this.#trace({ kind: 'state', action: 'referral-add', detail: `referral add ${opts.address}:${opts.trsvcid}`, ...(opts.portId !== undefined ? { port: opts.portId } : {}) })
+  }
+
+  async removeReferral(opts: { address: string; trsvcid: number }): Promise<number> {
+    const st = this.#need().status() as { discovery?: { referrals?: Array<{ id: number; address: string; port: number }> } }
+    const ids = (st.discovery?.referrals ?? []).filter((r) => r.address === opts.address && r.port === opts.trsvcid).map((r) => r.id)
+    if (ids.length === 0) throw new InvalidArgumentError('address', `no referral to ${opts.address}:${opts.trsvcid}`)
+    for (const id of ids) await this.#method('removeReferral')(id)
+    this.#trace({ kind: 'state', action: 'referral-remove', detail: `referral remove ${opts.address}:${opts.trsvcid}` })
+    return ids.length
+  }
+
+  async addSubsystem(config: Record<string, unknown>): Promise<void> {
+    await this.#method('addSubsystem')(config)
+    this.#trace({ kind: 'state', action: 'subsystem-add', detail: `subsystem add ${String(config.nqn)}` })
+  }
+
+  async removeSubsystem(subnqn: string): Promise<void> {
+    if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
+    await this.#method('removeSubsystem')(subnqn)
+    this.#trace({ kind: 'state', action: 'subsystem-remove', detail: `subsystem remove ${subnqn}` })
+  }
+
+  async setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): Promise<void> {
+    if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
+    await this.#method('setSubsystemHost')(subnqn, hostnqn, allowed)
+    this.#trace({ kind: 'state', action: allowed ? 'host-add' : 'host-remove', detail: `subsystem ${subnqn} host ${allowed ? 'add' : 'remove'} ${hostnqn}` })
   }
 
   async controllerFatal(cntlid: number): Promise<void> {

@@ -48,6 +48,7 @@ export interface TraceRecorderOptions {
 }
 
 export type TraceFormat = 'jsonl' | 'proto' | 'pcap'
+export const TRACE_FORMATS: readonly TraceFormat[] = ['jsonl', 'proto', 'pcap']
 
 export class TraceRecorder {
   readonly pdus: boolean

@@ -17,6 +17,7 @@ import {
   type PortConfig,
   type ReferralConfig,
   type ResolvedConfig,
+  type SubsystemConfig,
   type TargetConfig,
 } from './config.js'
 import { AEN } from './core/controller.js'
@@ -91,6 +92,12 @@ export interface TargetHandle {
   readNamespace(subnqn: string, nsid: number, offsetBytes: number, length: number): Promise<Buffer>
   addPort(port: PortConfig): Promise<BoundPort>
   removePort(portId: number): Promise<void>
+  /** Add an NVM subsystem at run time (the config-file shape; exposed on ports that expose all). */
+  addSubsystem(s: SubsystemConfig): Promise<void>
+  /** Remove a subsystem: its controllers are deleted and its namespaces closed. */
+  removeSubsystem(subnqn: string): Promise<void>
+  /** Allow (add) or disallow (remove) a host NQN on a subsystem; adding turns off allow-any-host. */
+  setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): void
   /** Returns the referral id. */
   addReferral(r: ReferralConfig): number
   removeReferral(id: number): boolean
@@ -226,6 +233,28 @@ class Target extends EventEmitter implements TargetHandle {
     this.core.removePortInfo(portId)
     await this.transport.removePort(portId)
     for (const c of this.core.allControllers()) if (c.portId === portId) c.delete('port removed')
+  }
+  async addSubsystem(sc: SubsystemConfig): Promise<void> {
+    const resolved = parseTargetConfig({ ports: [], subsystems: [sc] }).subsystems[0]!
+    const s = await this.core.addSubsystem(resolved)
+    for (const p of this.core.ports.keys()) if (!s.ana.hasPort(p)) s.ana.addPort(p)
+  }
+  async removeSubsystem(subnqn: string): Promise<void> {
+    const s = this.#subsys(subnqn)
+    // Unpublished first (no new Connect finds it), then its controllers and stores go.
+    this.core.subsystems.delete(subnqn)
+    for (const c of [...s.controllers.values()]) c.delete('subsystem removed')
+    for (const ns of s.namespaces()) await s.removeNamespace(ns.nsid).catch(() => undefined)
+    this.core.discovery.changed()
+  }
+  setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): void {
+    const s = this.#subsys(subnqn)
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a non-empty host NQN')
+    if (allowed) {
+      s.hosts.add(hostnqn)
+      s.allowAnyHost = false
+    } else s.hosts.delete(hostnqn)
+    this.core.discovery.changed()
   }
   addReferral(r: ReferralConfig): number {
     const ref = parseReferral(r, 'referral', new Set(this.core.ports.keys()))
