@@ -176,6 +176,8 @@ export async function handleRequest(controller: FaultController, bytes: Buffer, 
     switch (op) {
       case 'status':
         return json(controller.status())
+      case 'configExport':
+        return json(controller.exportConfig((args.format as string | undefined) || 'native'))
       case 'anaSet':
         await controller.setAna((args.port as number | undefined) ?? 0, (args.group as number | undefined) ?? 0, (args.state as string | undefined) ?? '')
         return json(controller.status().target)
