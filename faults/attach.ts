@@ -30,6 +30,7 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
   const sub = (s: string | undefined): string => s ?? defaultSubnqn()
   return {
     status: () => handle.status(),
+    exportConfig: (format) => handle.exportConfig({ format: format === 'nvmetcli' ? 'nvmetcli' : 'native' }),
     setAnaState: (a) => handle.setAnaState({ portId: a.portId, grpid: a.grpid, state: a.state }),
     addNamespace: (o: NamespaceAddOptions) =>
       handle.addNamespace(sub(o.subnqn), {

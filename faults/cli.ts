@@ -73,6 +73,22 @@ export function registerCtlCommand(program: Command): void {
     .description('status snapshot: ports, controllers, queues, namespaces, ANA states, faults')
     .action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'status', {}))
 
+  ctl
+    .command('config')
+    .description('target configuration')
+    .command('export')
+    .description('write the live configuration (after run-time changes); the file restarts an identical target (target --config FILE)')
+    .addOption(new Option('--format <format>', "native (nvmf-fault's YAML/JSON shape) or nvmetcli (saveconfig JSON)").choices(['native', 'nvmetcli']).default('native'))
+    .option('-o, --output <file>', 'write to a file (default: stdout)')
+    .action(async (o: { format: string; output?: string }, cmd: Command) => {
+      await withClient(cmd, async (c) => {
+        const doc = (await c.call('configExport', { format: o.format })).json
+        if (o.output === undefined) return print(doc)
+        await writeFile(o.output, `${JSON.stringify(doc, null, 2)}\n`)
+        print({ file: o.output, format: o.format })
+      })
+    })
+
   const ana = ctl.command('ana').description('ANA states')
   ana
     .command('set')

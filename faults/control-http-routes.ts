@@ -80,7 +80,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/referrals', op: 'referral', summary: 'Add a referral (body: address, trsvcid, port)', fixed: { op: 'add' }, body: true },
   { method: 'DELETE', path: '/v1/referrals', op: 'referral', summary: 'Remove referrals (query: address, trsvcid)', fixed: { op: 'remove' }, query: ['address', 'trsvcid'] },
   { method: 'GET', path: '/v1/trace', op: 'traceDump', summary: 'Export the event trace (format: jsonl, proto, pcap; pcap needs --record-pdus)', query: ['format', 'clear'], binary: true },
-  { method: 'GET', path: '/v1/config', op: 'configExport', summary: 'Export the live configuration (format: native)', query: ['format'] },
+  { method: 'GET', path: '/v1/config', op: 'configExport', summary: 'Export the live configuration (format: native or nvmetcli)', query: ['format'] },
 ]
 
 /** `/v1/faults/{id}` -> a matcher that returns the decoded parameters. */

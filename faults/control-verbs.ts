@@ -6,7 +6,6 @@
  * lib/errors.ts, so a field error carries the same code and field path on both transports.
  */
 import { InvalidArgumentError } from '../lib/errors.js'
-import { exportLiveConfig } from './control-config.js'
 import type { FaultController } from './controller.js'
 import type { JsonObject } from './proto.js'
 import type { NamespaceOp } from './target-ops.js'
@@ -166,8 +165,8 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
   },
   configExport: (c, a) => {
     const format = str(a, 'format') ?? 'native'
-    if (format !== 'native') throw new InvalidArgumentError('format', `only 'native' is exported here, got '${format}'`)
-    return { json: exportLiveConfig(c.status().target) }
+    if (format !== 'native' && format !== 'nvmetcli') throw new InvalidArgumentError('format', `must be native or nvmetcli, got '${format}'`)
+    return { json: c.exportConfig(format) }
   },
 })
 

@@ -35,6 +35,11 @@ export class FaultController {
     }
   }
 
+  /** The target's live configuration as a config document (`ctl config export`). */
+  exportConfig(format: string): unknown {
+    return this.engine.ops.exportConfig(format)
+  }
+
   setAna(port: number, group: number, state: string): Promise<void> {
     return this.engine.ops.setAna(port, group, state)
   }

@@ -53,6 +53,8 @@ export interface PortAddOptions {
  */
 export interface FaultTargetHandle {
   status(): unknown
+  /** The live configuration, `format` native or nvmetcli (target/config-export.ts). */
+  exportConfig?(format: string): unknown
   setAnaState(args: { portId: number; grpid: number; state: AnaStateNameValue }): unknown
   addNamespace?(opts: NamespaceAddOptions): unknown
   removeNamespace?(nsid: number, subnqn?: string): unknown
@@ -127,6 +129,11 @@ export class TargetOps {
 
   status(): unknown {
     return this.#need().status()
+  }
+
+  exportConfig(format: string): unknown {
+    if (format !== 'native' && format !== 'nvmetcli') throw new InvalidArgumentError('format', `must be native or nvmetcli, got '${format}'`)
+    return this.#method('exportConfig')(format)
   }
 
   async setAna(port: number, group: number, state: string): Promise<void> {

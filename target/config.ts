@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../lib/errors.js'
 import { isUuid } from '../lib/nvme/uuid.js'
+import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 
 import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
 export { ANA_STATE_NAMES, type AnaStateName }
@@ -177,16 +178,6 @@ export function parseSize(v: unknown): number | string {
   return Number.isSafeInteger(n) && n > 0 ? n : `size "${v}" out of range`
 }
 
-const NQN_RE = /^nqn\.\d{4}-\d{2}\.[a-zA-Z][a-zA-Z0-9.-]*(:.+)?$/
-
-/** Why an NQN is unacceptable (NVMe Base 2.0 section 4.5; wire spec 5.7), or undefined. */
-export function nqnProblem(nqn: string): string | undefined {
-  if (Buffer.byteLength(nqn) > 223) return 'is longer than 223 bytes'
-  if (nqn.length < 11) return 'is shorter than 11 characters'
-  if (!NQN_RE.test(nqn) && !nqn.startsWith('nqn.2014-08.org.nvmexpress:uuid:')) return 'is not of the form nqn.yyyy-mm.reverse.domain[:string]'
-  return undefined
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
@@ -221,10 +212,11 @@ function arr(v: unknown, path: string): unknown[] {
   if (!Array.isArray(v)) fail(path, 'must be a list')
   return v
 }
-function nqn(v: unknown, path: string): string {
+/** A subsystem or host name, by nvmet's rules (lib/nvme/nqn.ts: one definition for config, API and CLI). */
+function nqn(v: unknown, path: string, role: NqnRole = 'subsystem'): string {
   const s = str(v, path)
-  const p = nqnProblem(s)
-  if (p !== undefined) fail(path, `NQN "${s}" ${p}`)
+  const p = nqnNameProblem(s, role)
+  if (p !== undefined) fail(path, `NQN "${s.slice(0, 64)}" ${p}`)
   return s
 }
 
@@ -290,8 +282,7 @@ function parseSubsystem(v: unknown, path: string): ResolvedSubsystem {
   if (!isObject(v)) fail(path, 'must be an object { nqn, namespaces, ... }')
   checkKeys(v, path, ['nqn', 'serial', 'model', 'firmware', 'allowAnyHost', 'hosts', 'anaGroups', 'maxIoQueues', 'namespaces'])
   const n = nqn(v.nqn, `${path}.nqn`)
-  if (n === 'nqn.2014-08.org.nvmexpress.discovery') fail(`${path}.nqn`, 'is the discovery NQN, which the target serves itself')
-  const hosts = arr(v.hosts, `${path}.hosts`).map((h, i) => nqn(h, `${path}.hosts[${i}]`))
+  const hosts = arr(v.hosts, `${path}.hosts`).map((h, i) => nqn(h, `${path}.hosts[${i}]`, 'host'))
   const allowAnyHost = bool(v.allowAnyHost, `${path}.allowAnyHost`, hosts.length === 0)
   const serial = v.serial === undefined ? undefined : str(v.serial, `${path}.serial`)
   if (serial !== undefined && (serial.length > 20 || !/^[\x20-\x7e]+$/.test(serial))) fail(`${path}.serial`, 'must be at most 20 printable ASCII characters')
@@ -345,10 +336,10 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
     }),
   )
   const hosts = arr(v.hosts, 'hosts').map((h, i) => {
-    if (typeof h === 'string') return nqn(h, `hosts[${i}]`)
+    if (typeof h === 'string') return nqn(h, `hosts[${i}]`, 'host')
     if (!isObject(h)) fail(`hosts[${i}]`, 'must be an NQN string or { nqn }')
     checkKeys(h, `hosts[${i}]`, ['nqn'])
-    return nqn(h.nqn, `hosts[${i}].nqn`)
+    return nqn(h.nqn, `hosts[${i}].nqn`, 'host')
   })
   const referrals = arr(v.referrals, 'referrals').map((r, i): ReferralConfig => parseReferral(r, `referrals[${i}]`, ids))
   const maxQueueSize = optInt(v.maxQueueSize, 'maxQueueSize', 16, 65536, 1024)
@@ -378,7 +369,7 @@ export function parseReferral(r: unknown, path: string, portIds?: Set<number>): 
     out.portId = int(r.portId, `${path}.portId`, 0, 0xffff)
     if (portIds !== undefined && !portIds.has(out.portId)) fail(`${path}.portId`, `no port with id ${out.portId}`)
   }
-  if (r.subnqn !== undefined) out.subnqn = nqn(r.subnqn, `${path}.subnqn`)
+  if (r.subnqn !== undefined) out.subnqn = nqn(r.subnqn, `${path}.subnqn`, 'host')
   if (r.remotePortId !== undefined) out.remotePortId = int(r.remotePortId, `${path}.remotePortId`, 0, 0xffff)
   return out
 }

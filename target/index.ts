@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events'
 import { pino, type Logger } from 'pino'
 import { systemClock, seededRandom, type Clock, type Random } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
+import { assertNqnName } from '../lib/nvme/nqn.js'
 import {
   ANA_STATE_NAMES,
   parseNamespaceConfig,
@@ -21,6 +22,7 @@ import {
   type TargetConfig,
 } from './config.js'
 import { AEN } from './core/controller.js'
+import { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from './config-export.js'
 import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
@@ -30,6 +32,8 @@ import { LoopbackTransport } from './transport/loopback.js'
 
 export type { TargetConfig, PortConfig, NamespaceConfig, SubsystemConfig, ReferralConfig, AnaStateName } from './config.js'
 export { parseTargetConfig, loadTargetConfigFile, defaultTargetConfig, DEFAULT_SUBSYSTEM_NQN } from './config.js'
+export { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from './config-export.js'
+export { detectConfigFormat, fromNvmetcli, type ConfigFormat, type ConfigWarning } from './config-nvmetcli.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
 export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
 export type { BoundPort } from './transport/tcp.js'
@@ -77,6 +81,8 @@ export interface TargetHandle {
   readonly ports: BoundPort[]
   close(): Promise<void>
   status(): TargetStatus
+  /** The live configuration (after run-time changes) as a native or nvmetcli config document. */
+  exportConfig(options?: ExportConfigOptions): TargetConfig | NvmetcliDocument
   setAnaState(o: SetAnaStateOptions): void
   addNamespace(subnqn: string, ns: NamespaceConfig): Promise<void>
   removeNamespace(subnqn: string, nsid: number): Promise<void>
@@ -155,7 +161,13 @@ class Target extends EventEmitter implements TargetHandle {
     return this.core.status()
   }
 
+  exportConfig(options: ExportConfigOptions = {}): TargetConfig | NvmetcliDocument {
+    return exportConfig(this.core, options)
+  }
+
   #subsys(subnqn: string): Subsystem {
+    // A name nvmet would refuse is named as such, not merely "not found".
+    assertNqnName(subnqn, 'subnqn')
     const s = this.core.subsystems.get(subnqn)
     if (s === undefined) throw new InvalidArgumentError('subnqn', `no subsystem ${subnqn}`)
     return s

@@ -1,6 +1,7 @@
 /**
  * NVMe Qualified Names (wire reference 5.7; NVMe Base 2.0 section 4.5): the well-known discovery NQN,
- * the UUID form and a validator that says why a name is rejected.
+ * the UUID form, the names nvmet and the Linux host accept ({@link nqnNameProblem}: what config, API
+ * and CLI take) and the stricter NVMe Base form ({@link validateNqn}: advisory).
  */
 import type { Random } from '../clock.js'
 import { isUuid, randomUuid } from './uuid.js'
@@ -10,7 +11,7 @@ export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery'
 export const NQN_UUID_PREFIX = 'nqn.2014-08.org.nvmexpress:uuid:'
 /** Maximum NQN length in bytes, without the NUL (Linux NVMF_NQN_SIZE, SPDK). */
 export const NQN_MAX_LENGTH = 223
-/** Minimum NQN length (SPDK). */
+/** Minimum NQN length (SPDK; the NVMe Base form, not a limit of nvmet or the Linux host). */
 export const NQN_MIN_LENGTH = 11
 
 export function isDiscoveryNqn(nqn: string): boolean {
@@ -38,7 +39,8 @@ export function uuidOfNqn(nqn: string): string | undefined {
 const LABEL_RE = /^[A-Za-z][A-Za-z0-9-]*$/
 
 /**
- * Validate an NQN. Returns undefined when valid, else the reason. Accepted: the discovery NQN, the
+ * The NVMe Base form of an NQN (advisory: nvmf-fault takes any name nvmet takes, see
+ * {@link nqnNameProblem}). Returns undefined when of that form, else the reason. Accepted: the discovery NQN, the
  * UUID form, and `nqn.yyyy-mm.<reverse domain>:<string>` (4-digit year, month 01-12, domain labels
  * starting with a letter of at most 63 characters, a non-empty user part), ASCII printable,
  * 11..223 bytes (SPDK's rules; Linux accepts any string up to 223).
@@ -71,7 +73,45 @@ export function validateNqn(nqn: string): string | undefined {
   return undefined
 }
 
-/** Throw InvalidArgumentError (naming `field`) unless `nqn` is valid. */
+/** Which name is checked: a subsystem may not take the discovery NQN, a host may. */
+export type NqnRole = 'subsystem' | 'host'
+
+/**
+ * Why nvmet or the Linux host would refuse `name` as a subsystem (or host) NQN, or undefined. These
+ * are the rules nvmf-fault applies to every subsystem and host name it takes (config file, target
+ * API, CLI); the NVMe Base form (`nqn.yyyy-mm.domain:...`, {@link validateNqn}) is not required,
+ * because nvmet does not require it (blktests names its subsystem `blktests-subsystem-1`, nvmetcli's
+ * examples use `testnqn` and `hostnqn`):
+ * - nvmet creates a subsystem for any configfs directory name (nvmet_subsys_make in
+ *   drivers/nvme/target/configfs.c): non-empty, no '/' (a path separator), not "." or "..";
+ * - except the well-known discovery NQN (nvmet_subsys_make refuses it; for a host NQN it is fine);
+ * - nvmet keeps at most NVMF_NQN_SIZE (223) bytes of it (kstrndup in nvmet_subsys_alloc, core.c):
+ *   a longer name would be served under a truncated name, so it is refused. (The Linux host itself
+ *   takes at most 222 bytes in `nqn=`, nvmf_parse_options in drivers/nvme/host/fabrics.c, and splits
+ *   its options at ',': such names are still nvmet's, and ours, to serve to other hosts.)
+ * - a NUL byte would end the name in the Connect data's 256-byte SUBNQN/HOSTNQN field (Fabrics
+ *   Connect, NVMe over Fabrics 1.1 section 3.3): refused.
+ */
+export function nqnNameProblem(name: unknown, role: NqnRole = 'subsystem'): string | undefined {
+  if (typeof name !== 'string') return 'must be a string'
+  if (name.length === 0) return 'must not be empty'
+  const len = Buffer.byteLength(name, 'utf8')
+  if (len > NQN_MAX_LENGTH) return `is ${len} bytes; nvmet keeps at most ${NQN_MAX_LENGTH} (NVMF_NQN_SIZE)`
+  if (name.includes('\0')) return 'must not contain a NUL character'
+  if (name.includes('/')) return "must not contain '/' (nvmet names subsystems by configfs directory)"
+  if (name === '.' || name === '..') return `"${name}" is not a directory name nvmet can create`
+  if (role === 'subsystem' && name.replace(/\n$/, '') === DISCOVERY_NQN) return 'is the discovery NQN, which the target serves itself'
+  return undefined
+}
+
+/** Throw InvalidArgumentError (naming `field`) unless nvmet would take `name` ({@link nqnNameProblem}). */
+export function assertNqnName(name: string, field = 'nqn', role: NqnRole = 'subsystem'): string {
+  const why = nqnNameProblem(name, role)
+  if (why !== undefined) throw new InvalidArgumentError(field, `NQN "${String(name).slice(0, 64)}" ${why}`)
+  return name
+}
+
+/** Throw InvalidArgumentError (naming `field`) unless `nqn` is of the NVMe Base form ({@link validateNqn}). */
 export function assertNqn(nqn: string, field = 'nqn'): string {
   const why = validateNqn(nqn)
   if (why !== undefined) throw new InvalidArgumentError(field, why)
