@@ -46,6 +46,7 @@ import type { HostIo } from './host-io.js'
 import type { NsIds } from './multipath-head.js'
 import type { IoResult, PathBackend } from './ns-path.js'
 import { QueuePair, type QueueCompletion } from './transport/queue-pair.js'
+import { ConnectRejectedError } from './connect-error.js'
 
 /** What a namespace scan found on one controller. */
 export interface ScannedNamespace {
@@ -87,6 +88,8 @@ const ADMIN_QUEUE_DEPTH = 32
 /** Linux NVME_TCP_ADMIN_CCSZ: in-capsule data up to 8 KiB on the admin queue (wire reference 10.1). */
 const ADMIN_IN_CAPSULE = 8192
 /** The notices the host enables (Linux NVME_AEN_SUPPORTED): NS attribute, FW activation, ANA, discovery. */
+/** Most namespaces one scan takes, whatever NN says (1 Mi NSIDs: 4 MiB of list, 2 Mi Identify commands). */
+const MAX_SCANNED_NAMESPACES = 1 << 20
 const AER_OAES_MASK = OAES_NS_ATTR | OAES_FW_ACTIVATION | OAES_ANA_CHANGE | OAES_DISC_CHANGE
 
 function hex(b: Uint8Array | undefined): string | undefined {
@@ -213,11 +216,13 @@ export class HostController implements PathBackend {
       onClose: (err) => this.#onQueueLost(gen, err),
       onTimeout: (info) => this.#onTimeout(gen, info),
     })
+    this.#adopt(gen, admin)
     this.#admin = admin
     const kato = o.kato
     const connect = await this.#submitAdmin(makeConnectSqe({ cid: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, kato }), {
       data: encodeConnectData({ hostid: o.hostid, cntlid: CONNECT_DYNAMIC_CNTLID, subnqn: o.subnqn, hostnqn: o.hostnqn }),
     })
+    if (connect.cqe.status !== 0) throw new ConnectRejectedError(connect.cqe, 0)
     this.#cntlid = parseConnectResponseDw0(connect.cqe.dw0).cntlid
     const cap = decodeCap(await this.#propGet(Property.CAP, 8))
     const css = (cap.css & CAP_CSS_IOCS) !== 0 ? CC_CSS_ALL : CC_CSS_NVM
@@ -247,7 +252,6 @@ export class HostController implements PathBackend {
       // MDTS is a power of two in units of the minimum memory page size (CAP.MPSMIN); 0 = no limit.
       const mdts = id.mdts === 0 ? 1 << 26 : 2 ** (12 + cap.mpsmin) * 2 ** id.mdts
       this.#maxTransferBytes = Math.min(mdts, 1 << 26)
-      const queues: QueuePair[] = []
       for (let qid = 1; qid <= granted; qid++) {
         const q = await QueuePair.connect({
           host: o.traddr,
@@ -263,16 +267,17 @@ export class HostController implements PathBackend {
           onClose: (err) => this.#onQueueLost(gen, err),
           onTimeout: (info) => this.#onTimeout(gen, info),
         })
-        queues.push(q)
+        // Listed at once, so a failure from here on closes it with the others (#teardown).
+        this.#adopt(gen, q)
+        this.#io.push(q)
         const c = await q.submit({
           sqe: makeConnectSqe({ cid: 0, qid, sqsize: depth - 1, kato: 0 }),
           data: encodeConnectData({ hostid: o.hostid, cntlid: this.#cntlid, subnqn: o.subnqn, hostnqn: o.hostnqn }),
           timeoutMs: o.adminTimeoutMs,
         })
-        if (c.cqe.status !== 0) throw new NvmeStatusError(c.cqe.status, { cid: c.cqe.cid, qid, name: `I/O queue Connect: ${statusName(c.cqe.status, 'fabrics')}` })
+        if (c.cqe.status !== 0) throw new ConnectRejectedError(c.cqe, qid)
         q.inCapsuleMax = ioInCapsule
       }
-      this.#io = queues
     }
     if (gen !== this.#generation) throw new ConnectionError(`${this.id}: superseded connect attempt`)
     this.#machine.transition('live')
@@ -289,6 +294,13 @@ export class HostController implements PathBackend {
     if ((id.oaes & (OAES_NS_ATTR | OAES_ANA_CHANGE | OAES_DISC_CHANGE)) !== 0 || o.discovery === true) this.#postAer(gen)
     this.#startKeepAlive(gen)
     if (o.discovery !== true) await this.rescan().catch((err: unknown) => this.#log?.warn({ err }, 'namespace scan failed'))
+  }
+
+  /** A queue opened for attempt `gen` after that attempt was torn down (reset, delete) is closed at once. */
+  #adopt(gen: number, q: QueuePair): void {
+    if (gen === this.#generation) return
+    q.close(new ConnectionError(`${this.id}: connect attempt abandoned`))
+    throw new ConnectionError(`${this.id}: connect attempt abandoned`)
   }
 
   async #submitAdmin(sqe: Sqe, extra: { data?: Buffer; readLength?: number } = {}): Promise<QueueCompletion> {
@@ -453,15 +465,7 @@ export class HostController implements PathBackend {
     this.counters.scans++
     // Reading the Changed Namespace List clears the event (the Linux host reads it only for that).
     if (readChangedList) await this.getLogPage(LogPageId.CHANGED_NS, NSID_ALL, 4096).catch(() => undefined)
-    const nsids: number[] = []
-    let after = 0
-    for (;;) {
-      const c = await this.adminCommand(makeIdentifySqe({ cid: 0, cns: Cns.ACTIVE_NS_LIST, nsid: after }), { readLength: 4096 })
-      const list = decodeNsidList(c.data as Buffer)
-      nsids.push(...list)
-      if (list.length < NSID_LIST_MAX) break
-      after = list[list.length - 1] as number
-    }
+    const nsids = await this.#activeNsids()
     const found: ScannedNamespace[] = []
     for (const nsid of nsids) {
       let ids: NsIds = {}
@@ -484,6 +488,34 @@ export class HostController implements PathBackend {
     }
     if (this.state !== 'live') return
     this.options.owner.namespacesScanned(this, found)
+  }
+
+  /**
+   * The Active Namespace ID list, page by page. A page lists NSIDs above the one in the command in
+   * increasing order (NVMe Base 2.0, CNS 02h), and no valid NSID is above NN (Identify Controller),
+   * so a page that goes backwards or past NN, or more NSIDs than max(NN, MNAN), ends the walk: a
+   * target answering every page with a full one cannot make the host loop.
+   */
+  async #activeNsids(): Promise<number[]> {
+    const id = this.#identify
+    const nn = id?.nn ?? 0
+    const limit = Math.min(Math.max(nn, id?.mnan ?? 0), MAX_SCANNED_NAMESPACES)
+    const nsids: number[] = []
+    let after = 0
+    while (nsids.length < limit) {
+      const c = await this.adminCommand(makeIdentifySqe({ cid: 0, cns: Cns.ACTIVE_NS_LIST, nsid: after }), { readLength: 4096 })
+      const list = decodeNsidList(c.data as Buffer)
+      for (const nsid of list) {
+        if (nsid <= after || nsid > nn || nsids.length >= limit) {
+          this.#log?.warn({ nsid, after, nn, limit }, 'Active Namespace ID list out of order or beyond NN: scan stops there')
+          return nsids
+        }
+        nsids.push(nsid)
+        after = nsid
+      }
+      if (list.length < NSID_LIST_MAX) break
+    }
+    return nsids
   }
 
   // ------------------------------------------------------------------------------------------
@@ -537,6 +569,12 @@ export class HostController implements PathBackend {
     if (gen !== this.#generation) return
     this.counters.timeouts++
     this.#log?.warn(info, 'command timeout')
+    if (this.state !== 'live') {
+      // Bring-up (or shutdown) has no live controller to reset: the unanswered command fails the
+      // attempt. Closing the queues rejects it and every socket of the attempt is closed.
+      this.#teardown(new TimeoutError(`${this.id}: ${info.qid === 0 ? 'admin' : `I/O queue ${info.qid}`} command 0x${info.opc.toString(16)} not answered (controller ${this.state})`))
+      return
+    }
     if (info.qid === 0) {
       // Admin command (incl. Keep Alive) timed out: error recovery.
       this.reset(`admin command 0x${info.opc.toString(16)} timed out`)

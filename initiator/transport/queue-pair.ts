@@ -84,6 +84,8 @@ interface Pending {
 
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
+/** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
+const TERM_REQ_LINGER_MS = 1000
 
 export class QueuePair {
   readonly qid: number
@@ -114,6 +116,8 @@ export class QueuePair {
     this.#framer = new PduFramer({ role: 'host', maxC2HData: o.maxC2HData, onPdu: (raw) => this.#onPdu(raw) })
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
+      // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
+      if (this.#closed) return
       try {
         this.#framer.push(chunk)
       } catch (err) {
@@ -246,11 +250,18 @@ export class QueuePair {
     }
   }
 
-  #die(err: Error): void {
+  /** The queue is dead. `last` (an H2CTermReq) is flushed before the close; destroy() would drop it. */
+  #die(err: Error, last?: Buffer[]): void {
     if (this.#closed) return
     this.#closed = true
     this.#closeError = err
-    this.#socket.destroy()
+    if (last !== undefined && !this.#socket.destroyed) {
+      // end() uncorks, writes, then sends FIN; a peer that never reads gets a bounded linger.
+      this.#socket.end(Buffer.concat(last))
+      const t = this.#o.clock.setTimeout(() => this.#socket.destroy(), TERM_REQ_LINGER_MS)
+      t.unref?.()
+      this.#socket.once('close', () => this.#o.clock.clearTimeout(t))
+    } else this.#socket.destroy()
     this.#rejectAll(err)
     if (this.#icresp !== undefined) this.#icresp(err)
     else this.#o.onClose?.(err)
@@ -258,13 +269,15 @@ export class QueuePair {
 
   /** A transport-fatal error detected here: send an H2CTermReq when it is a protocol error, then die. */
   #fatal(err: Error): void {
-    if (err instanceof NvmeTcpProtocolError && !this.#closed) {
-      this.#write(encodeTermReqParts({ type: PduType.H2C_TERM_REQ, fes: err.fes, fei: err.fei, data: err.header ?? Buffer.alloc(0) }))
-    }
-    this.#die(err instanceof NvmeTcpProtocolError ? new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err }) : err)
+    if (!(err instanceof NvmeTcpProtocolError)) return this.#die(err)
+    // The side that detects the error sends a TermReq with FES and FEI, then closes (NVMe/TCP 1.0
+    // section 3.6.2.10, 7.4.7).
+    const termReq = encodeTermReqParts({ type: PduType.H2C_TERM_REQ, fes: err.fes, fei: err.fei, data: err.header ?? Buffer.alloc(0) })
+    this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err }), termReq)
   }
 
   #onPdu(raw: Buffer): void {
+    if (this.#closed) return
     let pdu: Pdu
     try {
       pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
