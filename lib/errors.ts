@@ -20,6 +20,7 @@ export type NvmeofErrorCode =
   | 'ERR_NVMEOF_CONNECTION'
   | 'ERR_NVMEOF_ABORTED'
   | 'ERR_NVMEOF_CONFIG'
+  | 'ERR_NVMEOF_AUTH'
 
 export class NvmeofError extends Error {
   readonly code: NvmeofErrorCode
@@ -169,5 +170,22 @@ export class NvmeStatusError extends NvmeofError {
   /** SCT 3h: a path-related status, which a multipath host fails over. */
   get isPathError(): boolean {
     return this.sct === 3
+  }
+}
+
+/**
+ * In-band authentication (DH-HMAC-CHAP, NVMe Base 2.0 section 8.13) failed on queue `qid`. `reason` is
+ * the AUTH_Failure reason code explanation (01h failed ... 07h incorrect message); `by` says who
+ * decided: the controller (it sent AUTH_Failure1) or this host (it sent AUTH_Failure2).
+ */
+export class AuthenticationError extends NvmeofError {
+  readonly qid: number
+  readonly reason: number
+  readonly by: 'controller' | 'host'
+  constructor(message: string, info: { qid: number; reason: number; by: 'controller' | 'host' }, options?: { cause?: unknown }) {
+    super('ERR_NVMEOF_AUTH', message, options)
+    this.qid = info.qid
+    this.reason = info.reason
+    this.by = info.by
   }
 }
