@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../lib/errors.js'
 import { isUuid } from '../lib/nvme/uuid.js'
 import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
+import { parseLimits, type LimitsConfig, type ResolvedLimits } from './limits.js'
 
 import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
 export { ANA_STATE_NAMES, type AnaStateName }
@@ -94,6 +95,8 @@ export interface TargetConfig {
   mdts?: number
   /** Inbound bytes buffered per connection before its socket is paused, default 4 MiB. */
   maxBufferedBytes?: number
+  /** Resource limits (target/limits.ts). */
+  limits?: LimitsConfig
 }
 
 export interface ResolvedNamespace {
@@ -137,6 +140,7 @@ export interface ResolvedConfig {
   maxH2CData: number
   mdts: number
   maxBufferedBytes: number
+  limits: ResolvedLimits
 }
 
 export const DEFAULT_SUBSYSTEM_NQN = 'nqn.2014-08.org.nvmf-fault:default'
@@ -315,7 +319,7 @@ function parseSubsystem(v: unknown, path: string): ResolvedSubsystem {
 /** Validates a configuration object (parsed JSON/YAML or the in-process options) and fills defaults. */
 export function parseTargetConfig(v: unknown): ResolvedConfig {
   if (!isObject(v)) fail('(root)', 'must be an object with at least "ports"')
-  checkKeys(v, '', ['ports', 'subsystems', 'hosts', 'referrals', 'icReqTimeoutMs', 'maxQueueSize', 'inlineDataSize', 'maxH2CData', 'mdts', 'maxBufferedBytes',
+  checkKeys(v, '', ['ports', 'subsystems', 'hosts', 'referrals', 'icReqTimeoutMs', 'maxQueueSize', 'inlineDataSize', 'maxH2CData', 'mdts', 'maxBufferedBytes', 'limits',
     // in-process extras accepted and ignored here
     'logger', 'clock', 'random', 'hooks', 'logLevel', 'tracePdu'])
   const ports = arr(v.ports, 'ports').map((p, i) => parsePort(p, `ports[${i}]`))
@@ -342,13 +346,14 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
     return nqn(h.nqn, `hosts[${i}].nqn`, 'host')
   })
   const referrals = arr(v.referrals, 'referrals').map((r, i): ReferralConfig => parseReferral(r, `referrals[${i}]`, ids))
-  const maxQueueSize = optInt(v.maxQueueSize, 'maxQueueSize', 16, 65536, 1024)
+  const limits = parseLimits(v)
+  const maxQueueSize = limits.maxQueueSize
   return {
     ports,
     subsystems,
     hosts,
     referrals,
-    icReqTimeoutMs: optInt(v.icReqTimeoutMs, 'icReqTimeoutMs', 1, 3_600_000, 10_000),
+    icReqTimeoutMs: limits.icReqTimeoutMs,
     maxQueueSize,
     inlineDataSize: optInt(v.inlineDataSize, 'inlineDataSize', 0, 1 << 20, 16384),
     maxH2CData: (() => {
@@ -357,7 +362,8 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
       return m
     })(),
     mdts: optInt(v.mdts, 'mdts', 1, 12, 8),
-    maxBufferedBytes: optInt(v.maxBufferedBytes, 'maxBufferedBytes', 65536, 1 << 30, 4 << 20),
+    maxBufferedBytes: limits.maxBufferedBytes,
+    limits,
   }
 }
 

@@ -27,7 +27,7 @@ import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
 import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
-import { TcpTransport, type BoundPort } from './transport/tcp.js'
+import { TcpTransport, type BoundPort, type ConnectionStats } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
 
 export type { TargetConfig, PortConfig, NamespaceConfig, SubsystemConfig, ReferralConfig, AnaStateName } from './config.js'
@@ -36,7 +36,8 @@ export { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from '.
 export { detectConfigFormat, fromNvmetcli, type ConfigFormat, type ConfigWarning } from './config-nvmetcli.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
 export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
-export type { BoundPort } from './transport/tcp.js'
+export type { BoundPort, ConnectionStats } from './transport/tcp.js'
+export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
 
@@ -114,6 +115,8 @@ export interface TargetHandle {
   /** Raise an AEN now; returns the number of controllers it was queued on. */
   raiseAen(o: RaiseAenOptions): number
   setHooks(hooks: TargetHooks | undefined): void
+  /** Receive-side state of every open connection: bytes held against limits.maxBufferedBytes, waits, pauses. */
+  connectionStats(): ConnectionStats[]
   on(event: 'controller', listener: (e: ControllerEvent) => void): this
   on(event: 'queue', listener: (e: QueueEvent) => void): this
   off(event: 'controller', listener: (e: ControllerEvent) => void): this
@@ -137,6 +140,10 @@ class Target extends EventEmitter implements TargetHandle {
     this.#logger = logger
     core.on('controller', (e: ControllerEvent) => this.emit('controller', e))
     core.on('queue', (e: QueueEvent) => this.emit('queue', e))
+  }
+
+  connectionStats(): ConnectionStats[] {
+    return this.transport.connectionStats()
   }
 
   get ports(): BoundPort[] {

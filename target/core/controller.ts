@@ -17,6 +17,7 @@ import { StateMachine } from './state-machine.js'
 import { ErrorLog, type ErrorLogEntry } from './error-log.js'
 import { DEFERRED, type Request } from './request.js'
 import type { Queue } from './queue.js'
+import { clampKato } from '../limits.js'
 
 export type ControllerState = 'DISABLED' | 'READY' | 'SHUTTING_DOWN' | 'SHUTDOWN' | 'FATAL' | 'DELETED'
 const CONTROLLER_TABLE: Readonly<Record<ControllerState, readonly ControllerState[]>> = {
@@ -46,6 +47,8 @@ export interface ControllerEnv {
   readonly logger: Logger
   /** CAP.MQES + 1. */
   readonly maxQueueSize: number
+  /** KATO range (limits.kato): requested values are clamped into it. */
+  readonly katoRange: { minMs: number; maxMs: number }
   /** Called once when the controller is deleted (unpublish from subsystem, emit events). */
   onDeleted(ctrl: Controller, reason: string): void
   onStateChange(ctrl: Controller, from: ControllerState, to: ControllerState): void
@@ -120,7 +123,8 @@ export class Controller {
     this.hostid = Buffer.from(o.hostid)
     this.portId = o.portId
     this.discovery = o.discovery
-    this.kato = o.discovery && o.kato === 0 ? DISCOVERY_DEFAULT_KATO_MS : o.kato
+    // Clamped: a KATO of 2^31 ms or more would overflow the timer (it then fires every ms).
+    this.kato = clampKato(o.discovery && o.kato === 0 ? DISCOVERY_DEFAULT_KATO_MS : o.kato, o.env.katoRange)
     this.maxIoQueues = o.maxIoQueues
     this.ioQueues = o.maxIoQueues
     this.logger = o.env.logger.child({ cntlid: o.cntlid, hostnqn: o.hostnqn, subnqn: o.subnqn })
@@ -244,8 +248,9 @@ export class Controller {
   keepAlive(): void {
     this.touch()
   }
+  /** Set Features KATO: the value in use is clamped into the configured range (Get Features reports it). */
   setKato(ms: number): void {
-    this.kato = ms
+    this.kato = clampKato(ms, this.env.katoRange)
     this.touch()
     this.#armKeepAlive()
   }

@@ -245,6 +245,24 @@ export class Queue {
       )
       return
     }
+    if (req.direction === 'controller-to-host' && req.dataLength > 0 && this.transport.reserveData !== undefined) {
+      // Room for the data is reserved before the command builds it (the transport's byte budget).
+      const wait = this.transport.reserveData(req)
+      if (wait !== undefined) {
+        req.state = 'NEED_DATA'
+        wait.then(
+          () => {
+            if (this.inflight.get(req.cid) === req && this.sm.is('LIVE')) this.#execute(req)
+            else {
+              this.transport.releaseData?.(req)
+              req.releaseNamespace()
+            }
+          },
+          () => req.releaseNamespace(),
+        )
+        return
+      }
+    }
     this.#execute(req)
   }
 
@@ -325,6 +343,7 @@ export class Queue {
         return
       case 'drop':
         req.dropped = true
+        this.transport.releaseData?.(req)
         return
       case 'complete':
         if (d.dw0 !== undefined) req.dw0 = d.dw0

@@ -52,6 +52,8 @@ export class Request {
   executing = false
   /** Set when a fault decision dropped it: never completed. */
   dropped = false
+  /** Bytes the transport reserved for this command's buffers (given back when its response is out). */
+  reservedBytes = 0
   readonly startedAt: number
   #hookCmd: HookCommand | undefined
 

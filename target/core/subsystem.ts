@@ -31,6 +31,8 @@ export interface SubsystemOptions {
   hosts: string[]
   anaGroups: number[]
   maxIoQueues: number
+  /** Namespaces this subsystem may hold (limits.namespacesPerSubsystem); default unbounded. */
+  maxNamespaces?: number
   /** Port ids the ANA model starts with. */
   portIds: number[]
   logger: Logger
@@ -57,6 +59,7 @@ export class Subsystem {
   allowAnyHost: boolean
   readonly hosts: Set<string>
   readonly maxIoQueues: number
+  readonly maxNamespaces: number
   readonly ana: AnaModel
   readonly logger: Logger
   /** The namespace table, references and Changed Namespace Lists (keyed by cntlid). */
@@ -75,6 +78,7 @@ export class Subsystem {
     this.allowAnyHost = o.allowAnyHost
     this.hosts = new Set(o.hosts)
     this.maxIoQueues = o.maxIoQueues
+    this.maxNamespaces = o.maxNamespaces ?? Infinity
     this.logger = o.logger
     this.ana = new AnaModel({ groups: o.anaGroups, ports: o.portIds })
     this.#ns = new NamespaceMap<NamespaceStore>({
@@ -137,6 +141,7 @@ export class Subsystem {
   /** Add a fully initialised namespace (store open; the map publishes it only once its entry is built). */
   addNamespace(init: TargetNamespaceInit): void {
     if (this.#ns.get(init.nsid) !== undefined) throw new InvalidArgumentError('nsid', `namespace ${init.nsid} already exists in ${this.nqn}`)
+    if (this.namespaces().length >= this.maxNamespaces) throw new InvalidArgumentError('nsid', `${this.nqn} already holds ${this.maxNamespaces} namespaces (limits.namespacesPerSubsystem)`)
     const grpid = init.anagrpid ?? 1
     if (!this.ana.hasGroup(grpid)) this.ana.addGroup(grpid)
     this.#ns.add(init)

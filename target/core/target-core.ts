@@ -9,6 +9,7 @@ import type { Clock, Random } from '../../lib/clock.js'
 import { InvalidArgumentError } from '../../lib/errors.js'
 import { FABRICS_OPCODE } from '../../lib/nvme/opcodes.js'
 import { SQE_DPTR, SQE_OPC } from '../../lib/nvme/sqe.js'
+import { CONNECT_DATA_SIZE, decodeConnectData } from '../../lib/nvme/fabrics.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import type { ResolvedConfig, ResolvedNamespace, ResolvedSubsystem } from '../config.js'
 import { parseFabrics } from '../cmd/fabrics.js'
@@ -127,6 +128,7 @@ export class TargetCore extends EventEmitter {
       hosts: s.hosts,
       anaGroups: s.anaGroups,
       maxIoQueues: s.maxIoQueues,
+      maxNamespaces: this.config.limits.namespacesPerSubsystem,
       portIds: [...this.ports.keys()],
       logger: this.logger.child({ subnqn: s.nqn }),
     })
@@ -209,7 +211,11 @@ export class TargetCore extends EventEmitter {
   /** Dispatch by queue and opcode (nvmet_req_init). */
   parse(req: Request): number {
     const q = req.queue
-    if (req.opc === FABRICS_OPCODE) return parseFabrics(req, this)
+    if (req.opc === FABRICS_OPCODE) {
+      const status = parseFabrics(req, this)
+      if (status === 0 && !q.connected) this.#limitConnect(req)
+      return status
+    }
     const ctrl = q.controller
     if (ctrl === undefined) return req.fail(NvmeStatus.INVALID_OPCODE | STATUS_DNR, SQE_OPC)
     // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet).
@@ -222,6 +228,29 @@ export class TargetCore extends EventEmitter {
     return q.qid === 0 ? parseAdmin(req, this, ctrl, subsys) : parseIo(req, this, subsys)
   }
 
+  /**
+   * limits.connectionsPerHost: a Connect (admin or I/O queue) from a host NQN that already holds
+   * that many connected queues fails with Controller Busy before anything is created. Wraps the
+   * Connect's execute step so it sees the Connect data however it arrived (in-capsule or R2T).
+   */
+  #limitConnect(req: Request): void {
+    const connect = req.execute
+    if (connect === undefined) return
+    const limit = this.config.limits.connectionsPerHost
+    req.execute = (r) => {
+      if (r.data !== undefined && r.data.length >= CONNECT_DATA_SIZE) {
+        const hostnqn = decodeConnectData(r.data).hostnqn
+        let n = 0
+        for (const q of this.queues) if (q.controller?.hostnqn === hostnqn) n++
+        if (n >= limit) {
+          this.logger.warn({ hostnqn, limit }, 'per-host connection limit reached: Connect refused')
+          return r.fail(NvmeStatus.CONNECT_CTRL_BUSY | STATUS_DNR, 0xffff)
+        }
+      }
+      return connect(r)
+    }
+  }
+
   /** Where a Connect to `subnqn` through `portId` goes (undefined: unknown or not exposed there). */
   connectTarget(subnqn: string, portId: number): Subsystem | DiscoveryService | undefined {
     if (subnqn === this.discovery.nqn) return this.ports.get(portId)?.discovery === true ? this.discovery : undefined
@@ -232,6 +261,11 @@ export class TargetCore extends EventEmitter {
   /** A new controller (dynamic model) or undefined when no controller id is left. */
   createController(o: { target: Subsystem | DiscoveryService; hostnqn: string; hostid: Buffer; portId: number; kato: number }): Controller | undefined {
     if (this.#closing) return undefined
+    // limits.controllersPerSubsystem: the Connect fails with Controller Busy, as when ids run out.
+    if (o.target.controllers.size >= this.config.limits.controllersPerSubsystem) {
+      this.logger.warn({ subnqn: o.target.nqn, hostnqn: o.hostnqn, limit: this.config.limits.controllersPerSubsystem }, 'controller limit reached: Connect refused')
+      return undefined
+    }
     const cntlid = this.#allocCntlid()
     if (cntlid === undefined) return undefined
     const target = o.target
@@ -241,6 +275,7 @@ export class TargetCore extends EventEmitter {
         clock: this.clock,
         logger: this.logger,
         maxQueueSize: this.config.maxQueueSize,
+        katoRange: this.config.limits.kato,
         onDeleted: (c, reason) => {
           // Torn down: unpublished (and its Changed Namespace List dropped) before anyone hears of it.
           if (target instanceof Subsystem) target.detachController(c)

@@ -16,6 +16,14 @@ export interface QueueTransport {
    * connection goes away.
    */
   fetchData(req: Request): Promise<Buffer | number>
+  /**
+   * Reserves room for a command's controller-to-host data before it is read or built (a transport
+   * with a per-connection byte budget): undefined when granted at once, else a promise that
+   * resolves when granted and rejects when the connection goes away. Optional.
+   */
+  reserveData?(req: Request): Promise<void> | undefined
+  /** Gives back what `req` reserved when it ends without a response (a fault dropped it). Optional. */
+  releaseData?(req: Request): void
   /** Sends the command's C2H data (when it succeeded and has any) and then its response capsule. */
   queueResponse(req: Request): void
   /** Tears the connection down (controller deleted, keep-alive expired, target closing). */

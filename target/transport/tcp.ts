@@ -9,9 +9,13 @@
  *   Connect, which the Linux host sends in-capsule whatever IOCCSZ says; wire spec 10.1).
  * - R2T + H2CData for larger writes (the host splits by MAXH2CDATA), C2HData for reads, with the
  *   SUCCESS flag only when the host disabled SQ flow control (wire spec 10.2).
- * - Backpressure both ways: reading pauses at the queue depth, at the R2T byte budget and while
- *   the socket's write side needs a 'drain'; writes are corked scatter-gather (header, data, digest
- *   as separate buffers, never concatenated).
+ * - Backpressure both ways: a capsule beyond the queue depth (SQSIZE+1) is a PDU sequence error;
+ *   every command buffer (R2T, read data) is reserved against the connection's byte budget before
+ *   it is allocated (receive-budget.ts); reading pauses at the queue depth and, whatever the R2T
+ *   state, while the socket's write side needs a 'drain'; writes are corked scatter-gather (header,
+ *   data, digest as separate buffers, never concatenated).
+ * - Limits (target/limits.ts): connections per port, time to ICReq, to Connect after ICResp, to
+ *   finish a started PDU, and idle time of a queue no keep-alive covers.
  * - Fault seams: onConnection, onPduReceived, onPduSend (the core runs onCommand/onCompletion).
  *   With no hooks installed nothing here awaits.
  */
@@ -32,6 +36,7 @@ import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
 import type { PortInfo, TargetCore } from '../core/target-core.js'
 import type { QueueTransport } from '../core/transport-ops.js'
+import { ReceiveBudget } from './receive-budget.js'
 
 /** SGL1 ADDRESS at SQE byte 24 and the identifier byte at 39, as PDU offsets (CapsuleCmd SQE at 8). */
 const FEI_SGL_ADDRESS = 8 + SQE_DPTR
@@ -51,6 +56,23 @@ export interface TcpTransportOptions {
   tracePdu?: boolean
 }
 
+/** One connection's receive-side state (limits and backpressure observation). */
+export interface ConnectionStats {
+  connectionId: number
+  portId: number
+  /** Bytes of command buffers reserved against limits.maxBufferedBytes. */
+  heldBytes: number
+  /** Commands waiting for room in the budget. */
+  waiting: number
+  /** R2Ts outstanding. */
+  r2t: number
+  inflight: number
+  /** Reading from the socket is paused. */
+  paused: boolean
+  /** Bytes of received PDUs not yet delivered (a partial PDU, or PDUs queued while paused). */
+  framerBytes: number
+}
+
 export interface BoundPort {
   id: number
   address: string
@@ -60,6 +82,7 @@ export interface BoundPort {
 interface PendingTransfer {
   req: Request
   ttag: number
+  /** Allocated when the R2T is issued (after the budget granted it), never before. */
   buffer: Buffer
   received: number
   /** End offset of the outstanding R2T. */
@@ -134,6 +157,11 @@ export class TcpTransport {
     return true
   }
 
+  /** Receive-side state of every open connection (all ports). */
+  connectionStats(): ConnectionStats[] {
+    return [...this.#ports.values()].flatMap((p) => [...p.connections].map((c) => c.stats()))
+  }
+
   ports(): BoundPort[] {
     return [...this.#ports.values()].map((p) => ({ id: p.info.id, address: p.info.address, port: p.info.port }))
   }
@@ -168,6 +196,14 @@ export class TcpTransport {
       socket.destroy()
       return
     }
+    const limit = this.core.config.limits.connectionsPerPort
+    if (port.connections.size >= limit) {
+      // limits.connectionsPerPort: refused before any state is made for it.
+      port.logger.warn({ limit, remote: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}` }, 'connection limit reached: closing new connection')
+      socket.on('error', () => undefined)
+      socket.destroy()
+      return
+    }
     const id = this.#nextConnectionId++
     const conn = new TcpConnection({ transport: this, port, socket, connectionId: id })
     port.connections.add(conn)
@@ -194,10 +230,14 @@ class TcpConnection implements QueueTransport {
   #ddgst = false
   #hpda = 0
   #icTimer: TimerHandle | undefined
+  #connectTimer: TimerHandle | undefined
+  /** Armed while a started PDU is incomplete; `#pduMark` is the PDU count when it was armed. */
+  #pduTimer: TimerHandle | undefined
+  #pduMark = -1
+  #idleTimer: TimerHandle | undefined
+  #lastRx = 0
   readonly #transfers = new Map<number, PendingTransfer>()
-  /** R2T requests waiting for the byte budget. */
-  readonly #r2tWaiting: PendingTransfer[] = []
-  #r2tBytes = 0
+  readonly #budget: ReceiveBudget
   #nextTtag = 0
   #paused = false
   #stalledUntil = 0
@@ -229,6 +269,24 @@ class TcpConnection implements QueueTransport {
       onPdu: (raw) => this.#onPdu(raw),
     })
     this.queue = o.transport.core.createQueue(this, this.#logger)
+    this.#budget = new ReceiveBudget({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T })
+  }
+
+  stats(): ConnectionStats {
+    return {
+      connectionId: this.connectionId,
+      portId: this.portId,
+      heldBytes: this.#budget.held,
+      waiting: this.#budget.waiting,
+      r2t: this.#budget.r2t,
+      inflight: this.queue.inflight.size,
+      paused: this.#paused,
+      framerBytes: this.#framer.bufferedBytes,
+    }
+  }
+
+  get #limits(): TcpTransport['core']['config']['limits'] {
+    return this.#t.core.config.limits
   }
 
   get #hooks(): HookSlot {
@@ -256,10 +314,10 @@ class TcpConnection implements QueueTransport {
     // The host must send ICReq promptly (Linux host: 10 s); a silent peer is dropped.
     this.#icTimer = this.#t.clock.setTimeout(() => {
       if (this.#state === 'CONNECTING') {
-        this.#logger.info({ timeoutMs: this.#t.core.config.icReqTimeoutMs }, 'no ICReq in time: closing')
+        this.#logger.info({ timeoutMs: this.#limits.icReqTimeoutMs }, 'no ICReq in time: closing')
         this.#destroy()
       }
-    }, this.#t.core.config.icReqTimeoutMs)
+    }, this.#limits.icReqTimeoutMs)
     this.#icTimer.unref?.()
     const onConnection = this.#hooks.hooks?.onConnection
     if (onConnection !== undefined) {
@@ -295,12 +353,87 @@ class TcpConnection implements QueueTransport {
 
   #onData(chunk: Buffer): void {
     if (this.#state === 'CLOSING' || this.#state === 'CLOSED') return
+    this.#lastRx = this.#t.clock.now()
     try {
       this.#framer.push(chunk)
     } catch (err) {
       this.#fatal(err)
     }
     if (this.#framer.paused && !this.#paused) this.#pauseReading()
+    this.#watchPartialPdu()
+    if (this.#idleTimer === undefined && this.queue.connected && this.#limits.idleTimeoutMs > 0) this.#armIdle(this.#limits.idleTimeoutMs)
+  }
+
+  // ---- time limits -----------------------------------------------------------------------------
+
+  /**
+   * limits.pduTimeoutMs: a PDU whose first bytes arrived must arrive whole in time (a peer
+   * trickling one PDU forever holds a buffer and a socket). Not counted while the target itself
+   * paused delivery.
+   */
+  #watchPartialPdu(): void {
+    const f = this.#framer
+    if (f.atPduBoundary || f.paused) {
+      if (this.#pduTimer !== undefined) this.#t.clock.clearTimeout(this.#pduTimer)
+      this.#pduTimer = undefined
+      return
+    }
+    if (this.#pduTimer !== undefined && this.#pduMark === f.pdusDelivered) return
+    if (this.#pduTimer !== undefined) this.#t.clock.clearTimeout(this.#pduTimer)
+    this.#pduMark = f.pdusDelivered
+    const ms = this.#limits.pduTimeoutMs
+    this.#pduTimer = this.#t.clock.setTimeout(() => {
+      this.#pduTimer = undefined
+      if (this.#state === 'CLOSING' || this.#state === 'CLOSED') return
+      if (f.atPduBoundary || f.paused) return
+      if (f.pdusDelivered !== this.#pduMark) {
+        this.#watchPartialPdu()
+        return
+      }
+      this.#logger.warn({ timeoutMs: ms, bufferedBytes: f.bufferedBytes }, 'PDU not finished in time: closing')
+      this.#destroy()
+    }, ms)
+    this.#pduTimer.unref?.()
+  }
+
+  /** limits.connectTimeoutMs: after ICResp, a Connect must bind the queue in time. */
+  #armConnectTimer(): void {
+    const ms = this.#limits.connectTimeoutMs
+    this.#connectTimer = this.#t.clock.setTimeout(() => {
+      this.#connectTimer = undefined
+      if (this.#state !== 'LIVE' || this.queue.connected) return
+      this.#logger.info({ timeoutMs: ms }, 'no Connect in time after ICReq: closing')
+      this.#destroy()
+    }, ms)
+    this.#connectTimer.unref?.()
+  }
+
+  /**
+   * limits.idleTimeoutMs: a connected queue that receives nothing, has nothing in flight and whose
+   * controller has keep-alive disabled (KATO 0 — otherwise the keep-alive timeout governs) is closed.
+   */
+  #armIdle(ms: number): void {
+    this.#idleTimer = this.#t.clock.setTimeout(() => {
+      this.#idleTimer = undefined
+      if (this.#state !== 'LIVE') return
+      const limit = this.#limits.idleTimeoutMs
+      const idle = this.#t.clock.now() - this.#lastRx
+      const ctrl = this.queue.controller
+      const covered = ctrl !== undefined && ctrl.kato > 0
+      // An outstanding AER is not activity (the host keeps one posted on every admin queue).
+      if (!covered && idle >= limit && !this.busy) {
+        this.#logger.info({ timeoutMs: limit, idle }, 'idle connection: closing')
+        this.close('idle timeout')
+        return
+      }
+      this.#armIdle(Math.max(1, limit - (covered || this.busy ? 0 : idle)))
+    }, ms)
+    this.#idleTimer.unref?.()
+  }
+
+  #clearTimers(): void {
+    for (const t of [this.#icTimer, this.#connectTimer, this.#pduTimer, this.#idleTimer]) if (t !== undefined) this.#t.clock.clearTimeout(t)
+    this.#icTimer = this.#connectTimer = this.#pduTimer = this.#idleTimer = undefined
   }
 
   /** One whole PDU from the framer (a view valid only during this call). */
@@ -361,6 +494,7 @@ class TcpConnection implements QueueTransport {
     if ((this.#state as ConnState) === 'CLOSING' || (this.#state as ConnState) === 'CLOSED') return
     if (!this.#shouldPause()) this.#resumeFramer()
     else this.#pauseReading()
+    this.#watchPartialPdu()
   }
 
   /**
@@ -404,6 +538,7 @@ class TcpConnection implements QueueTransport {
       this.#paused = false
       this.#socket.resume()
     }
+    this.#watchPartialPdu()
   }
 
   #handle(pdu: Pdu, raw: Buffer | undefined): void {
@@ -444,9 +579,16 @@ class TcpConnection implements QueueTransport {
     this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
     this.#state = 'LIVE'
     this.queue.markLive()
+    this.#armConnectTimer()
   }
 
   #onCapsule(sqeView: Buffer, dataView: Buffer | undefined, digestOk: boolean, raw: Buffer | undefined): void {
+    // SQ overflow: the host may have at most SQSIZE+1 commands outstanding (NVMe Base 2.0 section
+    // 4.6.1.2.1; the Linux host uses exactly that many tags). One more is a PDU sequence error, not
+    // a command to buffer (nvmet-tcp treats running out of commands as fatal too).
+    if (this.queue.inflight.size >= this.queue.depth) {
+      throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `command capsule beyond the queue depth ${this.queue.depth} (SQ overflow)`, raw)
+    }
     const sqe = decodeSqe(sqeView)
     const data = dataView !== undefined && dataView.length > 0 ? dataView : undefined
     if (data !== undefined) {
@@ -483,12 +625,14 @@ class TcpConnection implements QueueTransport {
     if (!digestOk) x.digestError = true
     if (x.received < x.r2tEnd) return
     this.#transfers.delete(ttag)
-    this.#r2tBytes -= x.buffer.length
     if (x.received < x.buffer.length) {
-      // More requested than one R2T covered: ask for the rest.
+      // More requested than one R2T covered: ask for the rest (it keeps its R2T slot).
       this.#issueR2T(x)
-    } else x.resolve(x.digestError ? NvmeStatus.TRANSIENT_TR_ERR : x.buffer)
-    this.#drainR2TWaiting()
+    } else {
+      // The data is in: the R2T slot is free; the bytes stay reserved until the command completes.
+      this.#budget.releaseR2T()
+      x.resolve(x.digestError ? NvmeStatus.TRANSIENT_TR_ERR : x.buffer)
+    }
     this.#maybeResume()
   }
 
@@ -496,10 +640,57 @@ class TcpConnection implements QueueTransport {
 
   fetchData(req: Request): Promise<Buffer | number> {
     return new Promise((resolve, reject) => {
-      const x: PendingTransfer = { req, ttag: -1, buffer: Buffer.alloc(req.dataLength), received: 0, r2tEnd: 0, digestError: false, resolve, reject }
-      if (this.#r2tBytes > 0 && this.#r2tBytes + req.dataLength > this.#t.core.config.maxBufferedBytes) this.#r2tWaiting.push(x)
-      else this.#issueR2T(x)
+      // Reserved before the buffer exists; the R2T goes out once the budget and an R2T slot allow.
+      this.#budget.request({
+        bytes: req.dataLength,
+        r2t: true,
+        grant: () => {
+          req.reservedBytes += req.dataLength
+          if (this.queue.inflight.get(req.cid) !== req) {
+            // Ended while it waited (connection torn down or command gone): nothing to fetch.
+            this.#releaseReserved(req)
+            this.#budget.releaseR2T()
+            reject(new Error('command ended'))
+            return
+          }
+          const x: PendingTransfer = { req, ttag: -1, buffer: Buffer.alloc(req.dataLength), received: 0, r2tEnd: 0, digestError: false, resolve, reject }
+          this.#issueR2T(x)
+        },
+        fail: reject,
+      })
     })
+  }
+
+  reserveData(req: Request): Promise<void> | undefined {
+    let granted = false
+    let grantLater: (() => void) | undefined
+    let failLater: ((e: Error) => void) | undefined
+    this.#budget.request({
+      bytes: req.dataLength,
+      r2t: false,
+      grant: () => {
+        req.reservedBytes += req.dataLength
+        if (grantLater !== undefined) grantLater()
+        else granted = true
+      },
+      fail: (e) => failLater?.(e),
+    })
+    if (granted) return undefined
+    return new Promise<void>((resolve, reject) => {
+      grantLater = resolve
+      failLater = reject
+    })
+  }
+
+  releaseData(req: Request): void {
+    this.#releaseReserved(req)
+  }
+
+  /** Gives back what `req` holds in the budget (its response is out, or it will never be sent). */
+  #releaseReserved(req: Request): void {
+    const bytes = req.reservedBytes
+    req.reservedBytes = 0
+    if (bytes > 0) this.#budget.release(bytes, false)
   }
 
   #issueR2T(x: PendingTransfer): void {
@@ -515,32 +706,28 @@ class TcpConnection implements QueueTransport {
     const r2tl = x.buffer.length - x.received
     x.r2tEnd = x.received + r2tl
     this.#transfers.set(ttag, x)
-    this.#r2tBytes += x.buffer.length
     this.#send({ type: PduType.R2T, cccid: x.req.cid, ttag, r2to: x.received, r2tl })
   }
 
-  #drainR2TWaiting(): void {
-    while (this.#r2tWaiting.length > 0) {
-      const next = this.#r2tWaiting[0]!
-      if (this.#r2tBytes > 0 && this.#r2tBytes + next.buffer.length > this.#t.core.config.maxBufferedBytes) return
-      this.#r2tWaiting.shift()
-      if (this.queue.inflight.get(next.req.cid) === next.req) this.#issueR2T(next)
-    }
-  }
-
   queueResponse(req: Request): void {
-    if (this.#state !== 'LIVE') return
+    if (this.#state !== 'LIVE') {
+      req.reservedBytes = 0
+      return
+    }
     const q = this.queue
     const data = req.status === 0 ? req.c2hData : undefined
     const elide = data !== undefined && data.length > 0 && q.sqFlowDisabled && req.dw0 === 0 && req.dw1 === 0
+    // The reservation is given back once the response has been handed to the kernel: until then
+    // the data is still held here (a host that does not read keeps it in the budget).
+    const written = req.reservedBytes > 0 ? (): void => this.#releaseReserved(req) : undefined
     if (data !== undefined && data.length > 0) {
       const len = Math.min(data.length, req.dataLength)
       // One C2HData per command (like nvmet/SPDK); DATAO from 0, LAST_PDU on it.
-      this.#send({ type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data: len === data.length ? data : data.subarray(0, len) })
+      this.#send({ type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data: len === data.length ? data : data.subarray(0, len) }, elide ? written : undefined)
     }
     if (!elide) {
       const cqe = encodeCqe({ dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status })
-      this.#send({ type: PduType.CAPSULE_RESP, cqe })
+      this.#send({ type: PduType.CAPSULE_RESP, cqe }, written)
     }
     this.#maybeResume()
   }
@@ -593,11 +780,15 @@ class TcpConnection implements QueueTransport {
 
   // ---- backpressure ----------------------------------------------------------------------------
 
-  /** Pause reading at the queue depth or while writes wait for 'drain' — unless a command waits for H2C data. */
+  /**
+   * Pause reading while writes wait for 'drain' — whatever the R2T state: a host that does not read
+   * its socket gets no more commands read — and at the queue depth unless a command waits for H2C
+   * data (then its data must still be read; a capsule beyond the depth is a sequence error).
+   */
   #shouldPause(): boolean {
     if (this.#t.clock.now() < this.#stalledUntil) return true
-    if (this.#transfers.size > 0) return false
-    return this.queue.inflight.size >= this.queue.depth || this.#needDrain
+    if (this.#needDrain) return true
+    return this.#transfers.size === 0 && this.queue.inflight.size >= this.queue.depth
   }
 
   #pauseReading(): void {
@@ -616,14 +807,18 @@ class TcpConnection implements QueueTransport {
 
   // ---- sending ---------------------------------------------------------------------------------
 
-  #send(pdu: Pdu): void {
-    if (this.#state === 'CLOSED') return
+  /** `written` runs once the PDU's bytes are handed to the kernel (or will never be). */
+  #send(pdu: Pdu, written?: () => void): void {
+    if (this.#state === 'CLOSED') {
+      written?.()
+      return
+    }
     const opts = { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda }
     const parts = encodePduParts(pdu, pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ ? {} : opts)
     if (this.#t.tracePdu) this.#trace('tx', pdu, parts.reduce((n, p) => n + p.length, 0))
     const onTx = this.#hooks.hooks?.onPduSend
     if (onTx === undefined && this.#sendChainDepth === 0) {
-      this.#write(parts)
+      this.#write(parts, written)
       return
     }
     // Keep PDU order behind asynchronous decisions.
@@ -636,6 +831,8 @@ class TcpConnection implements QueueTransport {
       .catch((err: unknown) => this.#logger.error({ err }, 'onPduSend hook failed'))
       .finally(() => {
         this.#sendChainDepth--
+        // Fault paths (held, dropped, segmented PDUs): the budget is given back once decided.
+        written?.()
       })
   }
 
@@ -693,9 +890,12 @@ class TcpConnection implements QueueTransport {
    * Corked scatter-gather write: header, data and digest go out as separate buffers, uncorked next
    * tick; held PDUs (if any) go first in the same corked write.
    */
-  #write(parts: Buffer[]): void {
+  #write(parts: Buffer[], written?: () => void): void {
     const s = this.#socket
-    if (s.destroyed || !s.writable) return
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return
+    }
     parts = this.#withHeld(parts)
     if (!this.#corked) {
       this.#corked = true
@@ -705,7 +905,12 @@ class TcpConnection implements QueueTransport {
         s.uncork()
       })
     }
-    for (const p of parts) if (!s.write(p)) this.#needDrain = true
+    const last = parts.length - 1
+    parts.forEach((p, i) => {
+      if (!s.write(p, i === last ? written : undefined)) this.#needDrain = true
+    })
+    // A host that does not read what we send gets nothing more read from it until 'drain'.
+    if (this.#needDrain && this.#state === 'LIVE') this.#pauseReading()
   }
   #writeNow(parts: Buffer[]): void {
     const s = this.#socket
@@ -743,10 +948,8 @@ class TcpConnection implements QueueTransport {
 
   #failTransfers(): void {
     for (const x of this.#transfers.values()) x.reject(new Error('connection closed'))
-    for (const x of this.#r2tWaiting) x.reject(new Error('connection closed'))
     this.#transfers.clear()
-    this.#r2tWaiting.length = 0
-    this.#r2tBytes = 0
+    this.#budget.failAll(new Error('connection closed'))
   }
 
   #destroy(): void {
@@ -757,8 +960,7 @@ class TcpConnection implements QueueTransport {
   }
 
   #onClose(): void {
-    if (this.#icTimer !== undefined) this.#t.clock.clearTimeout(this.#icTimer)
-    this.#icTimer = undefined
+    this.#clearTimers()
     this.#failTransfers()
     if (this.#state !== 'CLOSED') {
       this.#state = 'CLOSED'
