@@ -158,6 +158,8 @@ function toNvmetcli(c: TargetConfig, discoveryNqn: string, warn: (w: ConfigWarni
       const file = typeof n.store === 'object' && n.store.type === 'file' ? n.store.path : undefined
       const device: Record<string, unknown> = { nguid: formatNguid(n.nguid), path: file ?? '' }
       if (n.uuid !== undefined) device.uuid = n.uuid
+      // The file store writes through the page cache and flushes with fsync: nvmet's buffered I/O.
+      if (file !== undefined) device.buffered_io = '1'
       return {
         ana_grpid: n.anaGroup ?? 1,
         device,
