@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { pino } from 'pino'
 import { parse as parseYaml } from 'yaml'
+import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
 import { attachFaults, type FaultsHandle } from './attach.js'
@@ -26,6 +27,15 @@ function intArg(name: string, min = 0, max = 0xffffffff) {
     const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : Number.NaN
     if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`${name} must be an integer in [${min}, ${max}], got "${v}"`)
     return n
+  }
+}
+
+/** A subsystem (or host) name as nvmet takes it (lib/nvme/nqn.ts, the rule config and API apply too). */
+export function nqnArg(name: string, role: NqnRole = 'subsystem') {
+  return (v: string): string => {
+    const why = nqnNameProblem(v, role)
+    if (why !== undefined) throw new CommanderArgError(`${name}: NQN "${v.slice(0, 64)}" ${why}`)
+    return v
   }
 }
 
@@ -99,7 +109,7 @@ export function registerCtlCommand(program: Command): void {
 
   const ns = ctl.command('ns').description('namespaces: add, remove, enable, disable, uuid, group, resize')
   const nsCommon = (c: Command): Command =>
-    c.requiredOption('--nsid <nsid>', 'namespace id', intArg('--nsid', 1, 0xfffffffe)).option('--subnqn <nqn>', 'subsystem (default: the first NVM subsystem)')
+    c.requiredOption('--nsid <nsid>', 'namespace id', intArg('--nsid', 1, 0xfffffffe)).option('--subnqn <nqn>', 'subsystem (default: the first NVM subsystem)', nqnArg('--subnqn'))
   const nsArgs = (op: string, o: Record<string, unknown>): JsonObject => {
     const a: JsonObject = { op, nsid: o.nsid as number }
     if (typeof o.subnqn === 'string') a.subnqn = o.subnqn
@@ -211,7 +221,7 @@ export function registerCtlCommand(program: Command): void {
     .command('delete')
     .option('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
     .option('--port <id>', 'port id', intArg('--port', 0, 0xffff))
-    .option('--hostnqn <nqn>', 'host NQN')
+    .option('--hostnqn <nqn>', 'host NQN', nqnArg('--hostnqn', 'host'))
     .action(async (o: { cntlid?: number; port?: number; hostnqn?: string }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'delete', ...o }))
 
   ctl
