@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parseTargetConfig, readTargetConfigFile } from '../../target/config.js'
-import { rebasePorts } from '../../target/config-source.js'
+import { readConfigSource, rebasePorts } from '../../target/config-source.js'
 import { resolveCliConfig } from '../../target/cli.js'
 import { createTarget } from '../../target/index.js'
 import { RawHost } from '../helpers/raw-host.js'
@@ -30,6 +30,16 @@ t.test('--port-base moves nvme-058.target.yaml, keeping its per-port ANA table',
     { id: 1, address: 'a', port: 0 },
     { id: 2, address: 'a', port: 100, advertise: { port: 9000 } },
   ], 'port 0 stays free; advertised ports are left as written')
+})
+
+t.test('examples/nvmet.json (nvmetcli format) loads, its block device named in a warning', async (t) => {
+  const warnings: string[] = []
+  const config = await readConfigSource(example('nvmet.json'), { portBase: 0, onWarning: (w) => warnings.push(`${w.path}: ${w.message}`) })
+  t.equal(warnings.length, 1, warnings.join('; '))
+  t.match(warnings[0], /^subsystems\[0\]\.namespaces\[0\]\.device\.path: \/dev\/nullb0 is not (there|a regular file) here: served from memory/)
+  const target = await createTarget(config)
+  t.teardown(() => target.close())
+  t.same(target.status().ana.map((a) => `${a.portId}:${a.grpid}:${a.state}`), ['1:1:optimized', '2:1:non-optimized'])
 })
 
 t.test('examples/target.yaml loads and serves (on free ports)', async (t) => {
