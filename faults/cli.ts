@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { pino } from 'pino'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
@@ -88,12 +88,13 @@ export function registerCtlCommand(program: Command): void {
     .command('export')
     .description('write the live configuration (after run-time changes); the file restarts an identical target (target --config FILE)')
     .addOption(new Option('--format <format>', "native (nvmf-fault's YAML/JSON shape) or nvmetcli (saveconfig JSON)").choices(['native', 'nvmetcli']).default('native'))
-    .option('-o, --output <file>', 'write to a file (default: stdout)')
+    .option('-o, --output <file>', 'write to a file, YAML if it ends in .yaml/.yml (default: JSON on stdout)')
     .action(async (o: { format: string; output?: string }, cmd: Command) => {
       await withClient(cmd, async (c) => {
         const doc = (await c.call('configExport', { format: o.format })).json
         if (o.output === undefined) return print(doc)
-        await writeFile(o.output, `${JSON.stringify(doc, null, 2)}\n`)
+        // A .yaml/.yml file gets YAML (what the native examples use), anything else JSON.
+        await writeFile(o.output, /\.ya?ml$/i.test(o.output) ? stringifyYaml(doc) : `${JSON.stringify(doc, null, 2)}\n`)
         print({ file: o.output, format: o.format })
       })
     })

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { parse as parseYaml } from 'yaml'
 import type { TargetStatus } from '../../target/index.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -96,6 +97,12 @@ t.test('ctl config export -> restart -> identical ctl status', async (t) => {
   const exp = await runCli(['ctl', '--control', sock1, 'config', 'export', '--format', 'nvmetcli', '-o', file])
   t.equal(exp.code, 0, exp.stderr)
   t.same(JSON.parse(exp.stdout), { file, format: 'nvmetcli' })
+  const yamlFile = join(dir, 'live.yaml')
+  const expYaml = await runCli(['ctl', '--control', sock1, 'config', 'export', '-o', yamlFile])
+  t.equal(expYaml.code, 0, expYaml.stderr)
+  const native = parseYaml(readFileSync(yamlFile, 'utf8')) as { subsystems: Array<{ nqn: string; namespaces: Array<{ nsid: number; enabled: boolean }> }> }
+  t.equal(native.subsystems[0]!.nqn, 'blktests-subsystem-1', 'native export as YAML')
+  t.equal(native.subsystems[0]!.namespaces.find((n) => n.nsid === 1)!.enabled, false)
   t.equal(await first.stop(), 0, 'first target stopped')
 
   const sock2 = join(dir, 'two.sock')
