@@ -138,7 +138,9 @@ export async function fromNvmetcli(doc: unknown, options: NvmetcliImportOptions 
     return { nqn: r.str(o.nqn, `${p}.nqn`) }
   })
 
-  const subsystems = await Promise.all(r.list(doc.subsystems, 'subsystems').map((s, i) => readSubsystem(r, s, `subsystems[${i}]`, options)))
+  // One after the other, so the warnings come in document order.
+  const subsystems: SubsystemConfig[] = []
+  for (const [i, s] of r.list(doc.subsystems, 'subsystems').entries()) subsystems.push(await readSubsystem(r, s, `subsystems[${i}]`, options))
   config.subsystems = subsystems
   const groupsInUse = new Set<number>([1])
   for (const s of subsystems) for (const g of s.anaGroups ?? []) groupsInUse.add(g)
@@ -190,7 +192,8 @@ async function readSubsystem(r: Reader, v: unknown, path: string, options: Nvmet
   if (ext.firmware !== undefined && s.firmware === undefined) s.firmware = r.str(ext.firmware, `${path}.${EXTENSION_KEY}.firmware`)
   if (ext.anaGroups !== undefined) s.anaGroups = r.list(ext.anaGroups, `${path}.${EXTENSION_KEY}.anaGroups`).map((g, i) => r.int(g, `${path}.${EXTENSION_KEY}.anaGroups[${i}]`))
   r.unknownKeys(ext, `${path}.${EXTENSION_KEY}`, ['anaGroups', 'firmware'])
-  s.namespaces = await Promise.all(r.list(o.namespaces, `${path}.namespaces`).map((n, i) => readNamespace(r, n, `${path}.namespaces[${i}]`, options)))
+  s.namespaces = []
+  for (const [i, n] of r.list(o.namespaces, `${path}.namespaces`).entries()) s.namespaces.push(await readNamespace(r, n, `${path}.namespaces[${i}]`, options))
   return s
 }
 
