@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { pino } from 'pino'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
 import { attachFaults, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
@@ -27,6 +28,15 @@ function intArg(name: string, min = 0, max = 0xffffffff) {
     const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : Number.NaN
     if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`${name} must be an integer in [${min}, ${max}], got "${v}"`)
     return n
+  }
+}
+
+/** A subsystem (or host) name as nvmet takes it (lib/nvme/nqn.ts, the rule config and API apply too). */
+export function nqnArg(name: string, role: NqnRole = 'subsystem') {
+  return (v: string): string => {
+    const why = nqnNameProblem(v, role)
+    if (why !== undefined) throw new CommanderArgError(`${name}: NQN "${v.slice(0, 64)}" ${why}`)
+    return v
   }
 }
 
@@ -79,12 +89,13 @@ export function registerCtlCommand(program: Command): void {
     .command('export')
     .description('write the live configuration (after run-time changes); the file restarts an identical target (target --config FILE)')
     .addOption(new Option('--format <format>', "native (nvmf-fault's YAML/JSON shape) or nvmetcli (saveconfig JSON)").choices(['native', 'nvmetcli']).default('native'))
-    .option('-o, --output <file>', 'write to a file (default: stdout)')
+    .option('-o, --output <file>', 'write to a file, YAML if it ends in .yaml/.yml (default: JSON on stdout)')
     .action(async (o: { format: string; output?: string }, cmd: Command) => {
       await withClient(cmd, async (c) => {
         const doc = (await c.call('configExport', { format: o.format })).json
         if (o.output === undefined) return print(doc)
-        await writeFile(o.output, `${JSON.stringify(doc, null, 2)}\n`)
+        // A .yaml/.yml file gets YAML (what the native examples use), anything else JSON.
+        await writeFile(o.output, /\.ya?ml$/i.test(o.output) ? stringifyYaml(doc) : `${JSON.stringify(doc, null, 2)}\n`)
         print({ file: o.output, format: o.format })
       })
     })
@@ -100,7 +111,7 @@ export function registerCtlCommand(program: Command): void {
 
   const ns = ctl.command('ns').description('namespaces: add, remove, enable, disable, uuid, group, resize')
   const nsCommon = (c: Command): Command =>
-    c.requiredOption('--nsid <nsid>', 'namespace id', intArg('--nsid', 1, 0xfffffffe)).option('--subnqn <nqn>', 'subsystem (default: the first NVM subsystem)')
+    c.requiredOption('--nsid <nsid>', 'namespace id', intArg('--nsid', 1, 0xfffffffe)).option('--subnqn <nqn>', 'subsystem (default: the first NVM subsystem)', nqnArg('--subnqn'))
   const nsArgs = (op: string, o: Record<string, unknown>): JsonObject => {
     const a: JsonObject = { op, nsid: o.nsid as number }
     if (typeof o.subnqn === 'string') a.subnqn = o.subnqn
@@ -212,7 +223,7 @@ export function registerCtlCommand(program: Command): void {
     .command('delete')
     .option('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
     .option('--port <id>', 'port id', intArg('--port', 0, 0xffff))
-    .option('--hostnqn <nqn>', 'host NQN')
+    .option('--hostnqn <nqn>', 'host NQN', nqnArg('--hostnqn', 'host'))
     .action(async (o: { cntlid?: number; port?: number; hostnqn?: string }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'delete', ...o }))
 
   ctl

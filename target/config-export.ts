@@ -148,7 +148,6 @@ function toNvmetcli(c: TargetConfig, discoveryNqn: string, warn: (w: ConfigWarni
       allow_any_host: s.allowAnyHost === false ? '0' : '1',
       cntlid_max: '65519',
       cntlid_min: '1',
-      firmware: s.firmware ?? '',
       model: s.model ?? '',
       qid_max: String(s.maxIoQueues ?? 8),
       serial: s.serial ?? '',
@@ -167,7 +166,8 @@ function toNvmetcli(c: TargetConfig, discoveryNqn: string, warn: (w: ConfigWarni
       }
     }),
     nqn: s.nqn,
-    [EXTENSION_KEY]: { anaGroups: s.anaGroups ?? [1] },
+    // attr_firmware is missing from older kernels (6.1): nvmetcli restore would fail on it there.
+    [EXTENSION_KEY]: { anaGroups: s.anaGroups ?? [1], firmware: s.firmware ?? '0.1' },
   }))
   const ext: Record<string, unknown> = {
     icReqTimeoutMs: c.icReqTimeoutMs,

@@ -138,7 +138,9 @@ export async function fromNvmetcli(doc: unknown, options: NvmetcliImportOptions 
     return { nqn: r.str(o.nqn, `${p}.nqn`) }
   })
 
-  const subsystems = await Promise.all(r.list(doc.subsystems, 'subsystems').map((s, i) => readSubsystem(r, s, `subsystems[${i}]`, options)))
+  // One after the other, so the warnings come in document order.
+  const subsystems: SubsystemConfig[] = []
+  for (const [i, s] of r.list(doc.subsystems, 'subsystems').entries()) subsystems.push(await readSubsystem(r, s, `subsystems[${i}]`, options))
   config.subsystems = subsystems
   const groupsInUse = new Set<number>([1])
   for (const s of subsystems) for (const g of s.anaGroups ?? []) groupsInUse.add(g)
@@ -187,9 +189,11 @@ async function readSubsystem(r: Reader, v: unknown, path: string, options: Nvmet
   r.unknownKeys(attr, ap, ['allow_any_host', 'serial', 'model', 'firmware', 'qid_max', 'version', 'cntlid_min', 'cntlid_max', 'pi_enable', 'ieee_oui', 'vendor_id', 'subsys_vendor_id'])
   if (o.passthru !== undefined && r.list(o.passthru, `${path}.passthru`).length > 0) r.warn(`${path}.passthru`, 'passthru controllers are not supported; ignored')
   const ext = r.obj(o[EXTENSION_KEY], `${path}.${EXTENSION_KEY}`)
+  if (ext.firmware !== undefined && s.firmware === undefined) s.firmware = r.str(ext.firmware, `${path}.${EXTENSION_KEY}.firmware`)
   if (ext.anaGroups !== undefined) s.anaGroups = r.list(ext.anaGroups, `${path}.${EXTENSION_KEY}.anaGroups`).map((g, i) => r.int(g, `${path}.${EXTENSION_KEY}.anaGroups[${i}]`))
-  r.unknownKeys(ext, `${path}.${EXTENSION_KEY}`, ['anaGroups'])
-  s.namespaces = await Promise.all(r.list(o.namespaces, `${path}.namespaces`).map((n, i) => readNamespace(r, n, `${path}.namespaces[${i}]`, options)))
+  r.unknownKeys(ext, `${path}.${EXTENSION_KEY}`, ['anaGroups', 'firmware'])
+  s.namespaces = []
+  for (const [i, n] of r.list(o.namespaces, `${path}.namespaces`).entries()) s.namespaces.push(await readNamespace(r, n, `${path}.namespaces[${i}]`, options))
   return s
 }
 
@@ -205,9 +209,8 @@ async function readNamespace(r: Reader, v: unknown, path: string, options: Nvmet
     // An all-zero NGUID is nvmet's "none" (Identify reports zeroes), as here.
     if (!/^[0-]+$/.test(g)) ns.nguid = g
   }
-  r.onlyDefault(dev, 'buffered_io', dp, ['0', '1'], 'no page-cache choice')
-  r.onlyDefault(dev, 'p2pmem', dp, ['', '0', 'none', 'auto'], 'no peer-to-peer memory')
-  r.unknownKeys(dev, dp, ['path', 'uuid', 'nguid', 'buffered_io', 'p2pmem'])
+  // (buffered_io, p2pmem and resv_enable are not in saveconfig's `device` group: configfs has no device_ prefix on them.)
+  r.unknownKeys(dev, dp, ['path', 'uuid', 'nguid'])
   if (o.ana_grpid !== undefined) ns.anaGroup = r.int(o.ana_grpid, `${path}.ana_grpid`)
   // saveconfig also dumps the group as the `ana` attribute group ({ grpid: "1" }).
   const ana = r.obj(o.ana, `${path}.ana`)

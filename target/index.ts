@@ -235,7 +235,8 @@ class Target extends EventEmitter implements TargetHandle {
   }
 
   async addPort(port: PortConfig): Promise<BoundPort> {
-    const cfg = parseTargetConfig({ ports: [port], subsystems: [] }).ports[0]!
+    // Validated against the subsystems that exist (their names only), so `subsystems: [...]` can name them.
+    const cfg = parseTargetConfig({ ports: [port], subsystems: [...this.core.subsystems.keys()].map((nqn) => ({ nqn })) }).ports[0]!
     if (this.core.port(cfg.id) !== undefined) throw new InvalidArgumentError('id', `port ${cfg.id} exists`)
     if (cfg.subsystems !== undefined) for (const s of cfg.subsystems) this.#subsys(s)
     const info = portInfo(cfg)

@@ -84,7 +84,7 @@ t.test('other transports and unsupported fields are named, never dropped silentl
           nqn: 's',
           attr: { allow_any_host: '1', cntlid_min: '5', cntlid_max: '100', ieee_oui: '0x123456', pi_enable: '1', qid_max: '4', firmware: 'fw1', mystery: '1' },
           passthru: [{ device: { path: '/dev/nvme0' } }],
-          namespaces: [{ nsid: 3, enable: 1, device: { path: '', buffered_io: '1', p2pmem: 'pci0' }, ana_grpid: 2, ana: { grpid: '3' }, resv: { enable: '1' } }],
+          namespaces: [{ nsid: 3, enable: 1, device: { path: '', p2pmem: 'pci0' }, ana_grpid: 2, ana: { grpid: '3' }, resv: { enable: '1' } }],
         },
       ],
     })
@@ -136,6 +136,40 @@ t.test('target --config nvmet.json --port-base 0: serves blktests-subsystem-1', 
   )
   t.equal(st.discovery.referrals.length, 1)
   const host = await RawHost.connect({ port: target.ports[0]!.port })
+  t.teardown(() => host.close())
+  t.ok((await host.connectAdmin({ subnqn: 'blktests-subsystem-1' })) > 0, 'a host connects to blktests-subsystem-1')
+})
+
+// fixtures/nvmetcli-kernel-saved.json was written by nvmetcli itself (its `nvmet` package, commit
+// 7a94d92, `Root().save_to_file()`) from the kernel target of Debian's 6.1.0-57 in the interop
+// guest, configured by test/interop/nvmetcli/guest-nvmetcli.sh (test/interop/nvmetcli-kernel.test.ts
+// with NVMF_FAULT_NVMETCLI_SAVE_TO). Its shape is the kernel's: no discovery_nqn on 6.1, empty
+// dhchap and resv groups, directories in configfs order, nvmet's defaults (model Linux, qid_max 128).
+t.test('a file nvmetcli wrote from a real kernel target', async (t) => {
+  const warnings: ConfigWarning[] = []
+  const config = await readConfigSource(fixture('nvmetcli-kernel-saved.json'), { portBase: 0, onWarning: (w) => warnings.push(w) })
+  t.same(warnings.map((w) => w.path).sort(), [
+    'subsystems[0].attr.version',
+    'subsystems[1].attr.version',
+    'subsystems[1].namespaces[0].device.path',
+    'subsystems[1].namespaces[1].device.path',
+  ], JSON.stringify(warnings))
+  const target = await createTarget(config)
+  t.teardown(() => target.close())
+  const st = target.status()
+  t.match(st.subsystems.find((s) => s.nqn === 'fixture-subsys-2'), { allowAnyHost: false, hosts: ['fixture-host-a'], namespaces: [] })
+  const s1 = st.subsystems.find((s) => s.nqn === 'blktests-subsystem-1')!
+  t.match(s1, { allowAnyHost: true, anaGroups: [1, 2] })
+  t.match(s1.namespaces.find((n) => n.nsid === 1), { enabled: true, anaGroup: 1, uuid: '3f0e9a52-8c1d-4b6e-a7f2-61c4d8e9b035', nguid: '0'.repeat(32) })
+  t.match(s1.namespaces.find((n) => n.nsid === 2), { enabled: false, anaGroup: 2, uuid: '360b4350-fd96-4ea1-a8be-4543c14589aa', nguid: 'a1b2c3d4e5f60718293a4b5c6d7e8f90' })
+  t.same(
+    st.ana.filter((a) => a.subnqn === 'blktests-subsystem-1').map((a) => `${a.portId}:${a.grpid}:${a.state}`).sort(),
+    ['1:1:optimized', '1:2:non-optimized', '2:1:inaccessible', '2:2:inaccessible'],
+    'the ANA table as nvmet had it (group 2 not created on port 2: inaccessible)',
+  )
+  t.match(st.discovery.referrals, [{ portId: 1, address: '127.0.0.2', port: 8009, remotePortId: 7 }])
+  t.same(st.ports.map((p) => [p.id, p.subsystems.sort()]).sort(), [[1, ['blktests-subsystem-1', 'fixture-subsys-2']], [2, ['blktests-subsystem-1']]])
+  const host = await RawHost.connect({ port: st.ports.find((p) => p.id === 1)!.port })
   t.teardown(() => host.close())
   t.ok((await host.connectAdmin({ subnqn: 'blktests-subsystem-1' })) > 0, 'a host connects to blktests-subsystem-1')
 })
