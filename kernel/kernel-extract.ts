@@ -48,15 +48,19 @@ export async function prepareKernel(c: KernelChoice, debs: readonly string[], kr
   await unpackDebs(debs, kroot)
   const bootDir = join(kroot, 'boot')
   const boot = existsSync(bootDir) ? readdirSync(bootDir) : []
-  const vmlinuz = boot.find((f) => f.startsWith('vmlinuz-'))
-  const configName = boot.find((f) => f.startsWith('config-'))
   const modBase = [join(kroot, 'lib', 'modules'), join(kroot, 'usr', 'lib', 'modules')].find((d) => existsSync(d))
-  const release = modBase !== undefined ? readdirSync(modBase).find((r) => statSync(join(modBase, r)).isDirectory()) : vmlinuz?.slice('vmlinuz-'.length)
-  if (vmlinuz === undefined || release === undefined) {
+  const release = modBase !== undefined ? readdirSync(modBase).find((r) => statSync(join(modBase, r)).isDirectory()) : boot.find((f) => f.startsWith('vmlinuz-'))?.slice('vmlinuz-'.length)
+  const kmod = modBase !== undefined && release !== undefined ? join(modBase, release) : undefined
+  // Up to 6.x: /boot/vmlinuz-<release> and /boot/config-<release>; from 7.x (linux-binary-*,
+  // linux-base-*): /usr/lib/modules/<release>/vmlinuz and .../config.
+  const first = (...paths: (string | undefined)[]): string | undefined => paths.find((p): p is string => p !== undefined && existsSync(p))
+  const bzImage = first(release !== undefined ? join(bootDir, `vmlinuz-${release}`) : undefined, kmod !== undefined ? join(kmod, 'vmlinuz') : undefined)
+  const config = first(release !== undefined ? join(bootDir, `config-${release}`) : undefined, kmod !== undefined ? join(kmod, 'config') : undefined)
+  if (bzImage === undefined || release === undefined) {
     throw new ConfigError('kernel', `${c.label}: no kernel image${modBase === undefined ? ' or modules' : ''} inside (a 7.x linux-image-* is a metapackage: give linux-binary-*, linux-modules-* and linux-base-* too)`)
   }
-  const parts: KernelParts = { release, bzImage: join(bootDir, vmlinuz), config: configName !== undefined ? readFileSync(join(bootDir, configName), 'utf8') : '' }
-  if (modBase !== undefined) parts.kmod = join(modBase, release)
+  const parts: KernelParts = { release, bzImage, config: config !== undefined ? readFileSync(config, 'utf8') : '' }
+  if (kmod !== undefined && existsSync(join(kmod, 'kernel'))) parts.kmod = kmod
   return parts
 }
 
