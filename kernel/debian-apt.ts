@@ -239,9 +239,9 @@ export class DebianApt {
     for (const p of pkgs) checkPackageName(p)
     const r = await execCapture('apt-cache', [...this.aptOptions(), 'madison', ...pkgs], { timeoutMs: 120_000 })
     const byKey = new Map<string, PackageVersion>()
-    // "linux-image-amd64 | 7.3.4-1~bpo13+1 | http://mirror/debian trixie-backports/main amd64 Packages"
+    // "  nvme-cli |     2.13-2 | http://mirror/debian trixie/main amd64 Packages" (columns padded)
     for (const line of r.stdout.toString().split('\n')) {
-      const m = /^\s*(\S+) \| (\S+) \| \S+ ([^/\s]+)\/\S+ \S+ Packages$/.exec(line)
+      const m = /^\s*(\S+)\s+\|\s+(\S+)\s+\|\s+\S+\s+([^/\s]+)\/\S+\s+\S+\s+Packages$/.exec(line)
       if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) continue
       const key = `${m[1]}=${m[2]}`
       const cur = byKey.get(key) ?? { pkg: m[1], version: m[2], suites: [] }

@@ -85,6 +85,7 @@ async function debianNvmeCli(suite: string, log: (l: string) => void): Promise<N
   const root = join(dir, 'root')
   const done = (): true | undefined => (existsSync(join(dir, 'packages')) ? true : undefined)
   if (done() === undefined) {
+    mkdirSync(dirname(dir), { recursive: true })
     await withDirLock(`${dir}.lock`, { waitMs: 15 * 60_000, staleMs: 15 * 60_000, poll: done }, async () => {
       if (done() !== undefined) return true
       const work = `${dir}.build.${process.pid}.${randomBytes(4).toString('hex')}`
