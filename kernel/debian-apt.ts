@@ -233,6 +233,24 @@ export class DebianApt {
     return out
   }
 
+  /** Every version of each package (apt-cache madison: one call for many packages). */
+  async madison(pkgs: readonly string[]): Promise<PackageVersion[]> {
+    if (pkgs.length === 0) return []
+    for (const p of pkgs) checkPackageName(p)
+    const r = await execCapture('apt-cache', [...this.aptOptions(), 'madison', ...pkgs], { timeoutMs: 120_000 })
+    const byKey = new Map<string, PackageVersion>()
+    // "  nvme-cli |     2.13-2 | http://mirror/debian trixie/main amd64 Packages" (columns padded)
+    for (const line of r.stdout.toString().split('\n')) {
+      const m = /^\s*(\S+)\s+\|\s+(\S+)\s+\|\s+\S+\s+([^/\s]+)\/\S+\s+\S+\s+Packages$/.exec(line)
+      if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) continue
+      const key = `${m[1]}=${m[2]}`
+      const cur = byKey.get(key) ?? { pkg: m[1], version: m[2], suites: [] }
+      if (!cur.suites.includes(m[3])) cur.suites.push(m[3])
+      byKey.set(key, cur)
+    }
+    return [...byKey.values()]
+  }
+
   /** The Depends: field of one version (apt-cache show), split into package names. */
   async depends(pkg: string, version: string): Promise<string[]> {
     checkPackageName(pkg)
