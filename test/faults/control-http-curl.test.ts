@@ -5,11 +5,11 @@
  * scrape /metrics. Skips when curl (Debian package `curl`) is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { RawHost } from '../helpers/raw-host.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -30,7 +30,7 @@ async function waitFor<T>(get: () => T | undefined, ms: number): Promise<T | und
   }
 }
 
-t.test('curl: nvme/058-style run over HTTP against a target process', { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+async function startTarget(t: Test): Promise<{ dir: string; base: string; port1: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'nvmf-fault-curl-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const target: ChildProcess = spawn(
@@ -60,8 +60,11 @@ t.test('curl: nvme/058-style run over HTTP against a target process', { skip: ha
   const httpPort = await waitFor(() => logged((o) => (o.msg === 'http API listening' ? (o.http as { port: number }).port : undefined)), 90_000)
   t.ok(httpPort, `the target logged its HTTP address (${err})`)
   const port1 = logged((o) => (o.portId === 1 && typeof o.port === 'number' ? o.port : undefined))!
-  const base = `http://127.0.0.1:${httpPort}`
+  return { dir, base: `http://127.0.0.1:${httpPort}`, port1 }
+}
 
+t.test('curl: nvme/058-style run over HTTP against a target process', { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+  const { dir, base, port1 } = await startTarget(t)
   const curl = (args: string[]): { code: number | null; stdout: string; stderr: string } => {
     const r = spawnSync('curl', ['-sS', '--fail-with-body', '--max-time', '60', ...args], { encoding: 'utf8' })
     return { code: r.status, stdout: r.stdout, stderr: r.stderr }
@@ -133,4 +136,20 @@ t.test('curl: nvme/058-style run over HTTP against a target process', { skip: ha
   // Errors come back as JSON naming the field, with a 400.
   const bad = spawnSync('curl', ['-s', '-o', '-', '-w', '%{http_code}', '-X', 'PUT', '-H', 'Content-Type: application/json', '--data-binary', '{"state":"sideways"}', `${base}/v1/ana/1/1`], { encoding: 'utf8' })
   t.match(bad.stdout, /"path":"state".*400$/s)
+})
+
+t.test("curl: the README's HTTP examples run as written against a target process", { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+  const { dir, base } = await startTarget(t)
+  // The README's curl examples run as written (API points at this target).
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## HTTP API and metrics'))
+  const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)][1]![1]!
+  const examples = block.split('\n').filter((l) => l.startsWith('curl '))
+  t.ok(examples.length >= 10, `README has curl examples (${examples.length})`)
+  symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'))
+  for (const line of examples) {
+    const r = spawnSync('bash', ['-c', `curl() { command curl --fail-with-body --max-time 60 "$@"; }\n${line}`], { cwd: dir, env: { ...process.env, API: base }, encoding: 'utf8' })
+    t.equal(r.status, 0, `README: ${line.slice(0, 100)} -> ${r.stdout.slice(0, 200)}${r.stderr}`)
+  }
+  t.equal(readFileSync(join(dir, 'trace.pcap')).readUInt32LE(0), 0xa1b2c3d4, 'README trace export wrote a pcap')
 })
