@@ -35,6 +35,7 @@ export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-co
 export type { BoundPort } from './transport/tcp.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
+export { TargetMetrics, createTargetMetrics, type TargetMetricsOptions, type FaultMetricsSource } from './metrics.js'
 
 export interface TargetOptions extends TargetConfig {
   /** pino logger (default: silent). */
