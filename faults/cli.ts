@@ -290,17 +290,17 @@ export function addTargetFaultOptions(cmd: Command): Command {
     .option('--http-token <token>', 'bearer token for the HTTP API (at least 16 characters; default $NVMF_FAULT_HTTP_TOKEN)')
 }
 
-/** `--http ADDR:PORT` -> { host, port }. */
-export function parseHttpListen(v: string): { host: string; port: number } {
+/** `ADDR:PORT` or `[v6]:PORT` of a control flag (`--control-tcp`, `--http`) -> { host, port }. */
+export function parseHostPort(v: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v)
-  if (m === null || Number(m[3]) > 65535) throw new CommanderArgError(`--http expects ADDR:PORT (e.g. 127.0.0.1:8080), got "${v}"`)
+  if (m === null || Number(m[3]) > 65535) throw new CommanderArgError(`${flag} expects ADDR:PORT (e.g. 127.0.0.1:8080), got "${v}"`)
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) }
 }
 
 function httpOptions(o: TargetFaultCliOptions): NonNullable<AttachFaultsOptions['http']> {
   const token = o.httpToken ?? process.env.NVMF_FAULT_HTTP_TOKEN
   return {
-    ...(o.http !== undefined ? { listen: parseHttpListen(o.http) } : {}),
+    ...(o.http !== undefined ? { listen: parseHostPort(o.http, '--http') } : {}),
     ...(o.httpSocket !== undefined ? { socketPath: o.httpSocket } : {}),
     ...(o.httpAllow !== undefined ? { allow: o.httpAllow } : {}),
     ...(token !== undefined && token !== '' ? { token } : {}),
@@ -325,10 +325,9 @@ export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliO
   try {
     let controlTcp: { host: string; port: number; token: string } | undefined
     if (o.controlTcp !== undefined) {
-      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(o.controlTcp)
-      if (m === null) throw new CommanderArgError(`--control-tcp expects ADDR:PORT, got "${o.controlTcp}"`)
+      const hp = parseHostPort(o.controlTcp, '--control-tcp')
       if (o.controlToken === undefined) throw new CommanderArgError('--control-tcp needs --control-token')
-      controlTcp = { host: (m[1] ?? m[2])!, port: Number(m[3]), token: o.controlToken }
+      controlTcp = { ...hp, token: o.controlToken }
     }
     faults = await attachFaults(target, {
       logger: pino({ name: 'faults' }),

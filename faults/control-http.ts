@@ -64,6 +64,7 @@ class HttpError extends Error {
   }
 }
 
+/** HTTP status of an error: 400 for a bad field (404 when it names a missing resource), 409 for a state error. */
 function statusFor(err: unknown): number {
   if (err instanceof HttpError) return err.status
   if (err instanceof NvmeofError) {
