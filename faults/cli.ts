@@ -162,6 +162,11 @@ export function registerCtlCommand(program: Command): void {
     })
   fault.command('list').description('list installed faults with their counters').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'faultList', {}))
   fault
+    .command('get')
+    .description('one fault with its counters (seen, fired)')
+    .requiredOption('--id <id>', 'fault id')
+    .action(async (o: { id: string }, cmd: Command) => callAndPrint(cmd, 'faultGet', { id: o.id }))
+  fault
     .command('clear')
     .description('remove one fault (--id) or all')
     .option('--id <id>', 'fault id')
@@ -178,6 +183,44 @@ export function registerCtlCommand(program: Command): void {
       await callAndPrint(cmd, 'scenarioRun', { text, source: file, ...(o.seed !== undefined ? { seed: o.seed } : {}) })
     })
   scenario.command('stop').description('stop the running scenario and remove its faults').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioStop', {}))
+  scenario.command('state').description('state of the current scenario run').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioState', {}))
+
+  const subsystem = ctl.command('subsystem').description('subsystems at run time: add, remove, host add|remove')
+  subsystem
+    .command('add')
+    .requiredOption('--nqn <nqn>', 'subsystem NQN')
+    .option('--config <json>', 'the rest of the subsystem as in the target config, e.g. \'{"namespaces":[{"nsid":1,"size":"64MiB"}]}\'', '{}')
+    .action(async (o: { nqn: string; config: string }, cmd: Command) => {
+      let config: unknown
+      try {
+        config = JSON.parse(o.config)
+      } catch (err) {
+        throw new CommanderArgError(`--config is not valid JSON: ${(err as Error).message}`)
+      }
+      await callAndPrint(cmd, 'subsystem', { op: 'add', nqn: o.nqn, config: config as JsonObject })
+    })
+  subsystem
+    .command('remove')
+    .requiredOption('--nqn <nqn>', 'subsystem NQN')
+    .action(async (o: { nqn: string }, cmd: Command) => callAndPrint(cmd, 'subsystem', { op: 'remove', nqn: o.nqn }))
+  for (const op of ['add', 'remove'] as const) {
+    subsystem
+      .command(`host-${op}`)
+      .description(`${op === 'add' ? 'allow' : 'disallow'} a host NQN`)
+      .requiredOption('--nqn <nqn>', 'subsystem NQN')
+      .requiredOption('--hostnqn <nqn>', 'host NQN')
+      .action(async (o: { nqn: string; hostnqn: string }, cmd: Command) => callAndPrint(cmd, 'subsystem', { op: `host-${op}`, nqn: o.nqn, hostnqn: o.hostnqn }))
+  }
+
+  const referral = ctl.command('referral').description('discovery referrals: add, remove')
+  for (const op of ['add', 'remove'] as const) {
+    referral
+      .command(op)
+      .requiredOption('--address <addr>', 'referred address')
+      .option('--trsvcid <port>', 'referred TCP port (default 4420)', intArg('--trsvcid', 0, 0xffff))
+      .option('--port <id>', 'add: only in this port\'s discovery log', intArg('--port', 0, 0xffff))
+      .action(async (o: { address: string; trsvcid?: number; port?: number }, cmd: Command) => callAndPrint(cmd, 'referral', { op, address: o.address, ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}), ...(o.port !== undefined ? { port: o.port } : {}) }))
+  }
 
   const trace = ctl.command('trace').description('event trace')
   trace
@@ -274,17 +317,17 @@ export function addTargetFaultOptions(cmd: Command): Command {
     .option('--http-token <token>', 'bearer token for the HTTP API (at least 16 characters; default $NVMF_FAULT_HTTP_TOKEN)')
 }
 
-/** `--http ADDR:PORT` -> { host, port }. */
-export function parseHttpListen(v: string): { host: string; port: number } {
+/** `ADDR:PORT` or `[v6]:PORT` of a control flag (`--control-tcp`, `--http`) -> { host, port }. */
+export function parseHostPort(v: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v)
-  if (m === null || Number(m[3]) > 65535) throw new CommanderArgError(`--http expects ADDR:PORT (e.g. 127.0.0.1:8080), got "${v}"`)
+  if (m === null || Number(m[3]) > 65535) throw new CommanderArgError(`${flag} expects ADDR:PORT (e.g. 127.0.0.1:8080), got "${v}"`)
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) }
 }
 
 function httpOptions(o: TargetFaultCliOptions): NonNullable<AttachFaultsOptions['http']> {
   const token = o.httpToken ?? process.env.NVMF_FAULT_HTTP_TOKEN
   return {
-    ...(o.http !== undefined ? { listen: parseHttpListen(o.http) } : {}),
+    ...(o.http !== undefined ? { listen: parseHostPort(o.http, '--http') } : {}),
     ...(o.httpSocket !== undefined ? { socketPath: o.httpSocket } : {}),
     ...(o.httpAllow !== undefined ? { allow: o.httpAllow } : {}),
     ...(token !== undefined && token !== '' ? { token } : {}),
@@ -309,10 +352,9 @@ export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliO
   try {
     let controlTcp: { host: string; port: number; token: string } | undefined
     if (o.controlTcp !== undefined) {
-      const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(o.controlTcp)
-      if (m === null) throw new CommanderArgError(`--control-tcp expects ADDR:PORT, got "${o.controlTcp}"`)
+      const hp = parseHostPort(o.controlTcp, '--control-tcp')
       if (o.controlToken === undefined) throw new CommanderArgError('--control-tcp needs --control-token')
-      controlTcp = { host: (m[1] ?? m[2])!, port: Number(m[3]), token: o.controlToken }
+      controlTcp = { ...hp, token: o.controlToken }
     }
     faults = await attachFaults(target, {
       logger: pino({ name: 'faults' }),

@@ -39,7 +39,7 @@ export interface HttpApiOptions {
   socketPath?: string
   /** Prometheus registry (or anything with `metrics()`) for /metrics. */
   metrics?: MetricsSource
-  /** Version for the OpenAPI document. */
+  /** API version in the OpenAPI document (default '1'). */
   version?: string
   /** Idle keep-alive timeout (default 60 s). */
   idleTimeoutMs?: number
@@ -64,6 +64,7 @@ class HttpError extends Error {
   }
 }
 
+/** HTTP status of an error: 400 for a bad field (404 when it names a missing resource), 409 for a state error. */
 function statusFor(err: unknown): number {
   if (err instanceof HttpError) return err.status
   if (err instanceof NvmeofError) {
@@ -127,7 +128,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   if (allow.length > 0 && opts.token === undefined) throw new InvalidArgumentError('token', 'is required when a non-loopback address is allowed (--http-allow)')
   const token = opts.token
   const schemas = opts.controller.engine.schemas
-  const openapi = openApiDocument(schemas, opts.version ?? '0.0.0')
+  const openapi = openApiDocument(schemas, opts.version ?? '1')
   const openapiText = `${JSON.stringify(openapi, null, 2)}\n`
   const routes = ROUTES.map((r) => ({ route: r, match: compileRoute(r), type: schemas.Request.fields[r.op]!.resolve().resolvedType as protobuf.Type }))
 

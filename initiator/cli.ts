@@ -8,6 +8,8 @@
  *   summary of IOPS, latency percentiles and failovers.
  */
 import type { Command } from 'commander'
+import { InitiatorMetrics } from './metrics.js'
+import { serveMetrics } from './metrics-server.js'
 import { pino } from 'pino'
 import { seededRandom, systemClock } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
@@ -61,6 +63,21 @@ function addCommon(cmd: Command, defaultPort: string): Command {
     .option('--ddgst', 'enable data digests')
     .option('--json', 'machine-readable output')
     .option('--log-level <level>', 'log level on stderr', 'warn')
+}
+
+/** `io --metrics ADDR:PORT`: the host's metrics on loopback HTTP for the run (address on stderr). */
+async function startRunMetrics(host: NvmeHost, addr: string): Promise<{ close(): Promise<void> }> {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(addr)
+  if (m === null) throw new InvalidArgumentError('metrics', `expects ADDR:PORT, got '${addr}'`)
+  const metrics = new InitiatorMetrics({ host })
+  const ep = await serveMetrics(metrics, { host: (m[1] ?? m[2])!, port: Number(m[3]) })
+  process.stderr.write(`metrics: http://${ep.address.host}:${ep.address.port}/metrics\n`)
+  return {
+    close: async () => {
+      await ep.close()
+      metrics.close()
+    },
+  }
 }
 
 async function connectSet(host: NvmeHost, o: CommonOpts & { nqn?: string; nrIoQueues?: string; queueSize?: string; kato?: string }): Promise<void> {
@@ -147,15 +164,17 @@ export function registerInitiatorCommands(program: Command): void {
     .option('--seed <seed>', 'PRNG seed', '1')
     .option('--iopolicy <policy>', `multipath I/O policy (${IO_POLICIES.join(', ')})`, 'numa')
     .option('--check-invariants', 'run the QoS invariant checker')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics of the run at http://ADDR:PORT/metrics (loopback)')
     .action(
       async (
-        o: CommonOpts & { nqn: string; nsid: string; rw: string; bs: string; qd: string; count?: string; time?: string; span?: string; seq?: boolean; seed: string; iopolicy: string; checkInvariants?: boolean },
+        o: CommonOpts & { nqn: string; nsid: string; rw: string; bs: string; qd: string; count?: string; time?: string; span?: string; seq?: boolean; seed: string; iopolicy: string; checkInvariants?: boolean; metrics?: string },
       ) => {
         if (!WORKLOAD_MODES.includes(o.rw as WorkloadMode)) throw new InvalidArgumentError('rw', `must be one of ${WORKLOAD_MODES.join(', ')}`)
         const count = o.count !== undefined ? posInt(o.count, 'count') : undefined
         const timeMs = o.time !== undefined ? Number(o.time) * 1000 : undefined
         if (timeMs !== undefined && !(timeMs > 0)) throw new InvalidArgumentError('time', 'must be a positive number of seconds')
         const host = makeHost(o)
+        const metrics = o.metrics !== undefined ? await startRunMetrics(host, o.metrics) : undefined
         try {
           await connectSet(host, o)
           const dev = host.device(posInt(o.nsid, 'nsid', 0xfffffffe), o.nqn)
@@ -199,6 +218,7 @@ export function registerInitiatorCommands(program: Command): void {
           }
           if (sum.errors > 0 || sum.verifyFailures > 0 || (violations ?? 0) > 0) process.exitCode = 1
         } finally {
+          await metrics?.close()
           await host.close()
         }
       },

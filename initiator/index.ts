@@ -17,3 +17,5 @@ export { CHANNELS as INITIATOR_CHANNELS, type PathStateEvent, type ControllerSta
 export { readDiscoveryLog, describeEntry, type DiscoveredEntry } from './discovery.js'
 export { runDeviceWorkload, WORKLOAD_MODES, type WorkloadMode, type WorkloadSummary } from './workload.js'
 export { QueuePair } from './transport/queue-pair.js'
+export { InitiatorMetrics, type InitiatorMetricsOptions } from './metrics.js'
+export { serveMetrics, type MetricsEndpoint } from './metrics-server.js'

@@ -40,6 +40,7 @@ export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
+export { TargetMetrics, createTargetMetrics, type TargetMetricsOptions, type FaultMetricsSource } from './metrics.js'
 
 export interface TargetOptions extends TargetConfig {
   /** pino logger (default: silent). */

@@ -192,7 +192,7 @@ t.test('CLI: nvmf-fault ctl drives a running nvmf-fault target (child processes)
   await host.enable()
   await enableAens(host)
   t.equal(await anaStateOf(host, 1), 1, 'ANA log: group 1 optimized')
-  const aer = host.aer(30_000)
+  const aer = host.aer(180_000) // the ctl child process may take long to start on a loaded machine
 
   const set = await runCli(['ctl', '--control', path, 'ana', 'set', '--port', '1', '--group', '1', '--state', 'inaccessible'])
   t.equal(set.code, 0, set.stderr)
