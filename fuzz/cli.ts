@@ -18,6 +18,7 @@ interface CliOpts {
   time?: string
   count?: string
   seed: string
+  from?: string
   rssMb?: string
   json?: boolean
 }
@@ -36,6 +37,7 @@ const program = new Command('nvmf-fault-fuzz')
   .option('--time <s>', 'run for this many seconds')
   .option('--count <n>', 'run this many cases (default 1000 unless --time)')
   .option('--seed <seed>', 'PRNG seed (case i replays from seed + i)', '1')
+  .option('--from <i>', 'first case index (with --count 1: replay one case)')
   .option('--rss-mb <m>', 'RSS bound in MiB')
   .option('--json', 'print the report as JSON')
   .action(async (o: CliOpts) => {
@@ -48,6 +50,7 @@ const program = new Command('nvmf-fault-fuzz')
       ...(time !== undefined ? { timeMs: time * 1000 } : {}),
       ...(countN !== undefined ? { count: Math.floor(countN) } : {}),
       ...(rss !== undefined ? { rssLimitMb: rss } : {}),
+      ...(o.from !== undefined ? { first: Math.floor(positive(o.from, 'from') ?? 0) } : {}),
       onProgress: (l: string) => process.stderr.write(`${l}\n`),
     }
     const report: FuzzReport = o.target === true ? await fuzzTarget(run) : await fuzzInitiator(run)

@@ -174,13 +174,14 @@ export async function fuzzInitiator(o: FuzzRunOptions): Promise<FuzzReport> {
   const violations: Violation[] = []
   let peakRss = 0
   const start = Date.now()
-  let i = 0
+  const first = o.first ?? 0
+  let i = first
   const deadline = <T>(p: Promise<T>, ms: number): Promise<T | 'hang'> => {
     let t: NodeJS.Timeout | undefined
     return Promise.race([p, new Promise<'hang'>((res) => (t = setTimeout(() => res('hang'), ms)))]).finally(() => clearTimeout(t))
   }
   try {
-    for (; i < maxCases && (o.timeMs === undefined || Date.now() - start < o.timeMs); i++) {
+    for (; i < first + maxCases && (o.timeMs === undefined || Date.now() - start < o.timeMs); i++) {
       const r = seededRandom(`${seed}:initiator:${i}`)
       const cls = pick(r, ['field', 'length', 'type', 'digest', 'command', 'split', 'session'] as const)
       const digests = cls === 'digest' ? pick(r, [{ hdgst: true, ddgst: false }, { hdgst: false, ddgst: true }, { hdgst: true, ddgst: true }]) : { hdgst: r.int(4) === 0, ddgst: r.int(4) === 0 }
@@ -219,7 +220,8 @@ export async function fuzzInitiator(o: FuzzRunOptions): Promise<FuzzReport> {
       count(outcomes, cls, outcome)
       // A fresh, well-behaved connection still works.
       plan = undefined
-      const probeHost = new NvmeHost({ controllerDefaults: FAST })
+      // Generous deadlines: a loaded machine must not turn a slow probe into a finding.
+      const probeHost = new NvmeHost({ controllerDefaults: { ...FAST, adminTimeoutMs: 10_000, ioTimeoutMs: 10_000, connectTimeoutMs: 10_000 } })
       const probe = await deadline(
         probeHost
           .connect({ traddr: '127.0.0.1', trsvcid: target.port, subnqn: SUBNQN })
@@ -244,5 +246,5 @@ export async function fuzzInitiator(o: FuzzRunOptions): Promise<FuzzReport> {
     await target.close()
   }
   const elapsedMs = Date.now() - start
-  return { side: 'initiator', seed, inputs: i, elapsedMs, inputsPerSec: (i * 1000) / Math.max(1, elapsedMs), outcomes, peakRssMb: peakRss / 2 ** 20, rssLimitMb, violations }
+  return { side: 'initiator', seed, inputs: i - first, elapsedMs, inputsPerSec: ((i - first) * 1000) / Math.max(1, elapsedMs), outcomes, peakRssMb: peakRss / 2 ** 20, rssLimitMb, violations }
 }

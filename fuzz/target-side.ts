@@ -20,6 +20,8 @@ export interface FuzzRunOptions {
   /** Stop after this long (ms). */
   timeMs?: number
   seed: string | number
+  /** First case index (cases are seeded by seed + index, so `first: N, count: 1` replays case N). */
+  first?: number
   /** RSS bound in MiB (default 512). */
   rssLimitMb?: number
   /** How long to wait for the answer to an input (default 100 ms). */
@@ -132,9 +134,10 @@ export async function fuzzTarget(o: FuzzRunOptions): Promise<FuzzReport> {
   const sessions = [...(o.sessions ?? [])]
   for (const d of [{}, { hdgst: true, ddgst: true }]) for (const c of await recordInitiatorSession(child.port, FUZZ_SUBNQN, d)) sessions.push(c.c2t)
   const start = Date.now()
-  let i = 0
+  const first = o.first ?? 0
+  let i = first
   try {
-    for (; i < maxCases && (o.timeMs === undefined || Date.now() - start < o.timeMs); i++) {
+    for (; i < first + maxCases && (o.timeMs === undefined || Date.now() - start < o.timeMs); i++) {
       const r = seededRandom(`${seed}:target:${i}`)
       const kase = makeTargetCase(r, FUZZ_SUBNQN, sessions)
       const linesBefore = child.stderrLines
@@ -155,17 +158,17 @@ export async function fuzzTarget(o: FuzzRunOptions): Promise<FuzzReport> {
           input = await kase.input(c)
           const from = c.pdus.length
           await c.send(input)
-          const first = await c.waitFor(() => true, answerMs, from)
+          const answer = await c.waitFor(() => true, answerMs, from)
           const term = c.pdus.slice(from).find((p) => p.type === PduType.C2H_TERM_REQ)
           if (term !== undefined) {
             const fes = term.raw.length >= 10 ? term.raw.readUInt16LE(8) : 0
             outcome = 'termreq'
             if (fes < 1 || fes > 6) violations.push({ kind: 'bad-termreq', caseIndex: i, cls: kase.cls, detail: `C2HTermReq FES 0x${fes.toString(16)}`, input: hex(input) })
-          } else if (first === undefined) outcome = c.isClosed ? 'closed' : 'pending'
-          else if (first.type === PduType.CAPSULE_RESP) outcome = first.raw.readUInt16LE(22) >> 1 !== 0 ? 'status' : 'accepted'
-          else if (first.type === -1) {
+          } else if (answer === undefined) outcome = c.isClosed ? 'closed' : 'pending'
+          else if (answer.type === PduType.CAPSULE_RESP) outcome = answer.raw.readUInt16LE(22) >> 1 !== 0 ? 'status' : 'accepted'
+          else if (answer.type === -1) {
             outcome = 'bad-pdu'
-            violations.push({ kind: 'bad-termreq', caseIndex: i, cls: kase.cls, detail: `target sent a PDU with PLEN ${first.raw.readUInt32LE(4)}`, input: hex(input) })
+            violations.push({ kind: 'bad-termreq', caseIndex: i, cls: kase.cls, detail: `target sent a PDU with PLEN ${answer.raw.readUInt32LE(4)}`, input: hex(input) })
           } else outcome = 'accepted'
         }
       } catch (err) {
@@ -200,5 +203,5 @@ export async function fuzzTarget(o: FuzzRunOptions): Promise<FuzzReport> {
     await child.stop()
   }
   const elapsedMs = Date.now() - start
-  return { side: 'target', seed, inputs: i, elapsedMs, inputsPerSec: (i * 1000) / Math.max(1, elapsedMs), outcomes, peakRssMb: peakRss / 2 ** 20, rssLimitMb, violations }
+  return { side: 'target', seed, inputs: i - first, elapsedMs, inputsPerSec: ((i - first) * 1000) / Math.max(1, elapsedMs), outcomes, peakRssMb: peakRss / 2 ** 20, rssLimitMb, violations }
 }
