@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
- * `npm run fuzz -- --target|--initiator [--time S | --count N] [--seed N] [--rss-mb M] [--json]`
+ * `npm run fuzz -- --target|--initiator [--time S | --count N] [--seed N] [--from I] [--pcap F] [--rss-mb M] [--json]`
  *
  * Structure-aware fuzzing of the target (a live target in a child process) or of the initiator's
  * receive path (against a hostile fake target). Prints inputs/s, outcome counts per input class,
  * peak RSS and every invariant violation; exits 1 when there was one.
  */
+import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { formatReport, type FuzzReport } from './report.js'
 import { fuzzTarget } from './target-side.js'
 import { fuzzInitiator } from './initiator-side.js'
+import { hostStreamsFromCapture } from './pcap-sessions.js'
 
 interface CliOpts {
   target?: boolean
@@ -19,6 +21,8 @@ interface CliOpts {
   count?: string
   seed: string
   from?: string
+  pcap?: string
+  pcapPort: string
   rssMb?: string
   json?: boolean
 }
@@ -38,6 +42,8 @@ const program = new Command('nvmf-fault-fuzz')
   .option('--count <n>', 'run this many cases (default 1000 unless --time)')
   .option('--seed <seed>', 'PRNG seed (case i replays from seed + i)', '1')
   .option('--from <i>', 'first case index (with --count 1: replay one case)')
+  .option('--pcap <file>', 'also mutate the host→target streams of this capture (pcap or pcapng), e.g. a Linux host session')
+  .option('--pcap-port <port>', 'target port in the capture', '4420')
   .option('--rss-mb <m>', 'RSS bound in MiB')
   .option('--json', 'print the report as JSON')
   .action(async (o: CliOpts) => {
@@ -45,7 +51,10 @@ const program = new Command('nvmf-fault-fuzz')
     const time = positive(o.time, 'time')
     const countN = positive(o.count, 'count')
     const rss = positive(o.rssMb, 'rss-mb')
+    const sessions = o.pcap === undefined ? [] : hostStreamsFromCapture(await readFile(o.pcap), positive(o.pcapPort, 'pcap-port') ?? 4420)
+    if (o.pcap !== undefined) process.stderr.write(`${sessions.length} host sessions from ${o.pcap}\n`)
     const run = {
+      sessions,
       seed: o.seed,
       ...(time !== undefined ? { timeMs: time * 1000 } : {}),
       ...(countN !== undefined ? { count: Math.floor(countN) } : {}),
