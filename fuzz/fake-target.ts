@@ -101,9 +101,25 @@ export class FakeConnection {
   }
   /** Complete a command: C2HData for `data` (then a CapsuleResp), or a CapsuleResp alone. */
   complete(cid: number, r: { status?: number; dw0?: number; dw1?: number; data?: Buffer } = {}): void {
-    if (r.data !== undefined && r.data.length > 0) this.send({ type: PduType.C2H_DATA, cccid: cid, datao: 0, last: true, success: false, data: r.data })
-    const cqe = encodeCqe({ dw0: r.dw0 ?? 0, dw1: r.dw1 ?? 0, sqhd: 0, sqid: this.qid, cid, status: r.status ?? 0 })
-    this.send({ type: PduType.CAPSULE_RESP, cqe })
+    for (const b of this.encodeCompletion(cid, r)) this.sendRaw(b)
+  }
+  /** The ICResp this target sends (echoing the digests asked for, MAXH2CDATA 128 KiB). */
+  encodeIcResp(dg: { hdgst: boolean; ddgst: boolean }): Buffer {
+    const resp: IcResp = { type: PduType.IC_RESP, pfv: 0, cpda: 0, hdgst: dg.hdgst, ddgst: dg.ddgst, maxh2cdata: 128 * 1024 }
+    return Buffer.concat(encodePduParts(resp))
+  }
+  /** Digests in effect from now on (after an ICResp sent by hand). */
+  adoptDigests(dg: { hdgst: boolean; ddgst: boolean }): void {
+    this.#digests = { ...dg }
+    this.#framer.setDigests(this.#digests)
+  }
+  /** The PDUs of a completion, encoded with this connection's digests (one Buffer per PDU). */
+  encodeCompletion(cid: number, r: { status?: number; dw0?: number; dw1?: number; data?: Buffer }): Buffer[] {
+    const out: Buffer[] = []
+    const enc = (pdu: Pdu): number => out.push(Buffer.concat(encodePduParts(pdu, this.#digests)))
+    if (r.data !== undefined && r.data.length > 0) enc({ type: PduType.C2H_DATA, cccid: cid, datao: 0, last: true, success: false, data: r.data })
+    enc({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: r.dw0 ?? 0, dw1: r.dw1 ?? 0, sqhd: 0, sqid: this.qid, cid, status: r.status ?? 0 }) })
+    return out
   }
 
   #onPdu(view: Buffer): void {
@@ -119,10 +135,9 @@ export class FakeConnection {
       case PduType.IC_REQ: {
         const custom = this.#target.options.onIcReq?.(this)
         if (custom !== undefined) return this.#apply(custom, 0)
-        const resp: IcResp = { type: PduType.IC_RESP, pfv: 0, cpda: 0, hdgst: pdu.hdgst, ddgst: pdu.ddgst, maxh2cdata: 128 * 1024 }
-        this.send(resp)
-        this.#digests = { hdgst: pdu.hdgst, ddgst: pdu.ddgst }
-        this.#framer.setDigests(this.#digests)
+        const dg = { hdgst: pdu.hdgst, ddgst: pdu.ddgst }
+        this.sendRaw(this.encodeIcResp(dg))
+        this.adoptDigests(dg)
         return
       }
       case PduType.H2C_TERM_REQ:

@@ -594,6 +594,9 @@ export class HostController implements PathBackend {
   #onQueueLost(gen: number, err: Error): void {
     if (gen !== this.#generation) return
     if (this.state === 'live') this.#errorRecovery(err.message)
+    // A queue lost during bring-up (even one whose Connect already succeeded) fails the attempt:
+    // going live with a dead queue would send I/O into it for ever (found by the fuzzer).
+    else if (this.state === 'connecting') this.#teardown(err)
   }
 
   /** Controller reset (ANATT, timeouts, or on demand): tear down, reconnect now. */

@@ -146,3 +146,17 @@ t.test('an H2CTermReq reaches the target before the host closes', async (t) => {
   await withTimeout(conn.closed, 10_000, 'host to close')
   t.same(conn.termReqs, [{ fes: FES.PDU_SEQUENCE_ERROR, fei: 8 }], 'H2CTermReq with FES and FEI arrived')
 })
+
+t.test('an I/O queue that dies right after its Connect succeeded fails the bring-up (fuzz case seed 11 #1010)', async (t) => {
+  // A valid Connect response followed by bytes that are no PDU: the queue dies before the
+  // controller is live. Going live anyway left I/O retrying into a dead queue for ever.
+  const target = await hostile(t, (c) =>
+    c.fctype === FabricsType.CONNECT && c.qid === 1 ? { kind: 'raw', bytes: Buffer.concat([...c.conn.encodeCompletion(c.sqe.cid, { dw0: 1 }), Buffer.alloc(24, 0xa2)]) } : undefined,
+  )
+  const host = newHost()
+  t.teardown(() => host.close())
+  const err = await withTimeout(host.connect({ traddr: '127.0.0.1', trsvcid: target.port, subnqn: SUBNQN }), 10_000, 'connect()').catch((e: unknown) => e)
+  t.type(err, ConnectionError, String(err))
+  await waitFor(() => target.openConnections === 0, 'every socket closed', 10_000)
+  t.same(target.connections[1]?.termReqs, [{ fes: FES.INVALID_HEADER_FIELD, fei: 0 }], 'the I/O queue sent its H2CTermReq')
+})
