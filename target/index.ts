@@ -23,6 +23,7 @@ import { AEN } from './core/controller.js'
 import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
+import type { TargetAuthCounters } from './cmd/auth.js'
 import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
 import { TcpTransport, type BoundPort } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
@@ -31,6 +32,8 @@ export type { TargetConfig, PortConfig, NamespaceConfig, SubsystemConfig, Referr
 export { parseTargetConfig, loadTargetConfigFile, defaultTargetConfig, DEFAULT_SUBSYSTEM_NQN } from './config.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
 export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
+export type { TargetAuthCounters } from './cmd/auth.js'
+export type { HostAuthConfig } from './config-auth.js'
 export type { BoundPort } from './transport/tcp.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
@@ -101,6 +104,8 @@ export interface TargetHandle {
   /** Raise an AEN now; returns the number of controllers it was queued on. */
   raiseAen(o: RaiseAenOptions): number
   setHooks(hooks: TargetHooks | undefined): void
+  /** DH-HMAC-CHAP counters: transactions, successes, failures by reason, commands refused before authentication. */
+  authCounters(): TargetAuthCounters
   on(event: 'controller', listener: (e: ControllerEvent) => void): this
   on(event: 'queue', listener: (e: QueueEvent) => void): this
   off(event: 'controller', listener: (e: ControllerEvent) => void): this
@@ -146,6 +151,10 @@ class Target extends EventEmitter implements TargetHandle {
 
   status(): TargetStatus {
     return this.core.status()
+  }
+  authCounters(): TargetAuthCounters {
+    const c = this.core.auth.counters
+    return { ...c, failuresByReason: { ...c.failuresByReason } }
   }
 
   #subsys(subnqn: string): Subsystem {
