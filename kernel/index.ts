@@ -1,0 +1,26 @@
+/**
+ * Linux kernels as test peers: fetch a kernel (Debian package, .deb or build tree), build a guest
+ * image for it, boot it under QEMU and run a job script in it. Used by the interop suite and by
+ * `nvmf-fault reproduce`. See test/interop/README.md.
+ */
+export { interopAvailability, ensureVmImage, vmCacheRoot, BOOT_MODULES, ON_DEMAND_MODULES, type VmImage, type Availability } from './vm-image.js'
+export {
+  startGuest,
+  runGuest,
+  guestScript,
+  chooseAccel,
+  freePort,
+  describeRun,
+  consoleTail,
+  GUEST_HOST_IP,
+  type GuestOptions,
+  type GuestResult,
+  type GuestVm,
+  type HostForward,
+} from './vm.js'
+export { KERNEL_GUEST_DIR } from './guest-dir.js'
+export { GuestShare, type CallHandler } from './share.js'
+export { encodeCpio, type CpioEntry } from './cpio.js'
+export { execCapture, execText, which, type ExecOptions, type ExecResult } from './exec.js'
+export { cacheRoot, withDirLock, type DirLockOptions } from './cache.js'
+export { DebianApt, DEFAULT_SUITES, parseAptSources, systemDebianMirror, systemDebianSources, type AptSource, type DebianAptOptions, type PackageVersion } from './debian-apt.js'

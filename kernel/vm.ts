@@ -1,0 +1,396 @@
+/**
+ * Boot the interop guest under QEMU, run one job script in it (busybox ash), collect the result.
+ *
+ * - The job travels in a small cpio appended to the cached initramfs: the kernel unpacks both.
+ * - The exit status comes back on the second serial port (a file here), not from the console.
+ * - Network is QEMU user mode (slirp) only: the guest reaches this machine's 127.0.0.1:PORT at
+ *   10.0.2.2:PORT; this machine reaches guest listeners through `hostfwd` bound to 127.0.0.1.
+ * - Bounded: QEMU runs under `timeout(1)` (so it dies even if this process is killed), our own timer
+ *   stops it at `timeoutSec`, the job inside gets a little less, and `kill()` ends it at once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { InvalidArgumentError } from '../lib/errors.js'
+import { encodeCpio } from './cpio.js'
+import { which } from './exec.js'
+import { GuestShare } from './share.js'
+import { KERNEL_GUEST_DIR } from './guest-dir.js'
+import { ensureVmImage, type VmImage } from './vm-image.js'
+
+/** Path of a guest job script NAME in `dir` (default: the shipped kernel/guest directory). */
+export function guestScript(name: string, dir: string = KERNEL_GUEST_DIR): string {
+  return join(dir, name)
+}
+
+/** Guest address of this machine's loopback (slirp gateway). */
+export const GUEST_HOST_IP = '10.0.2.2'
+
+export interface HostForward {
+  /** Port on 127.0.0.1 of this machine; 0 picks a free one. */
+  host: number
+  /** TCP port in the guest. */
+  guest: number
+}
+
+export interface GuestOptions {
+  /** A guest script file, or its text. Runs under busybox ash with `args` as "$@". */
+  script: string | { text: string }
+  args?: readonly string[]
+  /** Exported in the job's environment. */
+  env?: Readonly<Record<string, string>>
+  hostfwd?: readonly HostForward[]
+  /** Hard limit for the whole VM run. */
+  timeoutSec: number
+  onConsoleLine?: (line: string) => void
+  /** Host directory shared with the guest at /host; default: a fresh temporary one, removed afterwards. */
+  share?: string
+  memMiB?: number
+  cpus?: number
+  hostnqn?: string
+  hostid?: string
+  /**
+   * Seconds to wait for the guest's first line (init running) before the boot is declared stalled
+   * and retried once with a fresh QEMU (default 120; under TCG on a loaded machine a boot takes
+   * 4-25 s, and a silent hang in early boot has been seen once).
+   */
+  bootTimeoutSec?: number
+  /** Time limit of the job inside the guest (default timeoutSec - 8 when above 20 s, else none). */
+  jobTimeoutSec?: number
+  /** Kernel console log level while the job runs (default 4: errors and warnings show inline). */
+  jobLogLevel?: number
+  image?: VmImage
+  log?: (line: string) => void
+}
+
+export interface GuestResult {
+  /** The job's exit status; 124 = timed out, 125 = the VM failed (QEMU error, panic, no status). */
+  rc: number
+  timedOut: boolean
+  console: string
+  durationMs: number
+  /** QEMU start to the job's start, when the job started. */
+  bootMs: number | undefined
+  kernelVersion: string
+  nvmeCliVersion: string
+  accel: 'kvm' | 'tcg'
+  /** Boots that stalled and were retried. */
+  bootRetries: number
+  /** `vm_result KEY VALUE` pairs from the job. */
+  results: Record<string, string>
+  qemuStderr: string
+}
+
+export interface GuestVm {
+  share: GuestShare
+  /** The forwards in effect (free ports filled in). */
+  forwards: HostForward[]
+  readonly accel: 'kvm' | 'tcg'
+  done: Promise<GuestResult>
+  /** Stop QEMU now (idempotent). `done` then resolves. */
+  kill(): void
+  /** Console output so far. */
+  console(): string
+  /** Wait for a guest `vm_signal`; fails fast if the VM ends. */
+  waitSignal(name: string, timeoutMs: number): Promise<string>
+}
+
+/**
+ * KVM when it can run a stock kernel, else TCG. `/dev/kvm` backed by PVM (`kvm_pvm`, no
+ * `kvm_intel`/`kvm_amd`) only runs PVM guests: a Debian kernel never gets past its decompressor
+ * there. `NVMF_FAULT_VM_ACCEL=kvm|tcg` overrides.
+ */
+export function chooseAccel(): { accel: 'kvm' | 'tcg'; why: string } {
+  const env = process.env.NVMF_FAULT_VM_ACCEL
+  if (env === 'kvm' || env === 'tcg') return { accel: env, why: 'NVMF_FAULT_VM_ACCEL' }
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK)
+  } catch {
+    return { accel: 'tcg', why: '/dev/kvm is not usable' }
+  }
+  if (existsSync('/sys/module/kvm_pvm') && !existsSync('/sys/module/kvm_intel') && !existsSync('/sys/module/kvm_amd')) {
+    return { accel: 'tcg', why: '/dev/kvm is PVM (kvm_pvm), which cannot boot a stock kernel' }
+  }
+  return { accel: 'kvm', why: '/dev/kvm' }
+}
+
+/** A free TCP port on 127.0.0.1 (listen(0), then close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+function validate(opts: GuestOptions): void {
+  if (!Number.isFinite(opts.timeoutSec) || opts.timeoutSec < 5 || opts.timeoutSec > 3600) {
+    throw new InvalidArgumentError('timeoutSec', 'must be a number of seconds in [5, 3600]')
+  }
+  const optionalInt = (field: keyof GuestOptions, v: number | undefined, min: number, max: number): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new InvalidArgumentError(field, `must be an integer in [${min}, ${max}]`)
+  }
+  optionalInt('jobTimeoutSec', opts.jobTimeoutSec, 0, 3600)
+  optionalInt('bootTimeoutSec', opts.bootTimeoutSec, 1, 3600)
+  optionalInt('memMiB', opts.memMiB, 128, 16384)
+  optionalInt('cpus', opts.cpus, 1, 16)
+  for (const k of Object.keys(opts.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new InvalidArgumentError('env', `has a bad variable name '${k}'`)
+  }
+  for (const f of opts.hostfwd ?? []) {
+    if (!Number.isInteger(f.host) || f.host < 0 || f.host > 65535 || !Number.isInteger(f.guest) || f.guest < 1 || f.guest > 65535) {
+      throw new InvalidArgumentError('hostfwd', `has a bad forward ${JSON.stringify(f)}`)
+    }
+  }
+  if (typeof opts.script === 'string' && !existsSync(opts.script)) {
+    throw new InvalidArgumentError('script', `no such file: ${opts.script}`)
+  }
+}
+
+function jobArchive(opts: GuestOptions): Buffer {
+  const text = typeof opts.script === 'string' ? readFileSync(opts.script) : Buffer.from(opts.script.text)
+  const args = `set --${(opts.args ?? []).map((a) => ` ${shellQuote(a)}`).join('')}\n`
+  const env = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+    .join('')
+  const jobTimeout = opts.jobTimeoutSec ?? (opts.timeoutSec > 20 ? opts.timeoutSec - 8 : 0)
+  const config = [
+    `VM_JOB_TIMEOUT=${jobTimeout}`,
+    `VM_JOB_LOGLEVEL=${opts.jobLogLevel ?? 4}`,
+    ...(opts.hostnqn !== undefined ? [`VM_HOSTNQN=${shellQuote(opts.hostnqn)}`] : []),
+    ...(opts.hostid !== undefined ? [`VM_HOSTID=${shellQuote(opts.hostid)}`] : []),
+  ].join('\n')
+  return encodeCpio([
+    { kind: 'dir', path: 'job' },
+    { kind: 'file', path: 'job/script', data: text, mode: 0o755 },
+    { kind: 'file', path: 'job/args', data: Buffer.from(args) },
+    { kind: 'file', path: 'job/env', data: Buffer.from(env) },
+    { kind: 'file', path: 'job/config', data: Buffer.from(config + '\n') },
+  ])
+}
+
+/** Start a guest; resolves once QEMU is running (use `done` for the result). */
+export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
+  validate(opts)
+  const qemu = which('qemu-system-x86_64')
+  if (qemu === undefined) throw new Error('qemu-system-x86_64 not found (Debian package qemu-system-x86)')
+  const image = opts.image ?? (await ensureVmImage(opts.log !== undefined ? { log: opts.log } : {}))
+  const forwards: HostForward[] = []
+  for (const f of opts.hostfwd ?? []) forwards.push({ host: f.host === 0 ? await freePort() : f.host, guest: f.guest })
+
+  const runDir = mkdtempSync(join(tmpdir(), 'nvmf-fault-vm-'))
+  const shareDir = opts.share ?? join(runDir, 'share')
+  const endedCtl = new AbortController()
+  const share = new GuestShare({ dir: shareDir, ended: endedCtl.signal })
+
+  const initrd = join(runDir, 'initrd.cpio')
+  writeFileSync(initrd, Buffer.concat([readFileSync(image.initramfs), jobArchive(opts)]))
+  const statusFile = join(runDir, 'status')
+  const pidFile = join(runDir, 'qemu.pid')
+
+  const net =
+    'user,id=n0,net=10.0.2.0/24,host=10.0.2.2,ipv6=off' + forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join('')
+  // pci=noacpi: PCI IRQ routing from the BIOS table, not ACPI AML (faster under TCG);
+  // panic=-1 with -no-reboot: a guest panic ends QEMU at once.
+  const loglevel = process.env.NVMF_FAULT_VM_VERBOSE === '1' ? 7 : 4
+  const append =
+    `console=ttyS0,115200 loglevel=${loglevel} panic=-1 pci=noacpi 8250.nr_uarts=2 tsc=reliable no_timer_check rcupdate.rcu_expedited=1`
+  const qemuArgs = (accel: 'kvm' | 'tcg'): string[] => [
+    '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
+    '-accel', accel, '-cpu', accel === 'kvm' ? 'host,-arch-capabilities' : 'max', '-M', 'pc',
+    '-m', String(opts.memMiB ?? 512), '-smp', String(opts.cpus ?? 2),
+    '-kernel', image.kernel, '-initrd', initrd, '-append', append,
+    '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0',
+    '-serial', `file:${statusFile}`,
+    '-netdev', net, '-device', 'virtio-net-pci,netdev=n0',
+    '-fsdev', `local,id=fs0,path=${shareDir},security_model=none`, '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmshare',
+    '-pidfile', pidFile,
+  ]
+
+  const consoleLines: string[] = []
+  let consoleBytes = 0
+  const results: Record<string, string> = {}
+  let kernelVersion = ''
+  let nvmeCliVersion = ''
+  let jobStartAt: number | undefined
+  let child: ChildProcess | undefined
+  let killed = false
+  let timedOut = false
+  let booted = false
+
+  const onLine = (raw: string): void => {
+    const line = raw.replace(/\r/g, '')
+    if (consoleBytes < 16 * 1024 * 1024) {
+      consoleLines.push(line)
+      consoleBytes += line.length + 1
+    }
+    const boot = /@@VM boot kernel=(\S+) nvme=(\S+)/.exec(line)
+    if (boot?.[1] !== undefined && boot[2] !== undefined) {
+      booted = true
+      kernelVersion = boot[1]
+      nvmeCliVersion = boot[2]
+    }
+    if (line.includes('@@VM job-start@@')) jobStartAt = performance.now()
+    const res = /@@VM result ([^=@]+)=(.*)@@/.exec(line)
+    if (res?.[1] !== undefined && res[2] !== undefined) results[res[1]] = res[2]
+    opts.onConsoleLine?.(line)
+  }
+
+  const killQemu = (): void => {
+    try {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim())
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL')
+    } catch {
+      // not started or already gone
+    }
+    child?.kill('SIGKILL')
+  }
+  const onExit = (): void => killQemu()
+  process.once('exit', onExit)
+
+  const bootTimeoutMs = (opts.bootTimeoutSec ?? 120) * 1000
+  const attempt = (accel: 'kvm' | 'tcg'): Promise<{ code: number | null; stderr: string; t0: number; t1: number; stalled: boolean }> =>
+    new Promise((resolve) => {
+      writeFileSync(statusFile, '')
+      rmSync(pidFile, { force: true })
+      booted = false
+      let stalled = false
+      const bootTimer = setTimeout(() => {
+        if (booted) return
+        stalled = true
+        killQemu()
+      }, bootTimeoutMs)
+      const t0 = performance.now()
+      // timeout(1) bounds QEMU even if this process dies without running its exit handlers.
+      const proc = spawn('timeout', ['-k', '5', String(opts.timeoutSec + 15), qemu, ...qemuArgs(accel)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      child = proc
+      let pending = ''
+      proc.stdout?.setEncoding('utf8')
+      proc.stdout?.on('data', (s: string) => {
+        pending += s
+        let nl: number
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          onLine(pending.slice(0, nl))
+          pending = pending.slice(nl + 1)
+        }
+      })
+      let stderr = ''
+      proc.stderr?.setEncoding('utf8')
+      proc.stderr?.on('data', (s: string) => {
+        if (stderr.length < 65536) stderr += s
+      })
+      proc.on('error', (e) => {
+        stderr += String(e)
+      })
+      proc.on('close', (code) => {
+        clearTimeout(bootTimer)
+        if (pending !== '') onLine(pending)
+        resolve({ code, stderr, t0, t1: performance.now(), stalled })
+      })
+    })
+
+  const picked = chooseAccel()
+  let accelInUse = picked.accel
+  opts.log?.(`qemu: accel=${picked.accel} (${picked.why}) boot=${image.bootMode} forwards=${forwards.map((f) => `${f.host}->${f.guest}`).join(',')}`)
+
+  const done = (async (): Promise<GuestResult> => {
+    const timer = setTimeout(() => {
+      timedOut = true
+      killQemu()
+    }, opts.timeoutSec * 1000)
+    try {
+      let accel = picked.accel
+      let r = await attempt(accel)
+      const status = (): string => readFileSync(statusFile, 'utf8').replace(/[^0-9]/g, '')
+      if (accel === 'kvm' && !killed && !timedOut && status() === '' && /kvm/i.test(r.stderr)) {
+        opts.log?.(`KVM failed (${r.stderr.split('\n')[0] ?? ''}); retrying with TCG`)
+        accel = 'tcg'
+        accelInUse = 'tcg'
+        jobStartAt = undefined
+        r = await attempt(accel)
+      }
+      let bootRetries = 0
+      if (r.stalled && !killed && !timedOut) {
+        opts.log?.(`no output from the guest ${bootTimeoutMs / 1000} s after QEMU started (boot stall); retrying once`)
+        onLine(`@@VM host: boot stalled after ${bootTimeoutMs / 1000} s; retrying@@`)
+        bootRetries++
+        jobStartAt = undefined
+        r = await attempt(accel)
+      }
+      const st = status()
+      let rc: number
+      if (st !== '') rc = Number(st)
+      else if (timedOut) rc = 124
+      else rc = 125
+      return {
+        rc,
+        timedOut: timedOut && st === '',
+        console: consoleLines.join('\n'),
+        durationMs: Math.round(r.t1 - r.t0),
+        bootMs: jobStartAt === undefined ? undefined : Math.round(jobStartAt - r.t0),
+        kernelVersion: kernelVersion !== '' ? kernelVersion : image.kernelRelease,
+        nvmeCliVersion,
+        accel,
+        results,
+        bootRetries,
+        qemuStderr: r.stderr + (r.stalled ? `\nboot stalled: no guest output within ${bootTimeoutMs / 1000} s` : ''),
+      }
+    } finally {
+      clearTimeout(timer)
+      process.removeListener('exit', onExit)
+      endedCtl.abort()
+      // The run directory holds the initrd, the status file and (unless the caller gave one) the share.
+      rmSync(runDir, { recursive: true, force: true })
+    }
+  })()
+  // Consumers that only use share/kill must not see an unhandled rejection.
+  done.catch(() => {})
+  return {
+    share,
+    forwards,
+    get accel() {
+      return accelInUse
+    },
+    done,
+    kill: () => {
+      killed = true
+      killQemu()
+    },
+    console: () => consoleLines.join('\n'),
+    waitSignal: (name, timeoutMs) => share.waitSignal(name, timeoutMs),
+  }
+}
+
+/** Run a guest job to completion. */
+export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
+  const vm = await startGuest(opts)
+  return vm.done
+}
+
+/** One-line summary of a run for test output. */
+export function describeRun(r: GuestResult): string {
+  const boot = r.bootMs === undefined ? '?' : (r.bootMs / 1000).toFixed(1)
+  const retries = r.bootRetries > 0 ? ` (after ${r.bootRetries} stalled boot)` : ''
+  return `rc=${r.rc} accel=${r.accel} kernel=${r.kernelVersion} nvme-cli=${r.nvmeCliVersion} boot-to-job=${boot}s${retries} total=${(r.durationMs / 1000).toFixed(1)}s`
+}
+
+/** The last `n` console lines (for failure messages). */
+export function consoleTail(r: GuestResult | string, n = 40): string {
+  const text = typeof r === 'string' ? r : r.console
+  const tail = text.split('\n').slice(-n).join('\n')
+  const qemu = typeof r === 'string' || r.qemuStderr.trim() === '' ? '' : `\n--- qemu stderr ---\n${r.qemuStderr.trim()}`
+  return tail + qemu
+}
+
