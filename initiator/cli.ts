@@ -27,6 +27,9 @@ interface CommonOpts {
   ddgst?: boolean
   json?: boolean
   logLevel: string
+  /** DH-HMAC-CHAP secrets, spelled as nvme-cli spells them. */
+  dhchapSecret?: string
+  dhchapCtrlSecret?: string
 }
 
 function port(v: string, name = 'trsvcid'): number {
@@ -48,7 +51,12 @@ function makeHost(o: CommonOpts & { iopolicy?: string; checkInvariants?: boolean
     logger: pino({ level: o.logLevel }, pino.destination(2)),
     iopolicy: pol as IoPolicy,
     checkInvariants: o.checkInvariants === true,
-    controllerDefaults: { hdgst: o.hdgst === true, ddgst: o.ddgst === true },
+    controllerDefaults: {
+      hdgst: o.hdgst === true,
+      ddgst: o.ddgst === true,
+      ...(o.dhchapSecret !== undefined ? { dhchapSecret: o.dhchapSecret } : {}),
+      ...(o.dhchapCtrlSecret !== undefined ? { dhchapCtrlSecret: o.dhchapCtrlSecret } : {}),
+    },
   })
 }
 
@@ -61,6 +69,8 @@ function addCommon(cmd: Command, defaultPort: string): Command {
     .option('-q, --hostnqn <nqn>', 'host NQN (default: a UUID NQN)')
     .option('--hdgst', 'enable header digests')
     .option('--ddgst', 'enable data digests')
+    .option('-S, --dhchap-secret <secret>', 'DH-HMAC-CHAP host secret (DHHC-1:...) when the controller asks for authentication')
+    .option('-C, --dhchap-ctrl-secret <secret>', 'DH-HMAC-CHAP controller secret: also authenticate the controller (bidirectional)')
     .option('--json', 'machine-readable output')
     .option('--log-level <level>', 'log level on stderr', 'warn')
 }

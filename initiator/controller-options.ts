@@ -4,6 +4,7 @@
  */
 import type { Clock, Random } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
+import { resolveDhchapOptions, type DhchapHostSettings, type DhchapOptions } from './auth.js'
 
 export interface BackoffOptions {
   /** Each failed attempt multiplies the delay by this (grpc-js uses 1.6). */
@@ -14,7 +15,7 @@ export interface BackoffOptions {
   jitter: number
 }
 
-export interface ControllerConnectOptions {
+export interface ControllerConnectOptions extends DhchapOptions {
   /** Transport address (IPv4/IPv6 literal or host name). */
   traddr: string
   /** Transport service id (TCP port). */
@@ -66,6 +67,8 @@ export interface ResolvedControllerOptions {
   abortGraceMs: number
   connectTimeoutMs: number
   distance: number
+  /** DH-HMAC-CHAP secrets and offers (undefined: no dhchapSecret given). */
+  dhchap: DhchapHostSettings | undefined
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS = Object.freeze({
@@ -122,6 +125,7 @@ export function validateControllerOptions(o: ControllerConnectOptions): Resolved
     abortGraceMs: int('abortGraceMs', o.abortGraceMs ?? d.abortGraceMs, 0, 3_600_000),
     connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs ?? d.connectTimeoutMs, 1, 3_600_000),
     distance: int('distance', o.distance ?? d.distance, 0, 255),
+    dhchap: resolveDhchapOptions(o),
   }
   if (r.reconnectBackoff !== false) {
     const b = r.reconnectBackoff

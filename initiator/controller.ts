@@ -10,7 +10,10 @@
  */
 import type { Logger } from 'pino'
 import type { Clock, Random, TimerHandle } from '../lib/clock.js'
-import { ConnectionError, InvalidStateError, NvmeStatusError, TimeoutError } from '../lib/errors.js'
+import { AuthenticationError, ConnectionError, InvalidStateError, NvmeStatusError, TimeoutError } from '../lib/errors.js'
+import { AuthFailure } from '../lib/nvme/auth-ids.js'
+import { CONNECT_AUTHREQ_ATR } from '../lib/nvme/fabrics.js'
+import { authenticateQueue, type AuthResult } from './auth.js'
 import {
   CC_CSS_ALL,
   CC_CSS_NVM,
@@ -108,6 +111,8 @@ export class HostController implements PathBackend {
   #admin: QueuePair | undefined
   #io: QueuePair[] = []
   #ioNext = 0
+  /** T_ID of the last authentication transaction (Linux ctrl->transaction). */
+  #authTid = 0
   #cntlid = 0
   #identify: IdentifyController | undefined
   #anaStates = new Map<number, number>()
@@ -127,7 +132,7 @@ export class HostController implements PathBackend {
   #rescanQueued = false
   #readChangedQueued = false
   #generation = 0
-  readonly counters = { connects: 0, resets: 0, reconnectAttempts: 0, keepAlives: 0, aens: 0, anaReads: 0, timeouts: 0, aborts: 0, scans: 0 }
+  readonly counters = { connects: 0, resets: 0, reconnectAttempts: 0, keepAlives: 0, aens: 0, anaReads: 0, timeouts: 0, aborts: 0, scans: 0, authentications: 0, authFailures: 0 }
 
   constructor(o: HostControllerOptions) {
     this.options = o
@@ -224,6 +229,7 @@ export class HostController implements PathBackend {
     })
     if (connect.cqe.status !== 0) throw new ConnectRejectedError(connect.cqe, 0)
     this.#cntlid = parseConnectResponseDw0(connect.cqe.dw0).cntlid
+    await this.#authenticateIfAsked(admin, 0, connect.cqe.dw0)
     const cap = decodeCap(await this.#propGet(Property.CAP, 8))
     const css = (cap.css & CAP_CSS_IOCS) !== 0 ? CC_CSS_ALL : CC_CSS_NVM
     const cc = { css, iosqes: 6, iocqes: 4, mps: 0, ams: 0 }
@@ -276,6 +282,7 @@ export class HostController implements PathBackend {
           timeoutMs: o.adminTimeoutMs,
         })
         if (c.cqe.status !== 0) throw new ConnectRejectedError(c.cqe, qid)
+        await this.#authenticateIfAsked(q, qid, c.cqe.dw0)
         q.inCapsuleMax = ioInCapsule
       }
     }
@@ -301,6 +308,48 @@ export class HostController implements PathBackend {
     if (gen === this.#generation) return
     q.close(new ConnectionError(`${this.id}: connect attempt abandoned`))
     throw new ConnectionError(`${this.id}: connect attempt abandoned`)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // In-band authentication (NVMe Base 2.0 section 8.13; initiator/auth.ts)
+
+  /** After a Connect: authenticate the queue when the response's AUTHREQ.ATR asks for it. */
+  async #authenticateIfAsked(q: QueuePair, qid: number, connectDw0: number): Promise<void> {
+    if (((connectDw0 >>> 0) & CONNECT_AUTHREQ_ATR) === 0) return
+    if (this.options.dhchap === undefined) {
+      this.counters.authFailures++
+      throw new AuthenticationError(`${this.id}: qid ${qid}: the controller requires authentication (AUTHREQ.ATR) but no dhchapSecret is set`, { qid, reason: AuthFailure.FAILED, by: 'host' })
+    }
+    await this.#authenticate(q, qid)
+  }
+
+  async #authenticate(q: QueuePair, qid: number): Promise<AuthResult> {
+    const settings = this.options.dhchap
+    if (settings === undefined) throw new InvalidStateError(`${this.id}: no dhchapSecret set`)
+    this.#authTid = (this.#authTid + 1) & 0xffff
+    try {
+      const r = await authenticateQueue({ qid, tid: this.#authTid, hostnqn: this.options.hostnqn, subnqn: this.options.subnqn, settings, submit: (cmd) => q.submit(cmd), timeoutMs: this.options.adminTimeoutMs })
+      this.counters.authentications++
+      this.#log?.info({ ctrl: this.id, qid, ...r }, 'authenticated')
+      return r
+    } catch (err) {
+      this.counters.authFailures++
+      this.#log?.warn({ ctrl: this.id, qid, err }, 'authentication failed')
+      throw err
+    }
+  }
+
+  /**
+   * Re-authenticates every queue of a live controller (as writing dhchap_secret in sysfs makes the
+   * Linux host do): admin queue first, then each I/O queue. Commands keep flowing meanwhile.
+   */
+  async reauthenticate(): Promise<AuthResult[]> {
+    if (this.state !== 'live') throw new InvalidStateError(`${this.id} is ${this.state}, not live`)
+    const admin = this.#admin
+    if (admin === undefined || admin.closed) throw new ConnectionError(`${this.id}: admin queue is down`)
+    const out = [await this.#authenticate(admin, 0)]
+    for (const q of this.#io) out.push(await this.#authenticate(q, q.qid))
+    return out
   }
 
   async #submitAdmin(sqe: Sqe, extra: { data?: Buffer; readLength?: number } = {}): Promise<QueueCompletion> {

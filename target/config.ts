@@ -11,6 +11,7 @@ import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 import { parseLimits, type LimitsConfig, type ResolvedLimits } from './limits.js'
 
 import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
+import { HOST_AUTH_KEYS, parseHostAuth, type HostAuthConfig, type ResolvedHostAuth } from './config-auth.js'
 export { ANA_STATE_NAMES, type AnaStateName }
 
 export interface PortConfig {
@@ -63,7 +64,7 @@ export interface SubsystemConfig {
   namespaces?: NamespaceConfig[]
 }
 
-export interface HostConfig {
+export interface HostConfig extends HostAuthConfig {
   nqn: string
 }
 
@@ -133,6 +134,8 @@ export interface ResolvedConfig {
   ports: ResolvedPort[]
   subsystems: ResolvedSubsystem[]
   hosts: string[]
+  /** DH-HMAC-CHAP settings of the hosts that have a dhchapKey. */
+  hostAuth: ResolvedHostAuth[]
   referrals: ReferralConfig[]
   icReqTimeoutMs: number
   maxQueueSize: number
@@ -339,11 +342,18 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
       if (!nqns.has(s)) fail(`ports[${i}].subsystems[${j}]`, `no subsystem ${s} is configured`)
     }),
   )
+  const hostAuth: ResolvedHostAuth[] = []
   const hosts = arr(v.hosts, 'hosts').map((h, i) => {
     if (typeof h === 'string') return nqn(h, `hosts[${i}]`, 'host')
     if (!isObject(h)) fail(`hosts[${i}]`, 'must be an NQN string or { nqn }')
-    checkKeys(h, `hosts[${i}]`, ['nqn'])
-    return nqn(h.nqn, `hosts[${i}].nqn`, 'host')
+    checkKeys(h, `hosts[${i}]`, ['nqn', ...HOST_AUTH_KEYS])
+    const n = nqn(h.nqn, `hosts[${i}].nqn`, 'host')
+    const auth = parseHostAuth(h, `hosts[${i}]`, n)
+    if (auth !== undefined) {
+      if (hostAuth.some((a) => a.nqn === n)) fail(`hosts[${i}].nqn`, `duplicate authentication settings for ${n}`)
+      hostAuth.push(auth)
+    }
+    return n
   })
   const referrals = arr(v.referrals, 'referrals').map((r, i): ReferralConfig => parseReferral(r, `referrals[${i}]`, ids))
   const limits = parseLimits(v)
@@ -352,6 +362,7 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
     ports,
     subsystems,
     hosts,
+    hostAuth,
     referrals,
     icReqTimeoutMs: limits.icReqTimeoutMs,
     maxQueueSize,

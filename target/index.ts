@@ -26,6 +26,7 @@ import { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from '.
 import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
+import type { TargetAuthCounters } from './cmd/auth.js'
 import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
 import { TcpTransport, type BoundPort, type ConnectionStats } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
@@ -38,6 +39,8 @@ export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, C
 export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
 export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
+export type { TargetAuthCounters } from './cmd/auth.js'
+export type { HostAuthConfig } from './config-auth.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
 export { TargetMetrics, createTargetMetrics, type TargetMetricsOptions, type FaultMetricsSource } from './metrics.js'
@@ -118,6 +121,8 @@ export interface TargetHandle {
   setHooks(hooks: TargetHooks | undefined): void
   /** Receive-side state of every open connection: bytes held against limits.maxBufferedBytes, waits, pauses. */
   connectionStats(): ConnectionStats[]
+  /** DH-HMAC-CHAP counters: transactions, successes, failures by reason, commands refused before authentication. */
+  authCounters(): TargetAuthCounters
   on(event: 'controller', listener: (e: ControllerEvent) => void): this
   on(event: 'queue', listener: (e: QueueEvent) => void): this
   off(event: 'controller', listener: (e: ControllerEvent) => void): this
@@ -167,6 +172,10 @@ class Target extends EventEmitter implements TargetHandle {
 
   status(): TargetStatus {
     return this.core.status()
+  }
+  authCounters(): TargetAuthCounters {
+    const c = this.core.auth.counters
+    return { ...c, failuresByReason: { ...c.failuresByReason } }
   }
 
   exportConfig(options: ExportConfigOptions = {}): TargetConfig | NvmetcliDocument {

@@ -1,7 +1,7 @@
 /**
  * Fabrics commands (opcode 7Fh; NVMe Base 2.0 section 6, wire spec 3): Connect with the exact
- * statuses of spec 3.2, Property Get/Set (3.3), Disconnect. Authentication is not supported: a
- * target that never asks for it (AUTHREQ 0) never receives it from Linux.
+ * statuses of spec 3.2, Property Get/Set (3.3), Disconnect, and Authentication Send/Receive (3.4),
+ * whose DH-HMAC-CHAP state machine is target/cmd/auth.ts; Connect reports AUTHREQ from it.
  */
 import { dataDirection, FabricsType } from '../../lib/nvme/opcodes.js'
 import {
@@ -50,6 +50,10 @@ export function parseFabrics(req: Request, core: TargetCore): number {
       if (q.qid !== 0) return req.fail(NvmeStatus.INVALID_OPCODE | DNR, SQE_FCTYPE)
       req.execute = fctype === FabricsType.PROPERTY_GET ? executePropertyGet : executePropertySet
       return 0
+    case FabricsType.AUTH_SEND:
+      return core.auth.parse(req, 'send')
+    case FabricsType.AUTH_RECEIVE:
+      return core.auth.parse(req, 'receive')
     case FabricsType.DISCONNECT:
       if (q.qid === 0) return req.fail(NvmeStatus.INVALID_OPCODE | DNR, SQE_FCTYPE)
       req.execute = (r) => {
@@ -109,7 +113,8 @@ function executeConnect(req: Request, core: TargetCore): number {
     if (ctrl === undefined) return req.fail(NvmeStatus.CONNECT_CTRL_BUSY | DNR, 0xffff)
     ctrl.addQueue(q, 0)
     q.bind(ctrl, 0, f.sqsize, sqFlowDisabled)
-    req.dw0 = makeConnectResponseDw0({ cntlid: ctrl.cntlid })
+    const authreq = core.auth.onConnect(q, { hostnqn: d.hostnqn, subnqn: ctrl.subnqn, discovery: ctrl.discovery })
+    req.dw0 = makeConnectResponseDw0({ cntlid: ctrl.cntlid, authreq })
     core.controllerConnected(ctrl)
     return 0
   }
@@ -120,7 +125,8 @@ function executeConnect(req: Request, core: TargetCore): number {
   if (ctrl.queues.has(f.qid)) return req.fail(NvmeStatus.CMD_SEQ_ERROR | DNR, CONNECT_SQE_QID)
   ctrl.addQueue(q, f.qid)
   q.bind(ctrl, f.qid, f.sqsize, sqFlowDisabled)
-  req.dw0 = makeConnectResponseDw0({ cntlid: ctrl.cntlid })
+  const authreq = core.auth.onConnect(q, { hostnqn: d.hostnqn, subnqn: ctrl.subnqn, discovery: false })
+  req.dw0 = makeConnectResponseDw0({ cntlid: ctrl.cntlid, authreq })
   return 0
 }
 

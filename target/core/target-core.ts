@@ -16,6 +16,7 @@ import { parseFabrics } from '../cmd/fabrics.js'
 import { parseAdmin } from '../cmd/admin.js'
 import { parseDiscovery } from '../cmd/discovery.js'
 import { parseIo } from '../cmd/io.js'
+import { TargetAuth } from '../cmd/auth.js'
 import { Controller, type ControllerState, type ControllerStatus } from './controller.js'
 import { DiscoveryService, type Referral } from './discovery.js'
 import type { HookSlot } from './hooks.js'
@@ -86,6 +87,8 @@ export class TargetCore extends EventEmitter {
   readonly ports = new Map<number, PortInfo>()
   /** Every live connection's queue (bound or not). */
   readonly queues = new Set<Queue>()
+  /** DH-HMAC-CHAP state of the queues of hosts with a dhchapKey (target/cmd/auth.ts). */
+  readonly auth: TargetAuth
   #nextCntlid = 1
   #closing = false
 
@@ -96,6 +99,7 @@ export class TargetCore extends EventEmitter {
     this.clock = o.clock
     this.random = o.random
     this.hooks = o.hooks
+    this.auth = new TargetAuth({ hosts: o.config.hostAuth, clock: o.clock, logger: o.logger.child({ component: 'auth' }) })
     for (const r of o.config.referrals)
       this.discovery.referrals.push({
         id: this.discovery.referrals.length + 1,
@@ -218,6 +222,8 @@ export class TargetCore extends EventEmitter {
     }
     const ctrl = q.controller
     if (ctrl === undefined) return req.fail(NvmeStatus.INVALID_OPCODE | STATUS_DNR, SQE_OPC)
+    // A queue that must authenticate runs only Fabrics commands until it has (Base 2.0 8.13; nvmet).
+    if (!this.auth.admits(q)) return req.fail(NvmeStatus.AUTH_REQUIRED | STATUS_DNR, SQE_OPC)
     // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet).
     if (!ctrl.ready) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
     // MDTS bounds every data transfer (Base 2.0 5.17.2.1): nothing larger is buffered or built.
