@@ -26,7 +26,6 @@ export { PRE_AUTH_MAX_BYTES, CONTROL_IDLE_TIMEOUT_MS } from './control-server.js
 export { VERBS, runVerb, STATUS_SECTIONS, type VerbResult } from './control-verbs.js'
 export { startHttpApi, MAX_HTTP_BODY, type HttpApi, type HttpApiOptions, type MetricsSource } from './control-http.js'
 export { ROUTES, openApiDocument, type Route } from './control-http-routes.js'
-export { exportLiveConfig } from './control-config.js'
 export { attachFaults, adaptTargetHandle, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
 export { registerCtlCommand, addTargetFaultOptions, startTargetFaults, parseSize, traceFormatFor, type TargetFaultCliOptions } from './cli.js'
 export { loadFaultSchemas, protoDir, validateMessage, type FaultSchemas, type JsonObject, type JsonValue } from './proto.js'
