@@ -113,6 +113,7 @@ export class HostController implements PathBackend {
   #ioNext = 0
   /** T_ID of the last authentication transaction (Linux ctrl->transaction). */
   #authTid = 0
+  #reauth: Promise<AuthResult[]> | undefined
   #cntlid = 0
   #identify: IdentifyController | undefined
   #anaStates = new Map<number, number>()
@@ -343,7 +344,14 @@ export class HostController implements PathBackend {
    * Re-authenticates every queue of a live controller (as writing dhchap_secret in sysfs makes the
    * Linux host do): admin queue first, then each I/O queue. Commands keep flowing meanwhile.
    */
-  async reauthenticate(): Promise<AuthResult[]> {
+  reauthenticate(): Promise<AuthResult[]> {
+    // One run at a time (Linux queues one dhchap_auth_work): concurrent callers share it.
+    if (this.#reauth === undefined) {
+      this.#reauth = this.#reauthenticateAll().finally(() => (this.#reauth = undefined))
+    }
+    return this.#reauth
+  }
+  async #reauthenticateAll(): Promise<AuthResult[]> {
     if (this.state !== 'live') throw new InvalidStateError(`${this.id} is ${this.state}, not live`)
     const admin = this.#admin
     if (admin === undefined || admin.closed) throw new ConnectionError(`${this.id}: admin queue is down`)

@@ -277,9 +277,21 @@ export class MultipathHead implements IoDevice {
         }, delay)
         return
       }
-      default:
-        this.#fail(io, new NvmeStatusError(res.status, { cid: res.cid ?? 0, qid: res.qid ?? 0, name: statusName(res.status, 'io') }))
+      case 'authenticate': {
+        // Linux nvme_complete_rq AUTHENTICATE: re-authenticate the controller, then retry the request.
+        const reauth = path.backend.reauthenticate
+        if (reauth === undefined) break
+        io.retries++
+        path.counters.retries++
+        this.counters.retries++
+        reauth.call(path.backend).then(
+          () => (path.usable ? void this.#sendRequest(path, io) : this.failover(io, path, res.status)),
+          () => this.failover(io, path, res.status),
+        )
+        return
+      }
     }
+    this.#fail(io, new NvmeStatusError(res.status, { cid: res.cid ?? 0, qid: res.qid ?? 0, name: statusName(res.status, 'io') }))
   }
 
   /**

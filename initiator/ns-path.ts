@@ -40,6 +40,8 @@ export interface PathBackend {
   crdDelayMs(crd: number): number
   /** Schedule an ANA log re-read (after an ANA error). */
   requestAnaRead(): void
+  /** Authenticate again (after Authentication Required without DNR); concurrent calls share one run. */
+  reauthenticate?(): Promise<unknown>
 }
 
 export interface NsPathOptions {

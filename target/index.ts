@@ -121,6 +121,12 @@ export interface TargetHandle {
   setHooks(hooks: TargetHooks | undefined): void
   /** Receive-side state of every open connection: bytes held against limits.maxBufferedBytes, waits, pauses. */
   connectionStats(): ConnectionStats[]
+  /**
+   * Re-authentication on request: the matching controllers' authenticating queues answer commands
+   * with Authentication Required (no DNR) until the host authenticates them again. Returns how many
+   * queues were affected.
+   */
+  requestReauthentication(filter?: ControllerFilter): number
   /** DH-HMAC-CHAP counters: transactions, successes, failures by reason, commands refused before authentication. */
   authCounters(): TargetAuthCounters
   on(event: 'controller', listener: (e: ControllerEvent) => void): this
@@ -172,6 +178,11 @@ class Target extends EventEmitter implements TargetHandle {
 
   status(): TargetStatus {
     return this.core.status()
+  }
+  requestReauthentication(filter: ControllerFilter = {}): number {
+    let n = 0
+    for (const c of this.#matching(filter)) n += this.core.auth.requestReauthentication(c.queues.values())
+    return n
   }
   authCounters(): TargetAuthCounters {
     const c = this.core.auth.counters
@@ -300,17 +311,21 @@ class Target extends EventEmitter implements TargetHandle {
     return this.core.discovery.removeReferral(id)
   }
 
+  #matching(filter: ControllerFilter): ReturnType<TargetCore['allControllers']> {
+    return this.core
+      .allControllers()
+      .filter(
+        (c) =>
+          (filter.cntlid === undefined || c.cntlid === filter.cntlid) &&
+          (filter.subnqn === undefined || c.subnqn === filter.subnqn) &&
+          (filter.hostnqn === undefined || c.hostnqn === filter.hostnqn) &&
+          (filter.portId === undefined || c.portId === filter.portId),
+      )
+  }
   deleteControllers(filter: ControllerFilter = {}): number {
-    let n = 0
-    for (const c of this.core.allControllers()) {
-      if (filter.cntlid !== undefined && c.cntlid !== filter.cntlid) continue
-      if (filter.subnqn !== undefined && c.subnqn !== filter.subnqn) continue
-      if (filter.hostnqn !== undefined && c.hostnqn !== filter.hostnqn) continue
-      if (filter.portId !== undefined && c.portId !== filter.portId) continue
-      c.delete('deleted by API')
-      n++
-    }
-    return n
+    const list = this.#matching(filter)
+    for (const c of list) c.delete('deleted by API')
+    return list.length
   }
   setControllerFatal(cntlid: number): void {
     const c = this.core.controllerById(cntlid)

@@ -77,6 +77,8 @@ interface QueueAuth {
   s1: number
   c2: Buffer | undefined
   s2: number
+  /** The target asked this queue to authenticate again (its commands then get a retryable status). */
+  reauthRequested: boolean
   /** Reason code explanation of a failed transaction (sent in AUTH_Failure1). */
   failure: number
   failureDetail: string
@@ -144,6 +146,7 @@ export class TargetAuth {
       s1: 0,
       c2: undefined,
       s2: 0,
+      reauthRequested: false,
       failure: 0,
       failureDetail: '',
       timer: undefined,
@@ -151,12 +154,34 @@ export class TargetAuth {
     return 0x2
   }
 
-  /** False while `q` must authenticate and has not: the command gets Authentication Required. */
-  admits(q: Queue): boolean {
+  /**
+   * 0 when `q` may run admin and I/O commands, else the status they get: Authentication Required
+   * (SCT 1h SC 91h) with DNR as nvmet answers before the first authentication, without DNR after
+   * {@link requestReauthentication}, so that a host re-authenticates and retries (Linux
+   * nvme_decide_disposition AUTHENTICATE).
+   */
+  check(q: Queue): number {
     const a = this.#queues.get(q)
-    if (a === undefined || a.authenticated) return true
+    if (a === undefined || a.authenticated) return 0
     this.counters.refusedCommands++
-    return false
+    return a.reauthRequested ? NvmeStatus.AUTH_REQUIRED : NvmeStatus.AUTH_REQUIRED | DNR
+  }
+
+  /**
+   * Re-authentication on request: the given queues (those that authenticate) stop running commands
+   * until their host has authenticated them again. Returns how many queues were affected.
+   */
+  requestReauthentication(queues: Iterable<Queue>): number {
+    let n = 0
+    for (const q of queues) {
+      const a = this.#queues.get(q)
+      if (a === undefined) continue
+      a.authenticated = false
+      a.reauthRequested = true
+      n++
+    }
+    if (n > 0) this.#logger.info({ queues: n }, 're-authentication requested')
+    return n
   }
 
   /** Whether `q` is authenticated (true when it needs no authentication). */
@@ -271,12 +296,14 @@ export class TargetAuth {
       a.c2 = m.challenge
     } else {
       a.authenticated = true
+      a.reauthRequested = false
     }
     a.step = 'SUCCESS1'
   }
 
   #succeed(req: Request, a: QueueAuth): void {
     a.authenticated = true
+    a.reauthRequested = false
     this.#finish(req, a)
   }
 

@@ -223,7 +223,8 @@ export class TargetCore extends EventEmitter {
     const ctrl = q.controller
     if (ctrl === undefined) return req.fail(NvmeStatus.INVALID_OPCODE | STATUS_DNR, SQE_OPC)
     // A queue that must authenticate runs only Fabrics commands until it has (Base 2.0 8.13; nvmet).
-    if (!this.auth.admits(q)) return req.fail(NvmeStatus.AUTH_REQUIRED | STATUS_DNR, SQE_OPC)
+    const authStatus = this.auth.check(q)
+    if (authStatus !== 0) return req.fail(authStatus, SQE_OPC)
     // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet).
     if (!ctrl.ready) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
     // MDTS bounds every data transfer (Base 2.0 5.17.2.1): nothing larger is buffered or built.

@@ -127,6 +127,20 @@ t.test('re-authentication of a live controller: every queue again, I/O keeps wor
   t.same(await dev.read(0, 1), Buffer.alloc(512, 1))
 })
 
+t.test('re-authentication on the target\'s request: I/O gets Authentication Required (no DNR), the host re-authenticates and retries', async (t) => {
+  const tg = await target(t, { dhchapKey: HOST_KEY, dhchapDhgroups: ['ffdhe2048'] })
+  const h = host(t)
+  const ctrl = await h.connect({ traddr: '127.0.0.1', trsvcid: tg.ports[0]!.port, subnqn: SUBNQN, nrIoQueues: 2, dhchapSecret: HOST_KEY })
+  const dev = h.device(1)!
+  await dev.write(0, Buffer.alloc(512, 7))
+  t.equal(tg.requestReauthentication(), 3, 'admin + 2 I/O queues must authenticate again')
+  const reads = await Promise.all([dev.read(0, 1), dev.read(0, 1), dev.read(0, 1), dev.read(0, 1)])
+  t.ok(reads.every((b) => b.equals(Buffer.alloc(512, 7))), 'every I/O completed after the host re-authenticated')
+  t.ok(tg.authCounters().refusedCommands >= 1, 'commands were refused meanwhile')
+  t.equal(ctrl.counters.authentications, 6, 'each queue authenticated twice (concurrent I/O shared one re-authentication)')
+  t.equal(ctrl.counters.authFailures, 0)
+})
+
 t.test('options are validated at the edge', async (t) => {
   const h = host(t)
   await t.rejects(h.connect({ traddr: '127.0.0.1', trsvcid: 1, subnqn: SUBNQN, dhchapSecret: 'DHHC-1:01:nope:' }), { name: 'InvalidArgumentError', field: 'dhchapSecret' })

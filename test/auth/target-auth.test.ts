@@ -18,7 +18,7 @@ import { decodeAuthChallenge } from '../../lib/nvme/auth-challenge.js'
 import { AUTH_SECP_NVME, CONNECT_AUTHREQ_ATR, makeAuthSqe, Property } from '../../lib/nvme/fabrics.js'
 import { Cns } from '../../lib/nvme/opcodes.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
-import { authenticateQueue, resolveDhchapOptions } from '../../initiator/auth.js'
+import { authenticateQueue, resolveDhchapOptions, type AuthenticateQueueOptions } from '../../initiator/auth.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:auth-raw'
 const KEY = generateDhchapSecret({ hash: 'sha256' })
@@ -82,7 +82,7 @@ t.test('a raw host authenticates with the initiator state machine; then Identify
   const tg = await target(t)
   const h = await raw(t, tg)
   await h.connectAdmin({ subnqn: SUBNQN })
-  const r = await authenticateQueue({
+  const opts: AuthenticateQueueOptions = {
     qid: 0,
     tid: 9,
     hostnqn: HOSTNQN,
@@ -93,9 +93,14 @@ t.test('a raw host authenticates with the initiator state machine; then Identify
       const c = await h.command({ ...cmd.sqe, cid: h.nextCid() }, { ...(cmd.data !== undefined ? { data: cmd.data, inCapsule: true } : {}), ...(cmd.readLength !== undefined ? { readLength: cmd.readLength } : {}) })
       return { cqe: c.cqe, data: c.data }
     },
-  })
+  }
+  const r = await authenticateQueue(opts)
   t.same(r, { hash: 'sha256', dhgroup: 'ffdhe2048', bidirectional: false })
   t.equal((await h.identify(Cns.CONTROLLER)).cqe.status, 0, 'Identify after authentication')
+  t.equal(tg.requestReauthentication({ hostnqn: HOSTNQN }), 1, 're-authentication requested on the one queue')
+  t.equal((await h.identify(Cns.CONTROLLER)).cqe.status, NvmeStatus.AUTH_REQUIRED, 'then: Authentication Required without DNR (retryable)')
+  await authenticateQueue({ ...opts, tid: 10 })
+  t.equal((await h.identify(Cns.CONTROLLER)).cqe.status, 0, 'Identify after re-authentication')
 })
 
 t.test('Authentication Send/Receive field checks (nvmet order)', async (t) => {

@@ -1,5 +1,6 @@
 // DH-HMAC-CHAP with the Linux kernel host (guest under QEMU, nvme-cli --dhchap-secret, with and
-// without --dhchap-ctrl-secret) against our target: unidirectional, re-authentication through sysfs,
+// without --dhchap-ctrl-secret) against our target: unidirectional, re-authentication through sysfs
+// and on the target's request (Authentication Required without DNR),
 // bidirectional, a wrong host secret and a wrong controller secret (guest/auth-host.sh). Needs a
 // Debian 6.16+ kernel (fixtures/auth-kernel.ts); skips, saying why, without one.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -17,7 +18,7 @@ const SUBNQN = 'nqn.2014-08.org.nvmf-fault:auth-interop'
 const HOSTID = '5b1e9f3a-7c2d-4e8f-9a0b-1c2d3e4f5a6b'
 const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`
 const SCRIPT = fileURLToPath(new URL('./fixtures/guest/auth-host.sh', import.meta.url))
-const EXPECTED = ['uni', 'uni_dmesg', 'reauth', 'io_after_reauth', 'bidi', 'bidi_dmesg', 'bad_key_refused', 'bad_key_logged', 'bad_ctrl_key_refused']
+const EXPECTED = ['uni', 'uni_dmesg', 'reauth', 'io_after_reauth', 'target_reauth_dmesg', 'io_after_target_reauth', 'bidi', 'bidi_dmesg', 'bad_key_refused', 'bad_key_logged', 'bad_ctrl_key_refused']
 
 const k = await authKernel(() => {})
 t.test('Linux kernel host authenticates to our target (DH-HMAC-CHAP)', { skip: k.ok ? false : k.reason }, async (t) => {
@@ -50,6 +51,7 @@ t.test('Linux kernel host authenticates to our target (DH-HMAC-CHAP)', { skip: k
   t.teardown(() => vm.kill())
   const calls = vm.share.serveCalls(async (cmd) => {
     if (cmd === 'counters') return JSON.stringify(target.authCounters())
+    if (cmd === 'reauth-request') return String(target.requestReauthentication({ subnqn: SUBNQN }))
     throw new Error(`unknown call '${cmd}'`)
   })
   const r = await vm.done
