@@ -70,7 +70,7 @@ async function closure(apt: DebianApt, suite: string): Promise<{ pkg: string; ve
     out.push({ pkg, version: v.version })
     // Only libraries: nvme-cli's other dependencies (uuid-runtime, gcc-*-base, gconv modules,
     // openssl-provider-legacy) are not needed to run it and pull in half a system.
-    for (const d of await apt.depends(pkg, v.version)) if (/^lib/.test(d) && !/gconv/.test(d) && !seen.has(d)) queue.push(d)
+    for (const d of await apt.depends(pkg, v.version)) if (/^(lib|zlib)/.test(d) && !/gconv/.test(d) && !seen.has(d)) queue.push(d)
   }
   return out
 }
@@ -126,7 +126,11 @@ async function debianNvmeCli(suite: string, log: (l: string) => void): Promise<N
   const loader = ['usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', 'usr/lib64/ld-linux-x86-64.so.2', 'lib64/ld-linux-x86-64.so.2'].map((p) => inRoot(join(root, p))).find((p) => p !== undefined)
   const nvme = join(root, 'usr/sbin/nvme')
   if (loader === undefined || !existsSync(nvme)) throw new ConfigError('nvmeCli', `${suite}: nvme-cli or libc6's loader missing in ${root}`)
-  // Run it here with its own loader and libraries: proves the set is complete and gives the version.
+  // Run it here with its own loader and libraries: proves the set is complete (the loader would
+  // fall back to this machine's libraries, so every resolved one must be in `root`) and gives the version.
+  const listed = await execText(loader, ['--library-path', libDirs.join(':'), '--list', nvme], { timeoutMs: 10_000 })
+  const outside = listed.split('\n').filter((l) => /=> \//.test(l) && !l.includes(`=> ${root}`))
+  if (outside.length > 0) throw new ConfigError('nvmeCli', `${suite}'s nvme-cli needs libraries its packages lack: ${outside.map((l) => l.trim()).join('; ')}`)
   const version = oneLine(await execText(loader, ['--library-path', libDirs.join(':'), nvme, 'version'], { timeoutMs: 10_000 }))
   return { nvme, libs: libs.sort((a, b) => a.name.localeCompare(b.name)), loader, version, source: suite }
 }
