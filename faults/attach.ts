@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../lib/errors.js'
 import type { ControllerEvent, QueueEvent, TargetHandle } from '../target/index.js'
 import { FaultController } from './controller.js'
 import { startControlServer, type ControlServer } from './control-server.js'
-import { startHttpApi, type HttpApi, type HttpApiOptions } from './control-http.js'
+import type { HttpApi, HttpApiOptions } from './control-http.js'
 import { FaultEngine } from './engine.js'
 import type { FaultRegistry } from './registry.js'
 import { loadScenarioFile, type ScenarioRun } from './scenario.js'
@@ -188,6 +188,7 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
       log?.info({ control: control.path, tcp: control.tcpAddress }, 'control endpoint listening')
     }
     if (opts.http !== undefined) {
+      const { startHttpApi } = await import('./control-http.js')
       http = await startHttpApi({ controller, ...(metrics !== undefined ? { metrics } : {}), ...opts.http })
       log?.info({ http: http.address, httpSocket: http.socketPath }, 'http API listening')
     }

@@ -12,7 +12,6 @@ import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
 import { attachFaults, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
-import { createTargetMetrics } from '../target/metrics.js'
 import { ControlClient } from './control-client.js'
 import type { JsonObject } from './proto.js'
 import type { TraceFormat } from './trace.js'
@@ -363,7 +362,8 @@ export async function startTargetFaults(target: TargetHandle, o: TargetFaultCliO
       ...(controlTcp !== undefined ? { controlTcp } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.recordPdus === true ? { recordPdus: true } : {}),
-      ...(wantHttp ? { http: httpOptions(o), metrics: createTargetMetrics(target) } : {}),
+      // Loaded only when asked for: the CLI's start-up does not pay for prom-client otherwise.
+      ...(wantHttp ? { http: httpOptions(o), metrics: (await import('../target/metrics.js')).createTargetMetrics(target) } : {}),
     })
   } catch (err) {
     // A bad option, scenario or control path: do not leave a half-started target running.

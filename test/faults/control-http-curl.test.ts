@@ -57,7 +57,7 @@ async function startTarget(t: Test): Promise<{ dir: string; base: string; port1:
     }
     return undefined
   }
-  const httpPort = await waitFor(() => logged((o) => (o.msg === 'http API listening' ? (o.http as { port: number }).port : undefined)), 90_000)
+  const httpPort = await waitFor(() => logged((o) => (o.msg === 'http API listening' ? (o.http as { port: number }).port : undefined)), 300_000) // a loaded machine starts the child slowly
   t.ok(httpPort, `the target logged its HTTP address (${err})`)
   const port1 = logged((o) => (o.portId === 1 && typeof o.port === 'number' ? o.port : undefined))!
   return { dir, base: `http://127.0.0.1:${httpPort}`, port1 }

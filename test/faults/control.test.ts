@@ -142,7 +142,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
     let stderr = ''
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000)
+    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000)
     p.on('close', (code) => {
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
@@ -178,11 +178,11 @@ t.test('CLI: nvmf-fault ctl drives a running nvmf-fault target (child processes)
       await exited
     }
   })
-  t.ok(await waitFor(() => existsSync(path), 60_000), `control socket appears (${stderr})`)
+  t.ok(await waitFor(() => existsSync(path), 300_000), `control socket appears (${stderr})`)
 
   // Port 1's bound port from the target's JSON start-up log ("listening on ADDR:PORT").
   const listening = () => stdout.split('\n').flatMap((l) => (l.includes('"portId":1') && l.includes('listening on') ? [JSON.parse(l) as { port: number }] : []))
-  t.ok(await waitFor(() => listening().length > 0, 30_000), 'target logged its ports')
+  t.ok(await waitFor(() => listening().length > 0, 300_000), 'target logged its ports')
   const port1 = listening()[0]!.port
 
   const host = await RawHost.connect({ port: port1 })
