@@ -90,9 +90,9 @@ export interface HostControllerOptions extends ResolvedControllerOptions {
 const ADMIN_QUEUE_DEPTH = 32
 /** Linux NVME_TCP_ADMIN_CCSZ: in-capsule data up to 8 KiB on the admin queue (wire reference 10.1). */
 const ADMIN_IN_CAPSULE = 8192
-/** The notices the host enables (Linux NVME_AEN_SUPPORTED): NS attribute, FW activation, ANA, discovery. */
 /** Most namespaces one scan takes, whatever NN says (1 Mi NSIDs: 4 MiB of list, 2 Mi Identify commands). */
 const MAX_SCANNED_NAMESPACES = 1 << 20
+/** The notices the host enables (Linux NVME_AEN_SUPPORTED): NS attribute, FW activation, ANA, discovery. */
 const AER_OAES_MASK = OAES_NS_ATTR | OAES_FW_ACTIVATION | OAES_ANA_CHANGE | OAES_DISC_CHANGE
 
 function hex(b: Uint8Array | undefined): string | undefined {
