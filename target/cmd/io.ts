@@ -119,12 +119,16 @@ function executeWrite(req: Request): number | Promise<number> {
     store.writeSync(off, data)
     return 0
   }
+  // FUA (CDW12 bit 30): the data is on the medium before the command completes (Base 2.0 6.15).
+  if (rwFields(req.sqe).fua) return store.write(off, data).then(() => store.flush()).then(() => 0)
   return store.write(off, data).then(() => 0)
 }
 
 async function executeWriteZeroes(req: Request): Promise<number> {
   const ns = req.ns!.entry
   await ns.store.writeZeroes(Number(req.slba!) * ns.blockSize, (req.nlb! + 1) * ns.blockSize)
+  // FUA applies to Write Zeroes too (CDW12 bit 30).
+  if (rwFields(req.sqe).fua) await ns.store.flush()
   return 0
 }
 

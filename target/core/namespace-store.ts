@@ -1,6 +1,6 @@
 /**
  * Namespace backing stores: a sparse in-memory store (default) and a file store whose flush reaches
- * the disk (fsync). Offsets and lengths are bytes; callers (the I/O commands) have already checked
+ * the disk (fdatasync). Offsets and lengths are bytes; callers (the I/O commands) have already checked
  * them against the namespace size.
  */
 import { open, type FileHandle } from 'node:fs/promises'
@@ -106,7 +106,7 @@ export class MemoryStore implements NamespaceStore {
   }
 }
 
-/** A regular file (created sparse if missing). Flush is fsync, so it reaches the disk. */
+/** A regular file (created sparse if missing). Flush is fdatasync, so it reaches the disk. */
 export class FileStore implements NamespaceStore {
   readonly kind = 'file' as const
   readonly path: string
@@ -165,8 +165,12 @@ export class FileStore implements NamespaceStore {
     // No portable hole punching from Node: deallocated blocks must read as zeroes (DLFEAT 001b).
     await this.writeZeroes(offset, length)
   }
+  /**
+   * Flush (and FUA): fdatasync — the written data and the metadata needed to read it back (the file
+   * size) reach the disk; timestamps need not (NVMe Base 2.0 section 7.1 Flush, 6.15 FUA).
+   */
   async flush(): Promise<void> {
-    await this.#fh.sync()
+    await this.#fh.datasync()
   }
   async resize(size: number): Promise<void> {
     await this.#fh.truncate(size)
