@@ -194,6 +194,8 @@ export async function handleRequest(controller: FaultController, bytes: Buffer, 
         })
         return json({ name: run.scenario.name, seed: String(run.seed), state: run.state })
       }
+      case 'scenarioWait':
+        return json(await controller.waitScenario((args.state as string | undefined) ?? 'finished', (args.timeoutMs as number | undefined) ?? 0))
       case 'scenarioStop':
         return json({ stopped: controller.stopScenario() })
       case 'traceDump': {
