@@ -127,6 +127,8 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
       image: opts.image,
       timeoutSec,
       cmdlineExtra: 'oops=panic',
+      // A loaded machine under TCG: a stock kernel's boot has taken over 2 minutes here.
+      bootTimeoutSec: 300,
       memMiB: 1024,
       cpus: 2,
       log,
@@ -143,11 +145,19 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
       await Promise.race([run.finished, vm.done])
       log(`storm ${run.state} after ${Math.round((Date.now() - stormAt) / 1000)} s`)
       await Promise.race([sleep(5000), vm.done])
-      vm.share.signal('stop', '')
+      try {
+        vm.share.signal('stop', '')
+      } catch {
+        // the VM ended (an oops): nothing to stop
+      }
     })()
     driver.catch((err: unknown) => {
       log(`driver: ${(err as Error).message}`)
-      vm.share.signal('stop', '')
+      try {
+        vm.share.signal('stop', '')
+      } catch {
+        // the VM and its share are gone already
+      }
     })
     const r = await vm.done
     const endAt = Date.now()

@@ -73,7 +73,7 @@ writer() {
     # shellcheck disable=SC2086
     if dd if=/tmp/blk of="$_h" bs=1M seek=$_b count=1 $_o 2>"/tmp/dd.$_ns"; then echo ok >> "/tmp/w.$_ns"
     else
-      _e=$(tail -n1 "/tmp/dd.$_ns" | sed 's/.*: //; s/ /_/g')
+      _e=$(grep -m1 '^dd: ' "/tmp/dd.$_ns" | sed 's/.*: //; s/ /_/g')
       echo "err ${_e:-unknown}" >> "/tmp/w.$_ns"
       [ -e "$_h" ] && [ ! -b "$_h" ] && rm -f "$_h"
     fi
@@ -98,7 +98,6 @@ res no_path_lines "$(dmesg | grep -c 'no available path - failing I/O')"
 res failover_lines "$(dmesg | grep -c 'failover\|requeue')"
 if [ "$kp" = attached ]; then
   echo 0 > "$T/tracing_on"
-  res failover_hits "$(grep -m1 -o 'hits.*' "$T/kprobe_profile" 2>/dev/null | head -n1)"
   awk '{ print $1, $2, $3 }' "$T/kprobe_profile" | while read -r ev hits miss; do res "kprobe_profile.$ev" "$hits/$miss"; done
   cp "$T/trace" "$VM_SHARE/kprobe-trace.txt" 2>/dev/null || vm_say "could not copy the trace"
   res trace_lines "$(grep -vc '^#' "$T/trace")"
