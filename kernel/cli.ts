@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { Command, InvalidArgumentError as CommanderArgError } from 'commander'
 import { buildKernel, PATCH_SETS } from './build.js'
 import { imageForBuildTree, runSeedBioQos, SEED_EXIT, type SeedRunResult } from './seed-bio-qos.js'
-import { ensureVmImage, type VmImage } from './vm-image.js'
+import { ensureVmImage, readImage, type VmImage } from './vm-image.js'
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -24,7 +24,8 @@ const err = (l: string): void => {
 
 /**
  * A kernel spec: a build tree directory (vmlinux + .config), `build:SOURCE[+PATCH]` (built or
- * taken from the cache), a kernel `.deb`, `pkg:NAME` (a Debian package apt can fetch), or `default`.
+ * taken from the cache), a kernel `.deb`, `pkg:NAME` (a Debian package apt can fetch), `image:DIR` (a guest image directory
+ * as ensureVmImage writes it), or `default`.
  */
 export async function resolveKernel(spec: string, log: (l: string) => void): Promise<VmImage> {
   const b = /^build:([^+]+)(?:\+(.+))?$/.exec(spec)
@@ -44,7 +45,12 @@ export async function resolveKernel(spec: string, log: (l: string) => void): Pro
     return ensureVmImage({ log })
   }
   if (spec === 'default') return ensureVmImage({ log })
-  throw new CommanderArgError(`--kernel: '${spec}' is no build tree, build:SOURCE[+PATCH], .deb, pkg:NAME or default`)
+  if (spec.startsWith('image:')) {
+    const img = readImage(resolve(spec.slice(6)))
+    if (img === undefined) throw new CommanderArgError(`--kernel: ${spec.slice(6)} holds no guest image (image.json, kernel, initramfs.cpio)`)
+    return img
+  }
+  throw new CommanderArgError(`--kernel: '${spec}' is no build tree, build:SOURCE[+PATCH], .deb, pkg:NAME, image:DIR or default`)
 }
 
 function describe(r: SeedRunResult): string[] {
@@ -80,7 +86,7 @@ export function registerKernelCommands(program: Command): void {
   reproduce
     .command('seed-bio-qos')
     .description('the seed bug (BIO_QOS flags kept on NVMe multipath failover): nvme/058 topology, writes on every namespace, paced remap storm; exit 0 clean, 2 kernel oops, 3 bug condition reached (kprobes), 1 error')
-    .requiredOption('--kernel <spec>', 'build tree dir, build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos), kernel .deb, pkg:NAME, or default')
+    .requiredOption('--kernel <spec>', 'build tree dir, build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos), kernel .deb, pkg:NAME, image:DIR, or default')
     .option('--seed <n>', 'storm seed', intArg('--seed', 0, Number.MAX_SAFE_INTEGER), 58)
     .option('--runs <n>', 'runs (seeds N, N+1, ...)', intArg('--runs', 1, 100), 1)
     .option('--timeout <s>', 'limit per run in seconds', intArg('--timeout', 60, 3600), 420)
