@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { registerTargetCommand } from '../target/cli.js'
 import { registerCtlCommand } from '../faults/cli.js'
 import { registerInitiatorCommands } from '../initiator/cli.js'
+import { registerKernelCommands } from '../kernel/cli.js'
 
 /** The package version, read from package.json (two levels up in both the source and dist layouts). */
 export function packageVersion(): string {
@@ -30,5 +31,6 @@ export function createProgram(): Command {
   registerTargetCommand(program)
   registerCtlCommand(program)
   registerInitiatorCommands(program)
+  registerKernelCommands(program)
   return program
 }

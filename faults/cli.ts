@@ -171,7 +171,7 @@ export function registerCtlCommand(program: Command): void {
     .option('--id <id>', 'fault id')
     .action(async (o: { id?: string }, cmd: Command) => callAndPrint(cmd, 'faultClear', o.id !== undefined ? { id: o.id } : {}))
 
-  const scenario = ctl.command('scenario').description('scenarios: run, stop')
+  const scenario = ctl.command('scenario').description('scenarios: run, wait, stop')
   scenario
     .command('run')
     .description('run a scenario file (YAML or JSON) on the target, replacing the current one')
@@ -181,6 +181,12 @@ export function registerCtlCommand(program: Command): void {
       const text = await readFile(file, 'utf8')
       await callAndPrint(cmd, 'scenarioRun', { text, source: file, ...(o.seed !== undefined ? { seed: o.seed } : {}) })
     })
+  scenario
+    .command('wait')
+    .description('wait until the scenario is running (start condition held) or finished (steps done, storms ended); give ctl --timeout above --max')
+    .option('--state <state>', 'running | finished', 'finished')
+    .option('--max <ms>', 'give up after this many ms (0 = no limit)', intArg('--max', 0, 0xffffffff), 0)
+    .action(async (o: { state: string; max: number }, cmd: Command) => callAndPrint(cmd, 'scenarioWait', { state: o.state, timeoutMs: o.max }))
   scenario.command('stop').description('stop the running scenario and remove its faults').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioStop', {}))
   scenario.command('state').description('state of the current scenario run').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioState', {}))
 

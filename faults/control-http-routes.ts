@@ -71,6 +71,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/scenario', op: 'scenarioState', summary: 'State of the current scenario run' },
   { method: 'POST', path: '/v1/scenario', op: 'scenarioRun', summary: 'Run a scenario (JSON body {text, seed, source}, or the YAML/JSON file itself with Content-Type application/yaml)', query: ['seed', 'source'], body: true },
   { method: 'DELETE', path: '/v1/scenario', op: 'scenarioStop', summary: 'Stop the scenario and remove its faults' },
+  { method: 'POST', path: '/v1/scenario/wait', op: 'scenarioWait', summary: 'Wait until the scenario is running or finished (JSON body {state, timeoutMs}; 0 = no limit)', body: true },
   { method: 'GET', path: '/v1/controllers', op: 'controller', summary: 'List controllers', fixed: { op: 'list' } },
   { method: 'DELETE', path: '/v1/controllers', op: 'controller', summary: 'Delete controllers (query: port, hostnqn); hosts reconnect', fixed: { op: 'delete' }, query: ['port', 'hostnqn'] },
   { method: 'DELETE', path: '/v1/controllers/{cntlid}', op: 'controller', summary: 'Delete one controller', fixed: { op: 'delete' } },

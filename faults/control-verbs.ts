@@ -92,6 +92,7 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
   },
   scenarioStop: (c) => ({ json: { stopped: c.stopScenario() } }),
   scenarioState: (c) => ({ json: scenarioState(c) }),
+  scenarioWait: async (c, a) => ({ json: await c.waitScenario(str(a, 'state') ?? 'finished', num(a, 'timeoutMs') ?? 0) }),
   traceDump: (c, a) => {
     const format = (str(a, 'format') ?? 'jsonl') as TraceFormat
     if (!TRACE_FORMATS.includes(format)) throw new InvalidArgumentError('format', `must be one of ${TRACE_FORMATS.join(', ')}, got '${format}'`)

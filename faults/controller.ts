@@ -2,10 +2,10 @@
  * The in-process control API: the same operations the control socket and `nvmf-fault ctl` offer
  * (status, ANA, namespaces, ports, controllers, AENs, faults, scenarios, trace), on one engine.
  */
-import { InvalidArgumentError } from '../lib/errors.js'
+import { InvalidArgumentError, InvalidStateError } from '../lib/errors.js'
 import type { FaultEngine, FaultInfo } from './engine.js'
 import type { JsonObject } from './proto.js'
-import { parseScenario, ScenarioRun, type Scenario, type ScenarioState } from './scenario.js'
+import { parseScenario, ScenarioRun, type Scenario, type ScenarioRunInfo, type ScenarioState } from './scenario.js'
 import type { ControllerFilter, NamespaceOp, PortAddOptions } from './target-ops.js'
 import type { TraceFormat } from './trace.js'
 
@@ -106,6 +106,26 @@ export class FaultController {
 
   get scenario(): ScenarioRun | undefined {
     return this.#run
+  }
+
+  /** The current run's state and times (engine clock), or null when no scenario ran. */
+  scenarioInfo(): ScenarioRunInfo | null {
+    return this.#run?.info() ?? null
+  }
+
+  /**
+   * Wait until the current scenario is `running` (its start condition held) or `finished` (steps done,
+   * timer-driven faults ended), it ended otherwise, or `timeoutMs` passed (0 = no limit). Answers the
+   * run's info then and whether `state` was reached.
+   */
+  async waitScenario(state: string, timeoutMs = 0): Promise<ScenarioRunInfo & { reached: boolean }> {
+    if (state !== 'running' && state !== 'finished') throw new InvalidArgumentError('state', `must be running or finished, got '${state}'`)
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new InvalidArgumentError('timeoutMs', 'must be an integer >= 0')
+    const run = this.#run
+    if (run === undefined) throw new InvalidStateError('no scenario to wait for')
+    const now = await run.waitFor(state, timeoutMs)
+    const reached = state === 'finished' ? now === 'finished' : now !== 'pending'
+    return { ...run.info(), reached }
   }
 
   stopScenario(): boolean {

@@ -6,12 +6,10 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
-import { seededRandom, type Random, type TimerHandle } from '../lib/clock.js'
-import { ConfigError, InvalidStateError } from '../lib/errors.js'
+import { ConfigError } from '../lib/errors.js'
 import type { FaultEngine } from './engine.js'
 import { oneofCase, validateMessage, type JsonObject } from './proto.js'
 import { anaStateValue, NAMESPACE_OPS, AEN_EVENTS } from './target-ops.js'
-import { randomUuid } from '../lib/nvme/uuid.js'
 import type { FaultSpec } from './types.js'
 
 export type StepOp =
@@ -31,6 +29,12 @@ export interface ScenarioStep {
   op: StepOp
 }
 
+/** proto/scenario.proto `ScenarioStart`: wait for `onConnect` (when set), then `afterMs`. */
+export interface ScenarioStart {
+  afterMs: number
+  onConnect?: { controllers: number; hostnqn?: string; subnqn?: string }
+}
+
 export interface Scenario {
   name: string
   description: string
@@ -39,6 +43,7 @@ export interface Scenario {
   faults: FaultSpec[]
   steps: ScenarioStep[]
   durationMs: number
+  start?: ScenarioStart
   /** Where it came from (file name), for messages. */
   source: string
 }
@@ -196,7 +201,21 @@ export function parseScenario(engine: FaultEngine, text: string, source = 'scena
     source,
   }
   if (typeof obj.seed === 'number') sc.seed = obj.seed
+  if (obj.start !== undefined && obj.start !== null) sc.start = parseStart(obj.start as JsonObject)
   return sc
+}
+
+function parseStart(v: JsonObject): ScenarioStart {
+  const st: ScenarioStart = { afterMs: typeof v.afterMs === 'number' ? v.afterMs : 0 }
+  const oc = v.onConnect as JsonObject | undefined
+  if (oc !== undefined && oc !== null) {
+    const n = typeof oc.controllers === 'number' && oc.controllers !== 0 ? oc.controllers : 1
+    if (n > 1024) throw new ConfigError('start.onConnect.controllers', `must be in [1, 1024], got ${n}`)
+    st.onConnect = { controllers: n }
+    if (typeof oc.hostnqn === 'string' && oc.hostnqn !== '') st.onConnect.hostnqn = oc.hostnqn
+    if (typeof oc.subnqn === 'string' && oc.subnqn !== '') st.onConnect.subnqn = oc.subnqn
+  }
+  return st
 }
 
 export async function loadScenarioFile(engine: FaultEngine, file: string): Promise<Scenario> {
@@ -209,169 +228,4 @@ export async function loadScenarioFile(engine: FaultEngine, file: string): Promi
   return parseScenario(engine, text, file)
 }
 
-export type ScenarioState = 'idle' | 'running' | 'done' | 'stopped' | 'failed'
-
-/**
- * One run of a scenario on an engine. `start()` runs the setup, installs the faults, then schedules
- * the steps on the engine's clock; `done` settles when the last step ran (timer-driven faults may
- * still be running: `stop()` removes every fault the scenario installed).
- */
-export class ScenarioRun {
-  readonly scenario: Scenario
-  readonly seed: number | string
-  #engine: FaultEngine
-  #random: Random
-  #faultIds: string[] = []
-  #timers = new Set<TimerHandle>()
-  #state: ScenarioState = 'idle'
-  #done: Promise<void>
-  #resolve!: () => void
-  #reject!: (err: unknown) => void
-  #error: unknown
-  /** Clock time at the end of the setup: step times count from here. */
-  #base = 0
-
-  constructor(engine: FaultEngine, scenario: Scenario, opts: { seed?: number | string } = {}) {
-    this.#engine = engine
-    this.scenario = scenario
-    this.seed = opts.seed ?? scenario.seed ?? engine.seed
-    this.#random = seededRandom(`${String(this.seed)}/scenario`)
-    this.#done = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
-    this.#done.catch(() => undefined) // observed through `done`
-  }
-
-  get state(): ScenarioState {
-    return this.#state
-  }
-
-  get error(): unknown {
-    return this.#error
-  }
-
-  /** Settles when every step has run (rejects when a step failed). */
-  get done(): Promise<void> {
-    return this.#done
-  }
-
-  async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new InvalidStateError(`scenario already ${this.#state}`)
-    this.#state = 'running'
-    const sc = this.scenario
-    const trace = this.#engine.trace
-    trace.record({ kind: 'scenario', action: 'start', detail: `${sc.name || sc.source} seed ${String(this.seed)}` })
-    try {
-      for (const [i, s] of sc.setup.entries()) await this.#run(s, `setup[${i}]`)
-      for (const [i, f] of sc.faults.entries()) {
-        if (this.#state !== 'running') return
-        this.#faultIds.push(this.#engine.add(f, { path: `faults[${i}]`, seed: this.seed }))
-      }
-    } catch (err) {
-      this.#fail(err)
-      throw err
-    }
-    this.#base = this.#engine.clock.now()
-    if (sc.durationMs > 0) this.#at(sc.durationMs, () => this.stop())
-    this.#schedule(0)
-  }
-
-  #at(ms: number, fn: () => void): void {
-    const h = this.#engine.clock.setTimeout(() => {
-      this.#timers.delete(h)
-      fn()
-    }, ms)
-    h.unref?.()
-    this.#timers.add(h)
-  }
-
-  /** Run steps from index i: back to back while they are due, then wait on the clock. */
-  #schedule(i: number): void {
-    const steps = this.scenario.steps
-    const base = this.#base
-    const loop = async (j: number): Promise<void> => {
-      for (; j < steps.length; j++) {
-        if (this.#state !== 'running') return
-        const s = steps[j]!
-        const wait = base + s.atMs - this.#engine.clock.now()
-        if (wait > 0) {
-          const next = j
-          this.#at(wait, () => void loop(next).catch((err: unknown) => this.#fail(err)))
-          return
-        }
-        await this.#run(s, `steps[${j}]`)
-      }
-      if (this.#state === 'running') {
-        this.#state = 'done'
-        this.#engine.trace.record({ kind: 'scenario', action: 'done' })
-        this.#resolve()
-      }
-    }
-    void loop(i).catch((err: unknown) => this.#fail(err))
-  }
-
-  #fail(err: unknown): void {
-    if (this.#state !== 'running') return
-    this.#state = 'failed'
-    this.#error = err
-    this.#engine.trace.record({ kind: 'scenario', action: 'error', detail: err instanceof Error ? err.message : String(err) })
-    this.#reject(err)
-  }
-
-  async #run(step: ScenarioStep, path: string): Promise<void> {
-    const ops = this.#engine.ops
-    const op = step.op
-    this.#engine.trace.record({ kind: 'scenario', action: op.kind, detail: path })
-    switch (op.kind) {
-      case 'ana':
-        await ops.setAna(op.port, op.group, op.state)
-        return
-      case 'ns': {
-        const { kind: _k, ...rest } = op
-        const uuid = op.op === 'uuid' && op.uuid === undefined ? randomUuid(this.#random) : op.uuid
-        await ops.namespace({ ...rest, ...(uuid !== undefined ? { uuid } : {}) })
-        return
-      }
-      case 'addFault':
-        this.#faultIds.push(this.#engine.add(op.fault, { path, seed: this.seed }))
-        return
-      case 'removeFault':
-        this.#engine.remove(op.id)
-        return
-      case 'clearFaults':
-        this.#engine.clear()
-        return
-      case 'port':
-        if (op.op === 'add') await ops.addPort({ portId: op.port, ...(op.address !== undefined ? { address: op.address } : {}), ...(op.trsvcid !== undefined ? { trsvcid: op.trsvcid } : {}) })
-        else await ops.removePort(op.port)
-        return
-      case 'controller':
-        if (op.op === 'fatal') await ops.controllerFatal(op.cntlid!)
-        else await ops.deleteControllers({ ...(op.cntlid !== undefined ? { cntlid: op.cntlid } : {}), ...(op.port !== undefined ? { portId: op.port } : {}), ...(op.hostnqn !== undefined ? { hostnqn: op.hostnqn } : {}) })
-        return
-      case 'aen':
-        for (let i = 0; i < op.count; i++) await ops.raiseAen(op.event, { ...(op.port !== undefined ? { portId: op.port } : {}), ...(op.nsids !== undefined ? { nsids: op.nsids } : {}) })
-        return
-      case 'referral':
-        await ops.addReferral({ address: op.address, trsvcid: op.trsvcid, ...(op.port !== undefined ? { portId: op.port } : {}) })
-        return
-      case 'mark':
-        this.#engine.trace.record({ kind: 'scenario', action: 'mark', detail: op.text })
-        return
-    }
-  }
-
-  /** Stop: cancel pending steps and remove the faults this scenario installed. */
-  stop(): void {
-    for (const h of this.#timers) this.#engine.clock.clearTimeout(h)
-    this.#timers.clear()
-    for (const id of this.#faultIds) this.#engine.remove(id)
-    this.#faultIds = []
-    if (this.#state === 'running' || this.#state === 'idle') {
-      this.#state = 'stopped'
-      this.#engine.trace.record({ kind: 'scenario', action: 'stop' })
-      this.#resolve()
-    }
-  }
-}
+export { ScenarioRun, type ScenarioRunInfo, type ScenarioState } from './scenario-run.js'

@@ -59,6 +59,7 @@ export class TraceRecorder {
   #seq = 0
   #dropped = 0
   #onEvent: ((e: TraceEvent) => void) | undefined
+  #subscribers = new Set<(e: TraceEvent) => void>()
   #schemas: FaultSchemas | undefined
   /** Listening address of a port, for the pcap flows (default 127.0.0.1:4420+port). */
   serverAddress: ((port: number) => { addr: string; port: number } | undefined) | undefined
@@ -81,7 +82,14 @@ export class TraceRecorder {
       this.#dropped++
     }
     this.#onEvent?.(e)
+    for (const fn of this.#subscribers) fn(e)
     return e
+  }
+
+  /** Call `fn` for every event recorded from now on (a scenario's start condition watches these); returns the unsubscribe. */
+  subscribe(fn: (e: TraceEvent) => void): () => void {
+    this.#subscribers.add(fn)
+    return () => this.#subscribers.delete(fn)
   }
 
   get events(): readonly TraceEvent[] {

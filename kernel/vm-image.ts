@@ -198,7 +198,7 @@ function fingerprint(i: Inputs): string {
   return sha256(lines.join('\n')).slice(0, 16)
 }
 
-function readImage(dir: string): VmImage | undefined {
+export function readImage(dir: string): VmImage | undefined {
   const info = join(dir, 'image.json')
   if (!existsSync(info)) return undefined
   const img = JSON.parse(readFileSync(info, 'utf8')) as Omit<VmImage, 'dir' | 'kernel' | 'initramfs' | 'buildMs'> & { kernelFile: string }

@@ -59,6 +59,8 @@ export interface GuestOptions {
   bootTimeoutSec?: number
   /** Time limit of the job inside the guest (default timeoutSec - 8 when above 20 s, else none). */
   jobTimeoutSec?: number
+  /** Appended to the kernel command line (e.g. `oops=panic`: the first oops ends the VM). */
+  cmdlineExtra?: string
   /** Kernel console log level while the job runs (default 4: errors and warnings show inline). */
   jobLogLevel?: number
   image?: VmImage
@@ -204,7 +206,7 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
   // panic=-1 with -no-reboot: a guest panic ends QEMU at once.
   const loglevel = process.env.NVMF_FAULT_VM_VERBOSE === '1' ? 7 : 4
   const append =
-    `console=ttyS0,115200 loglevel=${loglevel} panic=-1 pci=noacpi 8250.nr_uarts=2 tsc=reliable no_timer_check rcupdate.rcu_expedited=1`
+    `console=ttyS0,115200 loglevel=${loglevel} panic=-1 pci=noacpi 8250.nr_uarts=2 tsc=reliable no_timer_check rcupdate.rcu_expedited=1${opts.cmdlineExtra !== undefined ? ` ${opts.cmdlineExtra}` : ''}`
   const qemuArgs = (accel: 'kvm' | 'tcg'): string[] => [
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
     '-accel', accel, '-cpu', accel === 'kvm' ? 'host,-arch-capabilities' : 'max', '-M', 'pc',

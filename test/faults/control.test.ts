@@ -80,7 +80,7 @@ t.test('in-process control server: verbs, errors, socket mode, TCP token', async
 
   // A scenario run through the socket, then the trace in three formats.
   const run = (await c.call('scenarioRun', { text: 'steps:\n  - { atMs: 0, mark: hello }\n', source: 'inline' })).json
-  t.match(run, { state: /running|done/ })
+  t.match(run, { state: /running|finished/ })
   const jsonl = (await c.call('traceDump', { format: 'jsonl' })).data!.toString()
   t.match(jsonl, /"action":"mark","detail":"hello"/)
   const proto = (await c.call('traceDump', { format: 'proto' })).data!

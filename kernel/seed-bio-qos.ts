@@ -1,0 +1,207 @@
+/**
+ * `nvmf-fault reproduce seed-bio-qos`: the seed bug ("nvme-multipath: clear BIO_QOS flags on
+ * requeue", blktests nvme/058 -> NULL pointer dereference in __rq_qos_done_bio) re-found from a seed.
+ *
+ * Our target serves the nvme/058 topology (examples/scenarios/nvme-058.target.yaml: 6 ports,
+ * 3 namespaces in ANA groups, 64 MiB each); a Linux host boots in QEMU on the given kernel (with
+ * `oops=panic panic=-1`: the first oops ends the VM and the console keeps it), connects every path,
+ * attaches tracefs kprobes and writes to every namespace (kernel/guest/seed-bio-qos.sh); then the
+ * paced remap storm (examples/scenarios/nvme-058-paced.yaml, seeded) runs. One of three outcomes:
+ * kernel oops, bug condition reached (QoS-flagged bios failed on the head, seen by the kprobes),
+ * clean.
+ */
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { attachFaults } from '../faults/attach.js'
+import { parseScenario } from '../faults/scenario.js'
+import { readTargetConfigFile } from '../target/config.js'
+import { createTarget } from '../target/index.js'
+import { projectFile } from './project-dir.js'
+import { ensureVmImage, type VmImage } from './vm-image.js'
+import { freePort, GUEST_HOST_IP, guestScript, startGuest } from './vm.js'
+import { parseKprobeTrace, parseOops, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt } from './seed-bio-qos-parse.js'
+
+
+export type SeedOutcome = 'kernel-oops' | 'bug-condition' | 'clean' | 'error'
+
+/** Exit status per outcome (the worst run decides when there are several). */
+export const SEED_EXIT: Readonly<Record<SeedOutcome, number>> = { clean: 0, error: 1, 'kernel-oops': 2, 'bug-condition': 3 }
+
+export interface SeedRunResult {
+  run: number
+  seed: number
+  outcome: SeedOutcome
+  kernelRelease: string
+  oops?: OopsExcerpt
+  /** Writers start (guest uptime) to the oops, when both are known. */
+  msWritersToOops?: number
+  /** Storm start (host clock) to the VM's end, for an oops. */
+  msStormToEnd?: number
+  kprobes: 'attached' | string
+  counts?: KprobeCounts
+  qosMask: string
+  paths: number
+  writeOk: number
+  writeErrors: number
+  errorKinds: Record<string, number>
+  noPathLines: number
+  stormRounds: number
+  scenarioState: string
+  durationMs: number
+  note?: string
+}
+
+export interface SeedOptions {
+  /** The guest image to boot (kernel + initramfs). */
+  image: VmImage
+  /** BIO_QOS mask; default from the build tree's source or the release. */
+  qosMask?: number
+  seed: number
+  run?: number
+  /** Whole-run limit in seconds (default 420). */
+  timeoutSec?: number
+  log?: (line: string) => void
+  onConsoleLine?: (line: string) => void
+}
+
+/** A guest image for a kernel build tree (vmlinux + .config, no modules): the stock image's initramfs. */
+export async function imageForBuildTree(tree: string, log: (l: string) => void): Promise<VmImage> {
+  const vmlinux = join(tree, 'vmlinux')
+  if (!existsSync(vmlinux) || !existsSync(join(tree, '.config'))) throw new Error(`${tree} is no kernel build tree (vmlinux and .config needed)`)
+  const config = readFileSync(join(tree, '.config'), 'utf8')
+  if (/^CONFIG_MODULES=y$/m.test(config)) log('note: the build tree uses modules; the image loads none of them')
+  const base = await ensureVmImage({ log })
+  const release = existsSync(join(tree, 'include/config/kernel.release')) ? readFileSync(join(tree, 'include/config/kernel.release'), 'utf8').trim() : 'unknown'
+  // The busybox/nvme-cli initramfs of the stock image; its modules fail to load and are not needed.
+  return { ...base, kernel: vmlinux, bootMode: 'pvh', kernelRelease: release, kernelPackage: `build tree ${tree}` }
+}
+
+/** The BIO_QOS mask for an image: from the build tree's blk_types.h, else by release. */
+export function qosMaskFor(image: VmImage): number {
+  const tree = image.kernelPackage.startsWith('build tree ') ? image.kernelPackage.slice('build tree '.length) : undefined
+  if (tree !== undefined) {
+    const h = join(tree, 'include/linux/blk_types.h')
+    if (existsSync(h)) {
+      const m = qosMaskFromBlkTypes(readFileSync(h, 'utf8'))
+      if (m !== undefined) return m
+    }
+  }
+  return qosMaskForRelease(image.kernelRelease)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** One run; never throws for what the guest does (a failed boot is outcome `error`). */
+export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
+  const log = opts.log ?? (() => {})
+  const t0 = Date.now()
+  const timeoutSec = opts.timeoutSec ?? 420
+  const qosMask = opts.qosMask ?? qosMaskFor(opts.image)
+  const config = await readTargetConfigFile(projectFile('examples/scenarios/nvme-058.target.yaml'))
+  const ports: number[] = []
+  for (const p of config.ports) {
+    const port = await freePort()
+    ports.push(port)
+    p.port = port
+    p.advertise = { address: GUEST_HOST_IP, port }
+  }
+  const sub = config.subsystems![0]!
+  sub.namespaces = sub.namespaces!.map((n) => ({ ...n, size: '64MiB' }))
+  const target = await createTarget(config)
+  const faults = await attachFaults(target, { seed: opts.seed })
+  const share = mkdtempSync(join(tmpdir(), 'nvmf-fault-seed-'))
+  let stormAt: number | undefined
+  try {
+    const vm = await startGuest({
+      script: guestScript('seed-bio-qos.sh'),
+      env: {
+        SB_SUBNQN: sub.nqn,
+        SB_PORTS: ports.join(' '),
+        SB_NSIDS: sub.namespaces.map((n) => String(n.nsid)).join(' '),
+        SB_QOS_MASK: `0x${qosMask.toString(16)}`,
+        SB_FLAGS_OFF: '20',
+        SB_MAX_SECS: String(Math.max(30, timeoutSec - 90)),
+      },
+      share,
+      image: opts.image,
+      timeoutSec,
+      cmdlineExtra: 'oops=panic',
+      // A loaded machine under TCG: a stock kernel's boot has taken over 2 minutes here.
+      bootTimeoutSec: 300,
+      memMiB: 1024,
+      cpus: 2,
+      log,
+      ...(opts.onConsoleLine !== undefined ? { onConsoleLine: opts.onConsoleLine } : {}),
+    })
+    let writersUptimeMs: number | undefined
+    const driver = (async () => {
+      writersUptimeMs = Number(await vm.waitSignal('writers', (timeoutSec - 30) * 1000))
+      log(`writers running (guest uptime ${writersUptimeMs} ms); paced remap storm starts after 6 connected paths + 5 s`)
+      const text = readFileSync(projectFile('examples/scenarios/nvme-058-paced.yaml'), 'utf8')
+      const run = await faults.controller.startScenario(parseScenario(faults.engine, text, 'nvme-058-paced.yaml'), { seed: opts.seed })
+      await run.started
+      stormAt = Date.now()
+      await Promise.race([run.finished, vm.done])
+      log(`storm ${run.state} after ${Math.round((Date.now() - stormAt) / 1000)} s`)
+      await Promise.race([sleep(5000), vm.done])
+      try {
+        vm.share.signal('stop', '')
+      } catch {
+        // the VM ended (an oops): nothing to stop
+      }
+    })()
+    driver.catch((err: unknown) => {
+      log(`driver: ${(err as Error).message}`)
+      try {
+        vm.share.signal('stop', '')
+      } catch {
+        // the VM and its share are gone already
+      }
+    })
+    const r = await vm.done
+    const endAt = Date.now()
+    faults.controller.stopScenario()
+    const oops = parseOops(r.console)
+    const traceFile = join(share, 'kprobe-trace.txt')
+    const counts = existsSync(traceFile) ? parseKprobeTrace(readFileSync(traceFile, 'utf8')) : undefined
+    const res = r.results
+    const errorKinds: Record<string, number> = {}
+    for (const [k, v] of Object.entries(res)) if (k.startsWith('errors.')) errorKinds[k.slice(7)] = Number(v)
+    const kprobes = res.kprobes ?? (oops !== undefined ? 'unknown (the VM ended in an oops before the report)' : 'unknown')
+    const rounds = faults.engine.trace.events.filter((e) => e.action === 'remap-round').length
+    let outcome: SeedOutcome
+    if (oops !== undefined) outcome = 'kernel-oops'
+    else if (r.rc !== 0 && counts === undefined) outcome = 'error'
+    else if ((counts?.flaggedFailedOnHead ?? 0) > 0) outcome = 'bug-condition'
+    else outcome = 'clean'
+    const out: SeedRunResult = {
+      run: opts.run ?? 1,
+      seed: opts.seed,
+      outcome,
+      kernelRelease: r.kernelVersion || opts.image.kernelRelease,
+      kprobes,
+      qosMask: `0x${qosMask.toString(16)}`,
+      paths: Number(res.paths ?? 0),
+      writeOk: Number(res.write_ok ?? 0),
+      writeErrors: Number(res.write_errors ?? 0),
+      errorKinds,
+      noPathLines: Number(res.no_path_lines ?? (r.console.match(/no available path - failing I\/O/g) ?? []).length),
+      stormRounds: rounds,
+      scenarioState: faults.controller.scenarioInfo()?.state ?? 'none',
+      durationMs: Date.now() - t0,
+    }
+    if (counts !== undefined) out.counts = counts
+    if (oops !== undefined) {
+      out.oops = oops
+      if (oops.uptimeSec !== undefined && writersUptimeMs !== undefined) out.msWritersToOops = Math.round(oops.uptimeSec * 1000 - writersUptimeMs)
+      if (stormAt !== undefined) out.msStormToEnd = endAt - stormAt
+    }
+    if (outcome === 'error') out.note = `guest rc ${r.rc}${r.timedOut ? ' (timed out)' : ''}; console tail: ${r.console.split('\n').slice(-15).join(' | ')}`
+    return out
+  } finally {
+    await faults.close()
+    await target.close()
+    rmSync(share, { recursive: true, force: true })
+  }
+}
