@@ -124,7 +124,7 @@ t.test('HTTP API: resources, verbs shared with the protobuf socket', async (t) =
   const run = await call(base, 'POST', '/v1/scenario?seed=9', 'name: s\nsteps:\n  - { atMs: 0, mark: via-http }\n', { 'content-type': 'application/yaml' })
   t.equal(run.status, 200, run.text)
   t.match(run.json, { name: 's', seed: '9' })
-  t.match((await call(base, 'GET', '/v1/scenario')).json, { name: 's', state: /running|done/, seed: '9' })
+  t.match((await call(base, 'GET', '/v1/scenario')).json, { name: 's', state: /running|finished/, seed: '9' })
   t.same((await call(base, 'DELETE', '/v1/scenario')).json, { stopped: true })
 
   // Controllers, AENs, referrals.
