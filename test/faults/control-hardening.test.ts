@@ -122,7 +122,7 @@ t.test('decoder: a 4 MiB request in 1-byte-prefix + small chunks works after aut
   t.teardown(() => c.close())
   const big = `# ${'x'.repeat(4 * 1024 * 1024)}\nsteps:\n  - { atMs: 0, mark: big }\n`
   const r = await c.call('scenarioRun', { text: big, source: 'big' })
-  t.match(r.json, { state: /running|done/ }, 'a large authenticated request is accepted')
+  t.match(r.json, { state: /running|finished/ }, 'a large authenticated request is accepted')
 })
 
 t.test('Unix socket: bound where nobody else can reach it, then 0600 in place', async (t) => {

@@ -108,9 +108,9 @@ t.test('curl: nvme/058-style run over HTTP against a target process', { skip: ha
   t.match(JSON.parse(run.stdout), { name: 'remap-058', seed: '58' })
   const done = await waitFor(() => {
     const s = json('GET', '/v1/scenario') as { state: string }
-    return s.state === 'done' ? s : undefined
+    return s.state === 'finished' ? s : undefined
   }, 60_000)
-  t.match(done, { state: 'done' }, 'the scenario ran to its end')
+  t.match(done, { state: 'finished' }, 'the scenario ran to its end')
 
   // 5. Fault counters.
   const fault = json('GET', '/v1/faults/slow-read') as { seen: number; fired: number }
