@@ -1,10 +1,4 @@
 #!/usr/bin/env node
-import { createProgram } from './program.js'
+import { main } from './main.js'
 
-createProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    const e = err as { code?: string; message?: string }
-    process.stderr.write(`nvmf-fault: ${e.message ?? String(err)}${e.code !== undefined ? ` [${e.code}]` : ''}\n`)
-    process.exitCode = 1
-  })
+await main(process.argv)

@@ -27,7 +27,9 @@ export function createProgram(): Command {
     .name('nvmf-fault')
     .description('NVMe/TCP fault-injecting target and initiator')
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError()
+    // Errors are thrown to bin/main.ts, which prints each on one line with its code and exit code.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
   registerTargetCommand(program)
   registerCtlCommand(program)
   registerInitiatorCommands(program)

@@ -1,17 +1,38 @@
 /**
  * `nvmf-fault ctl --control PATH <verb>`: drive a running target through its control endpoint.
  * Verbs: status, ana set, ns add|remove|enable|disable|uuid|group|resize, fault add|list|clear,
- * scenario run|stop, trace dump, plus port, controller and aen. Results print as JSON.
+ * scenario run|stop, trace dump, plus port, controller and aen. Each verb takes `-o json|normal`:
+ * normal prints a readable status or fault list and a one-line confirmation for a change
+ * (faults/cli-print.ts); json prints the result for scripts.
  */
 import { writeFileSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { open, readFile, writeFile } from 'node:fs/promises'
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
 import { pino } from 'pino'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { nqnNameProblem, type NqnRole } from '../lib/nvme/nqn.js'
+import { jsonText, outputFormatOf, outputFormatOption, printResult, printText, type OutputFormat } from '../bin/cli-output.js'
+import { createProgressBar, showProgressHere } from '../bin/progress.js'
 import { parseSize as parseTargetSize } from '../target/config.js'
 import type { TargetHandle } from '../target/index.js'
 import { attachFaults, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
+import {
+  confirmAen,
+  confirmAna,
+  confirmController,
+  confirmFaultAdd,
+  confirmFaultClear,
+  confirmNamespace,
+  confirmPort,
+  confirmScenarioRun,
+  confirmScenarioStop,
+  renderFaultList,
+  renderStatus,
+  confirmSubsystem,
+  confirmReferral,
+  confirmConfigExport,
+  type Confirmation,
+} from './cli-print.js'
 import { ControlClient } from './control-client.js'
 import type { JsonObject } from './proto.js'
 import type { TraceFormat } from './trace.js'
@@ -60,12 +81,32 @@ async function withClient<T>(cmd: Command, fn: (c: ControlClient) => Promise<T>)
   }
 }
 
-function print(v: unknown): void {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`)
+function formatOf(cmd: Command): OutputFormat {
+  return outputFormatOf(cmd.opts<{ outputFormat?: string }>())
 }
 
-async function callAndPrint(cmd: Command, op: string, args: JsonObject): Promise<void> {
-  await withClient(cmd, async (c) => print((await c.call(op, args)).json))
+/** A query verb: the result as JSON, or its readable rendering. */
+async function callAndShow(cmd: Command, op: string, args: JsonObject, normal: (result: unknown) => string): Promise<void> {
+  await withClient(cmd, async (c) => {
+    const { json } = await c.call(op, args)
+    printResult(formatOf(cmd), json, () => normal(json))
+  })
+}
+
+/** A verb that changes state: a short confirmation (`-o json`: its small JSON form), never the whole status. */
+async function callAndConfirm(cmd: Command, op: string, args: JsonObject, confirm: (result: unknown) => Confirmation): Promise<void> {
+  await withClient(cmd, async (c) => {
+    const conf = confirm((await c.call(op, args)).json)
+    printText(formatOf(cmd) === 'json' ? jsonText(conf.json) : conf.text)
+  })
+}
+
+/** Every verb under `ctl` (except `trace dump` and `config export`, whose -o names the output file) takes -o json|normal. */
+function addOutputFormat(root: Command): void {
+  for (const c of root.commands) {
+    if (c.commands.length > 0) addOutputFormat(c)
+    else if (c.name() !== 'dump' && c.name() !== 'export') c.addOption(outputFormatOption())
+  }
 }
 
 /** Adds `ctl` to the program (called from bin/program.ts). */
@@ -80,7 +121,7 @@ export function registerCtlCommand(program: Command): void {
   ctl
     .command('status')
     .description('status snapshot: ports, controllers, queues, namespaces, ANA states, faults')
-    .action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'status', {}))
+    .action(async (_o: unknown, cmd: Command) => callAndShow(cmd, 'status', {}, renderStatus))
 
   ctl
     .command('config')
@@ -92,10 +133,11 @@ export function registerCtlCommand(program: Command): void {
     .action(async (o: { format: string; output?: string }, cmd: Command) => {
       await withClient(cmd, async (c) => {
         const doc = (await c.call('configExport', { format: o.format })).json
-        if (o.output === undefined) return print(doc)
+        if (o.output === undefined) return printText(jsonText(doc))
         // A .yaml/.yml file gets YAML (what the native examples use), anything else JSON.
         await writeFile(o.output, /\.ya?ml$/i.test(o.output) ? stringifyYaml(doc) : `${JSON.stringify(doc, null, 2)}\n`)
-        print({ file: o.output, format: o.format })
+        const conf = confirmConfigExport(o.output, o.format)
+        printText(formatOf(cmd) === 'json' ? jsonText(conf.json) : conf.text)
       })
     })
 
@@ -106,7 +148,7 @@ export function registerCtlCommand(program: Command): void {
     .requiredOption('--port <id>', 'port id', intArg('--port', 0, 0xffff))
     .requiredOption('--group <grpid>', 'ANA group id', intArg('--group', 1, 128))
     .addOption(new Option('--state <state>', 'new state').choices(['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change']).makeOptionMandatory())
-    .action(async (o: { port: number; group: number; state: string }, cmd: Command) => callAndPrint(cmd, 'anaSet', { port: o.port, group: o.group, state: o.state }))
+    .action(async (o: { port: number; group: number; state: string }, cmd: Command) => callAndConfirm(cmd, 'anaSet', { port: o.port, group: o.group, state: o.state }, () => confirmAna({ port: o.port, group: o.group, state: o.state })))
 
   const ns = ctl.command('ns').description('namespaces: add, remove, enable, disable, uuid, group, resize')
   const nsCommon = (c: Command): Command =>
@@ -121,25 +163,26 @@ export function registerCtlCommand(program: Command): void {
     if (o.disabled === true) a.disabled = true
     return a
   }
+  const nsCall = (cmd: Command, a: JsonObject): Promise<void> => callAndConfirm(cmd, 'ns', a, (r) => confirmNamespace(a, r))
   nsCommon(ns.command('add').description('add a memory namespace'))
     .option('--size <bytes>', 'size (e.g. 1GiB; default 1GiB)', parseSize)
     .option('--block-size <bytes>', '512 or 4096', intArg('--block-size', 512, 4096))
     .option('--group <grpid>', 'ANA group', intArg('--group', 1, 128))
     .option('--uuid <uuid>', 'UUID (default: random)')
     .option('--disabled', 'add it disabled')
-    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('add', o)))
+    .action(async (o: Record<string, unknown>, cmd: Command) => nsCall(cmd, nsArgs('add', o)))
   for (const op of ['remove', 'enable', 'disable'] as const) {
-    nsCommon(ns.command(op).description(`${op} a namespace`)).action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs(op, o)))
+    nsCommon(ns.command(op).description(`${op} a namespace`)).action(async (o: Record<string, unknown>, cmd: Command) => nsCall(cmd, nsArgs(op, o)))
   }
   nsCommon(ns.command('uuid').description('give a disabled namespace a new UUID (nvmet rule)'))
     .option('--uuid <uuid>', 'the new UUID (default: random from the run seed)')
-    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('uuid', o)))
+    .action(async (o: Record<string, unknown>, cmd: Command) => nsCall(cmd, nsArgs('uuid', o)))
   nsCommon(ns.command('group').description('move a namespace to another ANA group'))
     .requiredOption('--group <grpid>', 'ANA group', intArg('--group', 1, 128))
-    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('group', o)))
+    .action(async (o: Record<string, unknown>, cmd: Command) => nsCall(cmd, nsArgs('group', o)))
   nsCommon(ns.command('resize').description('resize a namespace'))
     .requiredOption('--size <bytes>', 'new size (e.g. 2GiB)', parseSize)
-    .action(async (o: Record<string, unknown>, cmd: Command) => callAndPrint(cmd, 'ns', nsArgs('resize', o)))
+    .action(async (o: Record<string, unknown>, cmd: Command) => nsCall(cmd, nsArgs('resize', o)))
 
   const fault = ctl.command('fault').description('faults: add, list, clear')
   fault
@@ -157,19 +200,19 @@ export function registerCtlCommand(program: Command): void {
         throw new CommanderArgError(`the fault is not valid JSON/YAML: ${(err as Error).message}`)
       }
       if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new CommanderArgError('the fault must be an object')
-      await callAndPrint(cmd, 'faultAdd', spec as JsonObject)
+      await callAndConfirm(cmd, 'faultAdd', spec as JsonObject, confirmFaultAdd)
     })
-  fault.command('list').description('list installed faults with their counters').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'faultList', {}))
+  fault.command('list').description('list installed faults with their counters').action(async (_o: unknown, cmd: Command) => callAndShow(cmd, 'faultList', {}, renderFaultList))
   fault
     .command('get')
     .description('one fault with its counters (seen, fired)')
     .requiredOption('--id <id>', 'fault id')
-    .action(async (o: { id: string }, cmd: Command) => callAndPrint(cmd, 'faultGet', { id: o.id }))
+    .action(async (o: { id: string }, cmd: Command) => callAndShow(cmd, 'faultGet', { id: o.id }, jsonText))
   fault
     .command('clear')
     .description('remove one fault (--id) or all')
     .option('--id <id>', 'fault id')
-    .action(async (o: { id?: string }, cmd: Command) => callAndPrint(cmd, 'faultClear', o.id !== undefined ? { id: o.id } : {}))
+    .action(async (o: { id?: string }, cmd: Command) => callAndConfirm(cmd, 'faultClear', o.id !== undefined ? { id: o.id } : {}, (r) => confirmFaultClear(o.id, r)))
 
   const scenario = ctl.command('scenario').description('scenarios: run, wait, stop')
   scenario
@@ -177,18 +220,20 @@ export function registerCtlCommand(program: Command): void {
     .description('run a scenario file (YAML or JSON) on the target, replacing the current one')
     .argument('<file>', 'scenario file')
     .option('--seed <n>', 'seed (overrides the scenario)', intArg('--seed', 0, Number.MAX_SAFE_INTEGER))
-    .action(async (file: string, o: { seed?: number }, cmd: Command) => {
+    .option('--wait', 'wait until the scenario is no longer running (a progress bar on a terminal)')
+    .action(async (file: string, o: { seed?: number; wait?: boolean }, cmd: Command) => {
       const text = await readFile(file, 'utf8')
-      await callAndPrint(cmd, 'scenarioRun', { text, source: file, ...(o.seed !== undefined ? { seed: o.seed } : {}) })
+      await callAndConfirm(cmd, 'scenarioRun', { text, source: file, ...(o.seed !== undefined ? { seed: o.seed } : {}) }, confirmScenarioRun)
+      if (o.wait === true) await waitForScenario(cmd, scenarioLengthMs(text))
     })
   scenario
     .command('wait')
     .description('wait until the scenario is running (start condition held) or finished (steps done, storms ended); give ctl --timeout above --max')
     .option('--state <state>', 'running | finished', 'finished')
     .option('--max <ms>', 'give up after this many ms (0 = no limit)', intArg('--max', 0, 0xffffffff), 0)
-    .action(async (o: { state: string; max: number }, cmd: Command) => callAndPrint(cmd, 'scenarioWait', { state: o.state, timeoutMs: o.max }))
-  scenario.command('stop').description('stop the running scenario and remove its faults').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioStop', {}))
-  scenario.command('state').description('state of the current scenario run').action(async (_o: unknown, cmd: Command) => callAndPrint(cmd, 'scenarioState', {}))
+    .action(async (o: { state: string; max: number }, cmd: Command) => callAndShow(cmd, 'scenarioWait', { state: o.state, timeoutMs: o.max }, jsonText))
+  scenario.command('stop').description('stop the running scenario and remove its faults').action(async (_o: unknown, cmd: Command) => callAndConfirm(cmd, 'scenarioStop', {}, confirmScenarioStop))
+  scenario.command('state').description('state of the current scenario run').action(async (_o: unknown, cmd: Command) => callAndShow(cmd, 'scenarioState', {}, jsonText))
 
   const subsystem = ctl.command('subsystem').description('subsystems at run time: add, remove, host add|remove')
   subsystem
@@ -202,19 +247,19 @@ export function registerCtlCommand(program: Command): void {
       } catch (err) {
         throw new CommanderArgError(`--config is not valid JSON: ${(err as Error).message}`)
       }
-      await callAndPrint(cmd, 'subsystem', { op: 'add', nqn: o.nqn, config: config as JsonObject })
+      await callAndConfirm(cmd, 'subsystem', { op: 'add', nqn: o.nqn, config: config as JsonObject }, () => confirmSubsystem('add', o.nqn))
     })
   subsystem
     .command('remove')
     .requiredOption('--nqn <nqn>', 'subsystem NQN')
-    .action(async (o: { nqn: string }, cmd: Command) => callAndPrint(cmd, 'subsystem', { op: 'remove', nqn: o.nqn }))
+    .action(async (o: { nqn: string }, cmd: Command) => callAndConfirm(cmd, 'subsystem', { op: 'remove', nqn: o.nqn }, () => confirmSubsystem('remove', o.nqn)))
   for (const op of ['add', 'remove'] as const) {
     subsystem
       .command(`host-${op}`)
       .description(`${op === 'add' ? 'allow' : 'disallow'} a host NQN`)
       .requiredOption('--nqn <nqn>', 'subsystem NQN')
       .requiredOption('--hostnqn <nqn>', 'host NQN')
-      .action(async (o: { nqn: string; hostnqn: string }, cmd: Command) => callAndPrint(cmd, 'subsystem', { op: `host-${op}`, nqn: o.nqn, hostnqn: o.hostnqn }))
+      .action(async (o: { nqn: string; hostnqn: string }, cmd: Command) => callAndConfirm(cmd, 'subsystem', { op: `host-${op}`, nqn: o.nqn, hostnqn: o.hostnqn }, () => confirmSubsystem(`host-${op}`, o.nqn, o.hostnqn)))
   }
 
   const referral = ctl.command('referral').description('discovery referrals: add, remove')
@@ -224,7 +269,7 @@ export function registerCtlCommand(program: Command): void {
       .requiredOption('--address <addr>', 'referred address')
       .option('--trsvcid <port>', 'referred TCP port (default 4420)', intArg('--trsvcid', 0, 0xffff))
       .option('--port <id>', 'add: only in this port\'s discovery log', intArg('--port', 0, 0xffff))
-      .action(async (o: { address: string; trsvcid?: number; port?: number }, cmd: Command) => callAndPrint(cmd, 'referral', { op, address: o.address, ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}), ...(o.port !== undefined ? { port: o.port } : {}) }))
+      .action(async (o: { address: string; trsvcid?: number; port?: number }, cmd: Command) => callAndConfirm(cmd, 'referral', { op, address: o.address, ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}), ...(o.port !== undefined ? { port: o.port } : {}) }, () => confirmReferral(op, o.address, o.trsvcid)))
   }
 
   const trace = ctl.command('trace').description('event trace')
@@ -240,8 +285,8 @@ export function registerCtlCommand(program: Command): void {
         const { data } = await c.call('traceDump', { format: o.format, ...(o.clear === true ? { clear: true } : {}) })
         const bytes = data ?? Buffer.alloc(0)
         if (o.output !== undefined) {
-          await writeFile(o.output, bytes)
-          print({ file: o.output, bytes: bytes.length })
+          await writeWithProgress(o.output, bytes)
+          printText(`wrote ${bytes.length} bytes (${o.format}) to ${o.output}`)
         } else {
           process.stdout.write(bytes)
         }
@@ -255,24 +300,27 @@ export function registerCtlCommand(program: Command): void {
     .option('--address <addr>', 'address to bind (default 127.0.0.1)')
     .option('--trsvcid <port>', 'TCP port (default 0: any)', intArg('--trsvcid', 0, 0xffff))
     .action(async (o: { port: number; address?: string; trsvcid?: number }, cmd: Command) =>
-      callAndPrint(cmd, 'port', { op: 'add', port: o.port, ...(o.address !== undefined ? { address: o.address } : {}), ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}) }),
+      callAndConfirm(cmd, 'port', { op: 'add', port: o.port, ...(o.address !== undefined ? { address: o.address } : {}), ...(o.trsvcid !== undefined ? { trsvcid: o.trsvcid } : {}) }, (r) => confirmPort('add', o.port, r)),
     )
   port
     .command('remove')
     .requiredOption('--port <id>', 'port id', intArg('--port', 0, 0xffff))
-    .action(async (o: { port: number }, cmd: Command) => callAndPrint(cmd, 'port', { op: 'remove', port: o.port }))
+    .action(async (o: { port: number }, cmd: Command) => callAndConfirm(cmd, 'port', { op: 'remove', port: o.port }, (r) => confirmPort('remove', o.port, r)))
 
   const controller = ctl.command('controller').description('controllers: fatal (CSTS.CFS), delete (force reconnect)')
   controller
     .command('fatal')
     .requiredOption('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
-    .action(async (o: { cntlid: number }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'fatal', cntlid: o.cntlid }))
+    .action(async (o: { cntlid: number }, cmd: Command) => callAndConfirm(cmd, 'controller', { op: 'fatal', cntlid: o.cntlid }, (r) => confirmController('fatal', { cntlid: o.cntlid }, r)))
   controller
     .command('delete')
     .option('--cntlid <id>', 'controller id', intArg('--cntlid', 1, 0xffef))
     .option('--port <id>', 'port id', intArg('--port', 0, 0xffff))
     .option('--hostnqn <nqn>', 'host NQN', nqnArg('--hostnqn', 'host'))
-    .action(async (o: { cntlid?: number; port?: number; hostnqn?: string }, cmd: Command) => callAndPrint(cmd, 'controller', { op: 'delete', ...o }))
+    .action(async ({ cntlid, port, hostnqn }: { cntlid?: number; port?: number; hostnqn?: string }, cmd: Command) => {
+      const filter = { ...(cntlid !== undefined ? { cntlid } : {}), ...(port !== undefined ? { port } : {}), ...(hostnqn !== undefined ? { hostnqn } : {}) }
+      await callAndConfirm(cmd, 'controller', { op: 'delete', ...filter }, (r) => confirmController('delete', filter, r))
+    })
 
   ctl
     .command('aen')
@@ -282,13 +330,68 @@ export function registerCtlCommand(program: Command): void {
     .option('--port <id>', 'only controllers on this port', intArg('--port', 0, 0xffff))
     .option('--nsid <nsid...>', 'ns-changed: NSIDs for the Changed Namespace List')
     .action(async (o: { event: string; count?: number; port?: number; nsid?: string[] }, cmd: Command) =>
-      callAndPrint(cmd, 'aen', {
+      callAndConfirm(cmd, 'aen', {
         event: o.event,
         ...(o.count !== undefined ? { count: o.count } : {}),
         ...(o.port !== undefined ? { port: o.port } : {}),
         ...(o.nsid !== undefined ? { nsids: o.nsid.map((n) => intArg('--nsid', 1, 0xfffffffe)(n)) } : {}),
-      }),
+      }, () => confirmAen({ event: o.event, ...(o.count !== undefined ? { count: o.count } : {}), ...(o.port !== undefined ? { port: o.port } : {}) })),
     )
+  addOutputFormat(ctl)
+}
+
+/** The time a scenario file's steps span (its durationMs, else its last step's atMs; 0 when unknown), for the progress bar. */
+export function scenarioLengthMs(text: string): number {
+  try {
+    const raw = (text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text)) as { durationMs?: unknown; steps?: { atMs?: unknown }[] } | null
+    const last = Math.max(0, ...(Array.isArray(raw?.steps) ? raw.steps.map((st) => (typeof st?.atMs === 'number' ? st.atMs : 0)) : []))
+    return typeof raw?.durationMs === 'number' && raw.durationMs > 0 ? raw.durationMs : last
+  } catch {
+    return 0 // the target parsed it already; a bar without a length is only less precise
+  }
+}
+
+/**
+ * Poll the target's status until its scenario leaves `running`; the bar counts elapsed time against
+ * the scenario's length. Ends with the final state (exit FAILED when the scenario failed).
+ */
+async function waitForScenario(cmd: Command, lengthMs: number): Promise<void> {
+  const bar = createProgressBar({ show: showProgressHere(formatOf(cmd)), unit: 'ms' })
+  const start = Date.now()
+  let state = 'running'
+  try {
+    await withClient(cmd, async (c) => {
+      for (;;) {
+        const sc = ((await c.call('status', {})).json as { scenario?: { state?: string } | null } | null)?.scenario
+        state = sc?.state ?? 'none'
+        if (state !== 'running') return
+        const elapsed = Date.now() - start
+        bar.update(lengthMs > 0 ? Math.min(elapsed, lengthMs) : elapsed, lengthMs > 0 ? lengthMs : elapsed + 1, state)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    })
+  } finally {
+    bar.stop()
+  }
+  printText(formatOf(cmd) === 'json' ? jsonText({ state }) : `scenario ${state}`)
+  if (state === 'failed') process.exitCode = 1
+}
+
+/** Write a trace file in 1 MiB pieces, with a progress bar on a terminal (a pcap can be large). */
+async function writeWithProgress(file: string, bytes: Buffer): Promise<void> {
+  const piece = 1 << 20
+  const bar = createProgressBar({ show: showProgressHere('normal') && bytes.length > piece, unit: 'bytes' })
+  const fh = await open(file, 'w')
+  try {
+    for (let off = 0; off < bytes.length || off === 0; off += piece) {
+      await fh.write(bytes.subarray(off, Math.min(bytes.length, off + piece)))
+      bar.update(Math.min(bytes.length, off + piece), bytes.length)
+      if (bytes.length === 0) break
+    }
+  } finally {
+    bar.stop()
+    await fh.close()
+  }
 }
 
 /** Options `nvmf-fault target` gains from faults/ (see {@link addTargetFaultOptions}). */

@@ -1,20 +1,27 @@
 /**
  * Initiator subcommands of `nvmf-fault`:
  *
- * - `discover -a ADDR -s PORT` — print the discovery log (referrals followed);
+ * - `discover -a ADDR [-s PORT]` — print the discovery log (referrals followed); `-o json` prints it
+ *   in nvme-cli's shape (initiator/discovery-json.ts);
  * - `connect -a ADDR -s PORT [-n SUBNQN]` — connect (all subsystems from discovery when no -n), print
  *   devices, their paths and ANA states, then disconnect cleanly;
- * - `io -a ADDR -s PORT -n SUBNQN` — a bounded read/write/verify workload with a progress bar and a
- *   summary of IOPS, latency percentiles and failovers.
+ * - `io -a ADDR -s PORT -n SUBNQN` — a bounded read/write/verify workload with a progress bar (on a
+ *   terminal only) and a summary of IOPS, latency percentiles and failovers.
+ *
+ * Each takes `-o, --output-format normal|json` (bin/cli-output.ts).
  */
 import type { Command } from 'commander'
 import { InitiatorMetrics } from './metrics.js'
 import { serveMetrics } from './metrics-server.js'
 import { pino } from 'pino'
+import { outputFormatOf, outputFormatOption, printResult, type OutputFormat } from '../bin/cli-output.js'
+import { EXIT } from '../bin/exit-codes.js'
+import { createProgressBar, showProgressHere } from '../bin/progress.js'
 import { seededRandom, systemClock } from '../lib/clock.js'
-import { InvalidArgumentError } from '../lib/errors.js'
+import { ConnectionError, InvalidArgumentError } from '../lib/errors.js'
 import { anaStateName } from '../lib/nvme/log-ana.js'
-import { describeEntry } from './discovery.js'
+import { describeEntry, type DiscoveredEntry, type DiscoveryLogView } from './discovery.js'
+import { nvmeCliDiscoveryLog } from './discovery-json.js'
 import { NvmeHost } from './host.js'
 import { IO_POLICIES, type IoPolicy } from './path-selector.js'
 import { runDeviceWorkload, WORKLOAD_MODES, type WorkloadMode, type WorkloadProgress } from './workload.js'
@@ -25,7 +32,7 @@ interface CommonOpts {
   hostnqn?: string
   hdgst?: boolean
   ddgst?: boolean
-  json?: boolean
+  outputFormat?: string
   logLevel: string
   /** DH-HMAC-CHAP secrets, spelled as nvme-cli spells them. */
   dhchapSecret?: string
@@ -60,8 +67,6 @@ function makeHost(o: CommonOpts & { iopolicy?: string; checkInvariants?: boolean
   })
 }
 
-const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2)
-
 function addCommon(cmd: Command, defaultPort: string): Command {
   return cmd
     .requiredOption('-a, --traddr <addr>', 'target address')
@@ -71,7 +76,7 @@ function addCommon(cmd: Command, defaultPort: string): Command {
     .option('--ddgst', 'enable data digests')
     .option('-S, --dhchap-secret <secret>', 'DH-HMAC-CHAP host secret (DHHC-1:...) when the controller asks for authentication')
     .option('-C, --dhchap-ctrl-secret <secret>', 'DH-HMAC-CHAP controller secret: also authenticate the controller (bidirectional)')
-    .option('--json', 'machine-readable output')
+    .addOption(outputFormatOption())
     .option('--log-level <level>', 'log level on stderr', 'warn')
 }
 
@@ -126,20 +131,76 @@ function describeDevices(host: NvmeHost): string {
   return lines.join('\n')
 }
 
-export function registerInitiatorCommands(program: Command): void {
-  addCommon(program.command('discover').description('read the discovery log of a target'), '8009').action(async (o: CommonOpts) => {
-    const host = makeHost(o)
-    try {
-      const entries = await host.discover({ traddr: o.traddr, trsvcid: port(o.trsvcid) })
-      if (o.json === true) process.stdout.write(json(entries) + '\n')
-      else {
-        process.stdout.write(`Discovery log from ${o.traddr}:${o.trsvcid}: ${entries.length} entries\n`)
-        entries.forEach((e, i) => process.stdout.write(`[${i}] ${describeEntry(e)}\n`))
-      }
-    } finally {
-      await host.close()
+/** The NVMe/TCP I/O port; nvmet and nvmf-fault also serve discovery there (wire reference 9.1). */
+const NVME_TCP_IO_PORT = 4420
+/** The well-known discovery port (NVMe/TCP 1.0 section 7.4.9.1). */
+const NVME_TCP_DISCOVERY_PORT = 8009
+
+/** The connection was refused (nothing listens at that port), anywhere in the error's cause chain. */
+export function isConnectionRefused(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ECONNREFUSED') return true
+    if (e instanceof Error && /ECONNREFUSED/.test(e.message)) return true
+  }
+  return false
+}
+
+interface DiscoverResult {
+  trsvcid: number
+  entries: DiscoveredEntry[]
+  /** The log of the discovery controller asked (not of referrals followed). */
+  log: DiscoveryLogView | undefined
+}
+
+/**
+ * Discover at -s, or, when -s was not given and 8009 refuses the connection, at 4420: nvmet (and
+ * nvmf-fault) serve discovery on every port, and many set-ups listen on 4420 only. JSON output lists
+ * the asked controller's log (referral entries as records, not followed) so that it is one document.
+ */
+async function discoverWithFallback(host: NvmeHost, o: CommonOpts, portGiven: boolean, format: OutputFormat): Promise<DiscoverResult> {
+  const attempt = async (trsvcid: number): Promise<DiscoverResult> => {
+    let log: DiscoveryLogView | undefined
+    const entries = await host.discover({
+      traddr: o.traddr,
+      trsvcid,
+      ...(format === 'json' ? { maxReferralDepth: 0 } : {}),
+      onLog: (_src, l) => (log ??= l),
+    })
+    return { trsvcid, entries, log }
+  }
+  const first = port(o.trsvcid)
+  try {
+    return await attempt(first)
+  } catch (err) {
+    if (!isConnectionRefused(err)) throw err
+    if (portGiven || first !== NVME_TCP_DISCOVERY_PORT) {
+      throw new ConnectionError(`${o.traddr}:${first} refused the connection: no NVMe/TCP discovery service listens there`, { cause: err })
     }
-  })
+    process.stderr.write(`nvmf-fault: ${o.traddr}:${first} refused the connection; trying ${NVME_TCP_IO_PORT}, where nvmet and nvmf-fault also serve discovery\n`)
+    try {
+      return await attempt(NVME_TCP_IO_PORT)
+    } catch (err2) {
+      if (!isConnectionRefused(err2)) throw err2
+      throw new ConnectionError(`${o.traddr} refused the connection on ${first} and ${NVME_TCP_IO_PORT}: no NVMe/TCP discovery service listens there (give the port with -s)`, { cause: err2 })
+    }
+  }
+}
+
+export function registerInitiatorCommands(program: Command): void {
+  addCommon(program.command('discover').description('read the discovery log of a target (port 8009, else 4420 when 8009 refuses)'), String(NVME_TCP_DISCOVERY_PORT)).action(
+    async (o: CommonOpts, cmd: Command) => {
+      const format = outputFormatOf(o)
+      const host = makeHost(o)
+      try {
+        const r = await discoverWithFallback(host, o, cmd.getOptionValueSource('trsvcid') !== 'default', format)
+        printResult(format, nvmeCliDiscoveryLog(r.log ?? { genctr: 0n, entries: r.entries }), () =>
+          [`Discovery log from ${o.traddr}:${r.trsvcid}: ${r.entries.length} entries`, ...r.entries.map((e, i) => `[${i}] ${describeEntry(e)}`)].join('\n'),
+        )
+      } finally {
+        await host.close()
+      }
+    },
+  )
 
   addCommon(program.command('connect').description('connect, print devices, paths and ANA states, then disconnect'), '4420')
     .option('-n, --nqn <subnqn>', 'subsystem NQN (default: every subsystem in the discovery log)')
@@ -151,11 +212,9 @@ export function registerInitiatorCommands(program: Command): void {
       const host = makeHost(o)
       try {
         await connectSet(host, { ...o, ...(o.keepAliveTmo !== undefined ? { kato: o.keepAliveTmo } : {}) })
-        if (o.json === true) process.stdout.write(json(host.stats()) + '\n')
-        else {
-          for (const c of host.controllers()) process.stdout.write(`controller ${c.id}  ${c.state}  cntlid ${c.cntlid}  subnqn ${c.options.subnqn}  io queues ${c.ioQueueCount}\n`)
-          process.stdout.write(describeDevices(host) + '\n')
-        }
+        printResult(outputFormatOf(o), host.stats(), () =>
+          [...host.controllers().map((c) => `controller ${c.id}  ${c.state}  cntlid ${c.cntlid}  subnqn ${c.options.subnqn}  io queues ${c.ioQueueCount}`), describeDevices(host)].join('\n'),
+        )
       } finally {
         await host.close()
       }
@@ -189,44 +248,44 @@ export function registerInitiatorCommands(program: Command): void {
           await connectSet(host, o)
           const dev = host.device(posInt(o.nsid, 'nsid', 0xfffffffe), o.nqn)
           if (dev === undefined) throw new InvalidArgumentError('nsid', `no namespace ${o.nsid} on ${o.nqn}`)
-          const tty = process.stderr.isTTY === true
-          const bar = (p: WorkloadProgress): void => {
-            const frac = p.total !== undefined ? p.done / p.total : timeMs !== undefined ? p.elapsedMs / timeMs : 0
-            const w = 30
-            const filled = Math.max(0, Math.min(w, Math.round(frac * w)))
-            const line = `[${'#'.repeat(filled)}${'.'.repeat(w - filled)}] ${p.done}${p.total !== undefined ? `/${p.total}` : ''} I/Os  ${(p.elapsedMs / 1000).toFixed(1)} s  errors ${p.errors}`
-            process.stderr.write(tty ? `\r${line}` : `${line}\n`)
+          const format = outputFormatOf(o)
+          const bar = createProgressBar({ show: showProgressHere(format), unit: count !== undefined || timeMs === undefined ? 'I/Os' : 'ms' })
+          const onProgress = (p: WorkloadProgress): void => {
+            const detail = `errors ${p.errors}`
+            if (p.total !== undefined) bar.update(p.done, p.total, detail)
+            else if (timeMs !== undefined) bar.update(Math.min(Math.round(p.elapsedMs), timeMs), timeMs, `${p.done} I/Os, ${detail}`)
           }
-          const sum = await runDeviceWorkload(dev, {
-            mode: o.rw as WorkloadMode,
-            blockCount: posInt(o.bs, 'bs', 65536),
-            qd: posInt(o.qd, 'qd', 1024),
-            ...(count !== undefined ? { count } : {}),
-            ...(timeMs !== undefined ? { timeMs } : {}),
-            ...(count === undefined && timeMs === undefined ? { count: 1000 } : {}),
-            ...(o.span !== undefined ? { spanBlocks: posInt(o.span, 'span') } : {}),
-            sequential: o.seq === true,
-            clock: systemClock,
-            random: seededRandom(o.seed),
-            onProgress: bar,
-            progressMs: tty ? 100 : 1000,
-          })
-          if (tty) process.stderr.write('\n')
+          let sum: Awaited<ReturnType<typeof runDeviceWorkload>>
+          try {
+            sum = await runDeviceWorkload(dev, {
+              mode: o.rw as WorkloadMode,
+              blockCount: posInt(o.bs, 'bs', 65536),
+              qd: posInt(o.qd, 'qd', 1024),
+              ...(count !== undefined ? { count } : {}),
+              ...(timeMs !== undefined ? { timeMs } : {}),
+              ...(count === undefined && timeMs === undefined ? { count: 1000 } : {}),
+              ...(o.span !== undefined ? { spanBlocks: posInt(o.span, 'span') } : {}),
+              sequential: o.seq === true,
+              clock: systemClock,
+              random: seededRandom(o.seed),
+              onProgress,
+              progressMs: 100,
+            })
+          } finally {
+            bar.stop()
+          }
           const violations = host.checker?.violations.length
-          if (o.json === true) process.stdout.write(json({ ...sum, invariantViolations: violations ?? null, paths: dev.head.paths.map((p) => p.stats()) }) + '\n')
-          else {
-            const l = sum.latency
-            process.stdout.write(
-              [
-                `${sum.ops} I/Os in ${(sum.elapsedMs / 1000).toFixed(2)} s: ${sum.iops} IOPS, ${sum.mbps} MB/s (reads ${sum.reads}, writes ${sum.writes})`,
-                `latency ms: p50 ${l.p50}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  mean ${l.mean}`,
-                `errors ${sum.errors}${sum.firstError !== undefined ? ` (first: ${sum.firstError})` : ''}  verify failures ${sum.verifyFailures}  failovers ${sum.failovers}  requeued ${sum.requeued}`,
-                ...dev.head.paths.map((p) => `path ${p.id}: ${p.state}, ana ${anaStateName(p.anaState)}, issued ${p.counters.issued}, completed ${p.counters.completed}, failovers ${p.counters.failovers}`),
-                ...(violations !== undefined ? [`QoS invariant violations: ${violations}`] : []),
-              ].join('\n') + '\n',
-            )
-          }
-          if (sum.errors > 0 || sum.verifyFailures > 0 || (violations ?? 0) > 0) process.exitCode = 1
+          const l = sum.latency
+          printResult(format, { ...sum, invariantViolations: violations ?? null, paths: dev.head.paths.map((p) => p.stats()) }, () =>
+            [
+              `${sum.ops} I/Os in ${(sum.elapsedMs / 1000).toFixed(2)} s: ${sum.iops} IOPS, ${sum.mbps} MB/s (reads ${sum.reads}, writes ${sum.writes})`,
+              `latency ms: p50 ${l.p50}  p99 ${l.p99}  p99.9 ${l.p999}  max ${l.max}  mean ${l.mean}`,
+              `errors ${sum.errors}${sum.firstError !== undefined ? ` (first: ${sum.firstError})` : ''}  verify failures ${sum.verifyFailures}  failovers ${sum.failovers}  requeued ${sum.requeued}`,
+              ...dev.head.paths.map((p) => `path ${p.id}: ${p.state}, ana ${anaStateName(p.anaState)}, issued ${p.counters.issued}, completed ${p.counters.completed}, failovers ${p.counters.failovers}`),
+              ...(violations !== undefined ? [`QoS invariant violations: ${violations}`] : []),
+            ].join('\n'),
+          )
+          if (sum.errors > 0 || sum.verifyFailures > 0 || (violations ?? 0) > 0) process.exitCode = EXIT.FAILED
         } finally {
           await metrics?.close()
           await host.close()

@@ -13,12 +13,16 @@ import {
   DISCOVERY_LOG_ENTRY_SIZE as DISCOVERY_ENTRY_SIZE,
   DISCOVERY_LOG_HEADER_SIZE as DISCOVERY_HEADER_SIZE,
   DiscoverySubtype,
+  TransportType,
   type DiscoveryLogEntry,
   type DiscoveryLogHeader,
 } from '../lib/nvme/log-discovery.js'
 
-/** A discovery log entry as the host reports it (the transport-specific TSAS block left out). */
-export type DiscoveryEntryView = Omit<DiscoveryLogEntry, 'tsas'>
+/**
+ * A discovery log entry as the host reports it: the transport-specific TSAS block left out, except
+ * for TCP its byte 0, SECTYPE (NVMe/TCP 1.0 figure 5), which `discover -o json` prints.
+ */
+export type DiscoveryEntryView = Omit<DiscoveryLogEntry, 'tsas'> & { sectype?: number }
 export interface DiscoveryLogView extends Pick<DiscoveryLogHeader, 'genctr' | 'numrec' | 'recfmt'> {
   entries: DiscoveryEntryView[]
 }
@@ -29,8 +33,8 @@ function parseDiscoveryHeader(buf: Buffer): Pick<DiscoveryLogHeader, 'genctr' | 
 }
 
 function parseDiscoveryEntry(buf: Buffer, off: number): DiscoveryEntryView {
-  const { tsas: _tsas, ...rest } = decodeDiscoveryLogEntry(buf, off)
-  return rest
+  const { tsas, ...rest } = decodeDiscoveryLogEntry(buf, off)
+  return rest.trtype === TransportType.TCP ? { ...rest, sectype: tsas[0] ?? 0 } : rest
 }
 
 export interface ReadDiscoveryLogOptions {

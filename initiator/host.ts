@@ -12,7 +12,7 @@ import { ConnectionError, InvalidArgumentError, InvalidStateError } from '../lib
 import { CHANNELS, publish, type DeviceEvent } from './events.js'
 import { HostController, type ControllerOwner, type ScannedNamespace } from './controller.js'
 import { validateControllerOptions, type ControllerConnectOptions } from './controller-options.js'
-import { readDiscoveryLog, type DiscoveredEntry, type ReadDiscoveryLogOptions } from './discovery.js'
+import { readDiscoveryLog, type DiscoveredEntry, type DiscoveryLogView, type ReadDiscoveryLogOptions } from './discovery.js'
 import { DISCOVERY_NQN, NQN_UUID_PREFIX } from '../lib/nvme/nqn.js'
 import { isUuid, randomUuid } from '../lib/nvme/uuid.js'
 import { DiscoverySubtype, TransportType } from '../lib/nvme/log-discovery.js'
@@ -175,9 +175,12 @@ export class NvmeHost implements ControllerOwner {
 
   /**
    * Read the discovery log of `traddr:trsvcid` (one-shot discovery controller, KATO 0), following
-   * referrals up to `maxReferralDepth` (default 4). Entries are deduplicated.
+   * referrals up to `maxReferralDepth` (default 4). Entries are deduplicated. `onLog` sees each
+   * discovery log as read, with its generation counter (what `discover -o json` prints).
    */
-  async discover(options: { traddr: string; trsvcid?: number; maxReferralDepth?: number; hdgst?: boolean; ddgst?: boolean } & ReadDiscoveryLogOptions): Promise<DiscoveredEntry[]> {
+  async discover(
+    options: { traddr: string; trsvcid?: number; maxReferralDepth?: number; hdgst?: boolean; ddgst?: boolean; onLog?: (source: string, log: DiscoveryLogView) => void } & ReadDiscoveryLogOptions,
+  ): Promise<DiscoveredEntry[]> {
     const depth = options.maxReferralDepth ?? 4
     if (!Number.isInteger(depth) || depth < 0 || depth > 16) throw new InvalidArgumentError('maxReferralDepth', 'must be an integer in [0, 16]')
     const seen = new Set<string>()
@@ -194,7 +197,9 @@ export class NvmeHost implements ControllerOwner {
       await ctrl.start()
       let entries
       try {
-        entries = (await readDiscoveryLog(ctrl, options)).entries
+        const log = await readDiscoveryLog(ctrl, options)
+        options.onLog?.(src, log)
+        entries = log.entries
       } finally {
         await ctrl.disconnect().catch(() => undefined)
       }

@@ -138,7 +138,8 @@ export function registerTargetCommand(program: Command): void {
         const target = await runTarget(o)
         await startTargetFaults(target, opts)
       } catch (err) {
-        if (err instanceof ConfigError) throw new Error(`invalid configuration: ${err.message}`)
+        // Keep the code: the CLI prints it and maps ERR_NVMEOF_CONFIG to the usage exit code.
+        if (err instanceof ConfigError) throw Object.assign(new Error(`invalid configuration: ${err.message}`, { cause: err }), { code: err.code })
         throw err
       }
     })
