@@ -27,6 +27,13 @@ import { encodeConnectData, makeConnectSqe, makePropertyGetSqe, makePropertySetS
 import { makeGetLogPageSqe, makeIdentifySqe } from '../../lib/nvme/commands.js'
 import { AdminOpcode, IoOpcode } from '../../lib/nvme/opcodes.js'
 
+/**
+ * Default bound of every wait for something that must happen (a PDU, a completion, a condition):
+ * generous, since the suite runs on loaded 2-core machines; it only costs time when a test fails.
+ * A test that expects *no* answer passes its own short timeout.
+ */
+export const POSITIVE_WAIT_MS = 30_000
+
 export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:6a2c0a5e-3c0f-4b8e-9a4d-1f2e3d4c5b6a'
 export const HOSTID = Buffer.from('6a2c0a5e3c0f4b8e9a4d1f2e3d4c5b6a', 'hex')
 
@@ -160,7 +167,7 @@ export class RawHost {
   async icReq(o: { hdgst?: boolean; ddgst?: boolean; hpda?: number } = {}): Promise<RawPdu> {
     const from = this.received.length
     this.sendPdu({ type: PduType.IC_REQ, pfv: 0, hpda: o.hpda ?? 0, hdgst: o.hdgst === true, ddgst: o.ddgst === true, maxr2t: 0 })
-    const r = await this.waitForPdu((p) => p.type === PduType.IC_RESP, 5000, from)
+    const r = await this.waitForPdu((p) => p.type === PduType.IC_RESP, POSITIVE_WAIT_MS, from)
     if (r === undefined) throw new Error('timeout waiting for ICResp')
     return r
   }
@@ -265,7 +272,7 @@ export class RawHost {
   }
 
   /** Wait until a received PDU (from index `from`) satisfies `pred`; undefined on close or timeout. */
-  async waitForPdu(pred: (p: RawPdu) => boolean, timeoutMs = 3000, from = 0): Promise<RawPdu | undefined> {
+  async waitForPdu(pred: (p: RawPdu) => boolean, timeoutMs = POSITIVE_WAIT_MS, from = 0): Promise<RawPdu | undefined> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const found = this.received.slice(from).find(pred)
@@ -320,7 +327,7 @@ export class RawHost {
     if (this.#isClosed) return Promise.reject(new Error('connection closed'))
     const p = this.#track(sqe.cid, o.inCapsule === true ? undefined : o.data)
     this.sendCapsule(sqe, o.inCapsule === true ? o.data : undefined)
-    return withTimeout(p, o.timeoutMs ?? 5000, `command cid ${sqe.cid} opc 0x${sqe.opc.toString(16)}`)
+    return withTimeout(p, o.timeoutMs ?? POSITIVE_WAIT_MS, `command cid ${sqe.cid} opc 0x${sqe.opc.toString(16)}`)
   }
 
   /** Send a command and don't wait (collect it later with `wait`). */
@@ -330,7 +337,7 @@ export class RawHost {
   }
 
   /** A pending command's completion (for commands posted with `post`). */
-  wait(cid: number, timeoutMs = 5000): Promise<Completion> {
+  wait(cid: number, timeoutMs = POSITIVE_WAIT_MS): Promise<Completion> {
     const existing = this.#pending.get(cid)
     const p = new Promise<Completion>((resolve, reject) => {
       this.#pending.set(cid, { resolve, reject, chunks: existing?.chunks ?? [], pdus: existing?.pdus ?? [], writeData: existing?.writeData })
@@ -397,7 +404,7 @@ export class RawHost {
   }
 
   /** Send an Asynchronous Event Request; its completion when an event fires, undefined on timeout or close. */
-  aer(timeoutMs = 3000): Promise<Completion | undefined> {
+  aer(timeoutMs = POSITIVE_WAIT_MS): Promise<Completion | undefined> {
     return orUndefined(this.command(makeSqe({ opc: AdminOpcode.ASYNC_EVENT_REQUEST, cid: this.nextCid() }), { timeoutMs }))
   }
 
@@ -435,7 +442,7 @@ export function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
 }
 
 /** Wait until `cond()` holds (polling, bounded). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = POSITIVE_WAIT_MS): Promise<void> {
   const end = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timeout waiting for ${what}`)

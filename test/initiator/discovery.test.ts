@@ -10,7 +10,8 @@ import { NvmeHost } from '../../initiator/host.js'
 const A = 'nqn.2026-01.io.nvmf-fault:disc-a'
 const B = 'nqn.2026-01.io.nvmf-fault:disc-b'
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+// Positive waits only: a generous bound (loaded 2-core machines); it costs time only when a test fails.
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end && !cond()) await sleep(5)
   return cond()

@@ -12,7 +12,8 @@ import { INITIATOR_CHANNELS, type DeviceEvent } from '../../initiator/index.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:initiator-ns'
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+// Positive waits only: a generous bound (loaded 2-core machines); it costs time only when a test fails.
+async function waitFor(cond: () => boolean, ms = 30_000): Promise<boolean> {
   const end = Date.now() + ms
   while (Date.now() < end && !cond()) await sleep(5)
   return cond()

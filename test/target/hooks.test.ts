@@ -48,7 +48,8 @@ t.test('PDU and connection seams', async (t) => {
   target.setHooks({ onCommand: (_ctx, cmd) => (cmd.opc === AdminOpcode.KEEP_ALIVE ? { action: 'drop' } : { action: 'pass' }) })
   const cid = c.nextCid()
   c.post(makeSqe({ opc: AdminOpcode.KEEP_ALIVE, cid }))
-  await new Promise((r) => setTimeout(r, 30))
+  // Wait for the command to arrive (a fixed 30 ms sleep raced with a loaded machine).
+  await waitFor(() => target.status().controllers[0]?.queues[0]?.inflight === 1, 'dropped command in flight', 30_000)
   t.equal(target.status().controllers[0]?.queues[0]?.inflight, 1, 'dropped command stays in flight')
   // onCommand delay.
   target.setHooks({ onCommand: () => ({ action: 'delay', ms: 40 }) })

@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
-import { RawHost, waitFor } from '../helpers/raw-host.js'
+import { RawHost, waitFor, withTimeout } from '../helpers/raw-host.js'
+import { ManualClock } from '../../lib/clock.js'
 import { startTarget, portOf, SUBNQN } from './helpers/fixture.js'
 import { FES } from '../../lib/errors.js'
 import { PduType } from '../../lib/pdu/index.js'
@@ -148,11 +149,19 @@ t.test('header digest error → FES 3; data digest error → Transient Transport
 })
 
 t.test('client that never sends ICReq is dropped after the timeout', async (t) => {
-  const target = await startTarget(t, { icReqTimeoutMs: 150 })
+  // Injected clock: the timeout is exact whatever the load on the machine.
+  const clock = new ManualClock()
+  const target = await startTarget(t, { icReqTimeoutMs: 150, clock })
   const s = connect({ host: '127.0.0.1', port: portOf(target) })
-  const start = Date.now()
-  await new Promise<void>((resolve) => s.on('close', () => resolve()))
-  t.ok(Date.now() - start >= 100, 'not before the timeout')
+  let closed = false
+  const gone = new Promise<void>((resolve) => s.on('close', () => resolve()))
+  void gone.then(() => (closed = true))
+  await waitFor(() => target.status().unboundQueues.length === 1, 'connection accepted', 30_000)
+  clock.advance(149)
+  await new Promise((r) => setImmediate(r))
+  t.notOk(closed, 'not before the timeout')
+  clock.advance(1)
+  await gone
   t.equal(target.status().unboundQueues.length, 0, 'no queue left')
 })
 
@@ -209,7 +218,10 @@ t.test('queue depth: reading pauses at SQSIZE+1 commands in flight', async (t) =
 })
 
 t.test('keep-alive timeout deletes the controller', async (t) => {
-  const target = await startTarget(t)
+  // Injected clock: a 300 ms KATO on the wall clock failed on a loaded 2-core CI machine; here the
+  // time between Keep Alives is exact, so the assertion is as strict and never racy.
+  const clock = new ManualClock()
+  const target = await startTarget(t, { clock })
   const alive = await RawHost.connect({ port: portOf(target) })
   t.teardown(() => alive.destroy())
   const ka = await alive.connectAdmin({ subnqn: SUBNQN, kato: 300 })
@@ -221,10 +233,10 @@ t.test('keep-alive timeout deletes the controller', async (t) => {
     if (e.type === 'deleted') deleted.push(e.cntlid)
   })
   for (let i = 0; i < 8; i++) {
-    await new Promise((r) => setTimeout(r, 100))
+    clock.advance(100)
     t.equal((await alive.admin(AdminOpcode.KEEP_ALIVE)).cqe.status, 0)
   }
-  await idle.closed
+  await withTimeout(idle.closed, 30_000, 'the idle controller closed')
   t.same(deleted, [idleId], 'idle controller deleted, the one sending Keep Alive kept')
   t.ok(target.status().controllers.some((c) => c.cntlid === ka))
 })
@@ -233,12 +245,18 @@ t.test('close(): stops accepting, lets in-flight commands complete, then closes'
   const target = await startTarget(t)
   const port = portOf(target)
   const { io } = await ioPair(t, target)
+  let entered!: () => void
+  const inHook = new Promise<void>((r) => (entered = r))
   target.setHooks({ onCommand: async (ctx) => {
-    if (ctx.qid === 1) await new Promise((r) => setTimeout(r, 100))
+    if (ctx.qid === 1) {
+      entered()
+      await new Promise((r) => setTimeout(r, 100))
+    }
     return { action: 'pass' }
   } })
   const inflight = io.read(1, 0n, 8)
-  await new Promise((r) => setTimeout(r, 20))
+  // Close only once the read is really in flight (a fixed sleep raced with a loaded machine).
+  await inHook
   const closing = target.close()
   const r = await inflight
   t.equal(r.cqe.status, 0, 'the in-flight read completed during shutdown')
