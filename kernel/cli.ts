@@ -107,6 +107,7 @@ export function registerKernelCommands(program: Command): void {
         })
         results.push(r)
         if (o.output === 'text') for (const l of describe(r)) process.stdout.write(`${l}\n`)
+        else for (const l of describe(r)) err(l) // each run as it ends; the JSON comes at the end
       }
       const oopses = results.filter((r) => r.outcome === 'kernel-oops')
       const summary = {

@@ -60,3 +60,12 @@ enum {
   t.equal(qosMaskForRelease('6.17.13+deb13-amd64'), 0x300)
   t.equal(qosMaskForRelease('7.3.4+deb13-amd64'), 0x300)
 })
+
+t.test('a recorded oops (reproduce seed-bio-qos on Debian 6.12.117 with the rq_qos check removed)', async (t) => {
+  const o = parseOops(readFileSync(new URL('oops-debian-6.12-rq-qos.console', FX), 'utf8'))
+  t.equal(o?.bug, 'BUG: kernel NULL pointer dereference, address: 0000000000000000')
+  t.equal(o?.rip, '__rq_qos_done_bio+0x11/0x40')
+  t.equal(o?.workqueue, 'kblockd nvme_requeue_work [nvme_core]')
+  t.same(o?.callTrace.slice(0, 5), ['bio_endio', 'nvme_ns_head_submit_bio', '__submit_bio', 'submit_bio_noacct_nocheck', 'nvme_requeue_work'], 'the seed trace, module names and ? entries left out')
+  t.equal(o?.uptimeSec, undefined, 'no printk times in this excerpt')
+})
