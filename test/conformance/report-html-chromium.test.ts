@@ -4,7 +4,7 @@
 // drawn by uPlot with data points and that their canvases are not blank, that no script error
 // happened and nothing was requested from the network, and saves a full-page screenshot:
 // <testdir>/conformance-report.png, and also NVMF_REPORT_SCREENSHOT=PATH when set (the committed
-// copy docs/images/conformance-report.png was made that way). Skips when chromium is missing.
+// copy test/conformance/screenshots/conformance-report.png was made that way). Skips when chromium is missing.
 import { access, copyFile, readFile, writeFile } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
