@@ -121,8 +121,10 @@ export class KernelLogClassifier {
       this.#splatLines = 0
     }
     const path = this.pathOf(line)
-    if (FAILOVER.test(line)) return path === undefined ? { kind: 'failover', detail: line } : { kind: 'failover', detail: line, path }
-    if (KERNEL_WARN.test(line)) return { kind: 'log', level: 'warn', detail: line }
+    // NQNs are names the user picked ("...:conformance-failover"): never match words inside them.
+    const words = line.replace(/nqn\.[^\s",]+/gi, 'NQN')
+    if (FAILOVER.test(words)) return path === undefined ? { kind: 'failover', detail: line } : { kind: 'failover', detail: line, path }
+    if (KERNEL_WARN.test(words)) return { kind: 'log', level: 'warn', detail: line }
     return undefined
   }
 }

@@ -103,3 +103,11 @@ t.test('a normal disconnect is not trouble', async (t) => {
   t.equal(k.classify('[   36.018356] nvme nvme1: Removing ctrl: NQN "nqn.2014-08.org.nvmf-fault:x"'), undefined)
   t.equal(k.classify('[    7.104947] nvme nvme0: new ctrl: NQN "nqn.x", addr 10.0.2.2:46863'), undefined)
 })
+
+t.test('words inside an NQN do not classify a line (real 6.1 lines from an all-paths-inaccessible run)', async (t) => {
+  const k = new KernelLogClassifier()
+  k.setPath('nvme0', 43725)
+  t.equal(k.classify('[    7.1] nvme nvme0: new ctrl: NQN "nqn.2014-08.org.nvmf-fault:conformance-linux-failover", addr 10.0.2.2:43725'), undefined)
+  t.equal(k.classify('[   36.0] nvme nvme0: Removing ctrl: NQN "nqn.2014-08.org.nvmf-fault:timeout-and-reconnect"'), undefined)
+  t.same(k.classify('[   18.2] block nvme0n1: no usable path - requeuing I/O'), { kind: 'failover', detail: 'block nvme0n1: no usable path - requeuing I/O' })
+})

@@ -1,8 +1,9 @@
 // The Linux kernel host driver for real: our target in-process with two ports, the kernel chosen
 // like the interop suite's (NVMF_FAULT_KERNEL, default: this machine's linux-image-amd64) booted in
-// QEMU, every path connected, ~20 s of verified writes on both namespaces, then stop(). Checks the
-// event stream: ready first, io events with ops > 0 on every namespace, no application error, no
-// kernel error line, done last with ok. Skips like the interop suite when QEMU or the kernel is
+// QEMU, every path connected, ~20 s of verified writes on both namespaces (with every path
+// inaccessible for 6 s in the middle), then stop(). Checks the event stream: ready first, io events
+// with ops > 0 on every namespace, the kernel's no-path requeueing as failover events, I/O resuming,
+// no application error, no kernel error line, done last with ok. Skips like the interop suite when QEMU or the kernel is
 // missing (NVMF_FAULT_SKIP_INTEROP=1 skips it too). NVMF_FAULT_INTEROP_VERBOSE=1 prints the console.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -41,7 +42,15 @@ t.test('Linux host in QEMU: connect both paths, verified writes on every namespa
   const readyMs = Date.now() - t0
   const again = await driver.start({ traddr: '127.0.0.1', trsvcids: ports, subnqn, hostnqn: 'nqn.2014-08.org.nvmf-fault:x' }, { rw: 'write', bs: 4096, qd: 1, durationMs: 1000, namespaces: 'all', pattern: 'seed:1' }, () => {}).catch((e: unknown) => e)
   t.ok(again instanceof InvalidStateError, 'a second start() is refused')
-  await sleep(WORKLOAD_MS + 2000)
+  // Mid-run, every path inaccessible for 6 s (queue-if-no-path: the I/O waits, then resumes): the
+  // kernel's "no usable path - requeuing I/O" must come through as a failover event, and no I/O fail.
+  await sleep(5000)
+  const lostAt = Date.now() - t0
+  for (const portId of [1, 2]) target.setAnaState({ portId, grpid: 1, state: 'inaccessible' })
+  await sleep(6000)
+  const backAt = Date.now() - t0
+  for (const portId of [1, 2]) target.setAnaState({ portId, grpid: 1, state: 'optimized' })
+  await sleep(WORKLOAD_MS - 11_000 + 2000)
   const stopAt = Date.now()
   await driver.stop()
   const stopMs = Date.now() - stopAt
@@ -67,6 +76,10 @@ t.test('Linux host in QEMU: connect both paths, verified writes on every namespa
     t.equal(s.errors, 0, `nsid ${nsid}: no I/O error or mismatch`)
     t.ok(s.reports >= 3, `nsid ${nsid}: counters reported repeatedly (${s.reports})`)
   }
+  const failovers = events.filter((x) => x.e.kind === 'failover' && x.ms >= lostAt)
+  t.ok(failovers.length > 0, `the kernel's no-path requeueing came through as failover events (${failovers.length})`)
+  const opsAfter = events.reduce((n, x) => n + (x.e.kind === 'io' && x.ms > backAt + 1500 ? x.e.ops : 0), 0)
+  t.ok(opsAfter > 0, `I/O resumed once the paths came back (${opsAfter} ops)`)
   const appErrors = events.filter((x) => x.e.kind === 'error')
   t.same(appErrors.map((x) => x.e), [], 'no application error')
   const kernelErrors = events.filter((x) => x.e.kind === 'log' && x.e.level === 'error')
