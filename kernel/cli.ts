@@ -3,12 +3,11 @@
  * (kernel/seed-bio-qos.ts). Neither is part of `npm test`: a build takes an hour on 2 cores, a run
  * boots QEMU.
  */
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import { Command, InvalidArgumentError as CommanderArgError } from 'commander'
 import { buildKernel, PATCH_SETS } from './build.js'
-import { imageForBuildTree, runSeedBioQos, SEED_EXIT, type SeedRunResult } from './seed-bio-qos.js'
-import { ensureVmImage, readImage, type VmImage } from './vm-image.js'
+import { runSeedBioQos, SEED_EXIT, type SeedRunResult } from './seed-bio-qos.js'
+import { parseKernelSpec, type KernelSpec } from './kernel-spec.js'
+import { ensureVmImage, type VmImage } from './vm-image.js'
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -23,34 +22,18 @@ const err = (l: string): void => {
 }
 
 /**
- * A kernel spec: a build tree directory (vmlinux + .config), `build:SOURCE[+PATCH]` (built or
- * taken from the cache), a kernel `.deb`, `pkg:NAME` (a Debian package apt can fetch), `image:DIR` (a guest image directory
- * as ensureVmImage writes it), or `default`.
+ * The guest image for `--kernel`: the one kernel-spec parser (kernel/kernel-spec.ts) and the image
+ * path the interop matrix uses, so every matrix spec (default, 6.12, bpo-latest, a package, .debs, a
+ * build tree) works here too, plus build:SOURCE[+PATCH] and image:DIR.
  */
-export async function resolveKernel(spec: string, log: (l: string) => void): Promise<VmImage> {
-  const b = /^build:([^+]+)(?:\+(.+))?$/.exec(spec)
-  if (b !== null) {
-    const k = await buildKernel({ source: b[1]!, ...(b[2] !== undefined ? { patch: b[2] } : {}), log })
-    return imageForBuildTree(k.dir, log)
+export async function resolveKernel(text: string, log: (l: string) => void): Promise<VmImage> {
+  let spec: KernelSpec
+  try {
+    spec = parseKernelSpec(text)
+  } catch (e) {
+    throw new CommanderArgError(`--kernel: ${e instanceof Error ? e.message : String(e)}`)
   }
-  const dir = resolve(spec)
-  if (existsSync(join(dir, 'vmlinux'))) return imageForBuildTree(dir, log)
-  if (existsSync(join(dir, 'tree', 'vmlinux'))) return imageForBuildTree(join(dir, 'tree'), log)
-  if (spec.endsWith('.deb') && existsSync(spec)) {
-    process.env.NVMF_FAULT_KERNEL_DEB = dir
-    return ensureVmImage({ log })
-  }
-  if (spec.startsWith('pkg:')) {
-    process.env.NVMF_FAULT_KERNEL_PKG = spec.slice(4)
-    return ensureVmImage({ log })
-  }
-  if (spec === 'default') return ensureVmImage({ log })
-  if (spec.startsWith('image:')) {
-    const img = readImage(resolve(spec.slice(6)))
-    if (img === undefined) throw new CommanderArgError(`--kernel: ${spec.slice(6)} holds no guest image (image.json, kernel, initramfs.cpio)`)
-    return img
-  }
-  throw new CommanderArgError(`--kernel: '${spec}' is no build tree, build:SOURCE[+PATCH], .deb, pkg:NAME, image:DIR or default`)
+  return ensureVmImage({ kernel: spec, log })
 }
 
 function describe(r: SeedRunResult): string[] {
@@ -86,7 +69,7 @@ export function registerKernelCommands(program: Command): void {
   reproduce
     .command('seed-bio-qos')
     .description('the seed bug (BIO_QOS flags kept on NVMe multipath failover): nvme/058 topology, writes on every namespace, paced remap storm; exit 0 clean, 2 kernel oops, 3 bug condition reached (kprobes), 1 error')
-    .requiredOption('--kernel <spec>', 'build tree dir, build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos), kernel .deb, pkg:NAME, image:DIR, or default')
+    .requiredOption('--kernel <spec>', 'kernel spec as the interop matrix takes it (default, 6.1, 6.12, 6.17, bpo-latest, sid, linux-image-NAME[=VERSION], x.deb[,y.deb], a build tree dir), build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos) or image:DIR')
     .option('--seed <n>', 'storm seed', intArg('--seed', 0, Number.MAX_SAFE_INTEGER), 58)
     .option('--runs <n>', 'runs (seeds N, N+1, ...)', intArg('--runs', 1, 100), 1)
     .option('--timeout <s>', 'limit per run in seconds', intArg('--timeout', 60, 3600), 420)

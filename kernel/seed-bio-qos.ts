@@ -18,7 +18,7 @@ import { parseScenario } from '../faults/scenario.js'
 import { readTargetConfigFile } from '../target/config.js'
 import { createTarget } from '../target/index.js'
 import { projectFile } from './project-dir.js'
-import { ensureVmImage, type VmImage } from './vm-image.js'
+import type { VmImage } from './vm-image.js'
 import { freePort, GUEST_HOST_IP, guestScript, startGuest } from './vm.js'
 import { parseKprobeTrace, parseOops, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt } from './seed-bio-qos-parse.js'
 
@@ -65,21 +65,9 @@ export interface SeedOptions {
   onConsoleLine?: (line: string) => void
 }
 
-/** A guest image for a kernel build tree (vmlinux + .config, no modules): the stock image's initramfs. */
-export async function imageForBuildTree(tree: string, log: (l: string) => void): Promise<VmImage> {
-  const vmlinux = join(tree, 'vmlinux')
-  if (!existsSync(vmlinux) || !existsSync(join(tree, '.config'))) throw new Error(`${tree} is no kernel build tree (vmlinux and .config needed)`)
-  const config = readFileSync(join(tree, '.config'), 'utf8')
-  if (/^CONFIG_MODULES=y$/m.test(config)) log('note: the build tree uses modules; the image loads none of them')
-  const base = await ensureVmImage({ log })
-  const release = existsSync(join(tree, 'include/config/kernel.release')) ? readFileSync(join(tree, 'include/config/kernel.release'), 'utf8').trim() : 'unknown'
-  // The busybox/nvme-cli initramfs of the stock image; its modules fail to load and are not needed.
-  return { ...base, kernel: vmlinux, bootMode: 'pvh', kernelRelease: release, kernelPackage: `build tree ${tree}` }
-}
-
 /** The BIO_QOS mask for an image: from the build tree's blk_types.h, else by release. */
 export function qosMaskFor(image: VmImage): number {
-  const tree = image.kernelPackage.startsWith('build tree ') ? image.kernelPackage.slice('build tree '.length) : undefined
+  const tree = image.kernelTree
   if (tree !== undefined) {
     const h = join(tree, 'include/linux/blk_types.h')
     if (existsSync(h)) {
