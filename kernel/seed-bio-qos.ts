@@ -9,6 +9,13 @@
  * paced remap storm (examples/scenarios/nvme-058-paced.yaml, seeded) runs. One of three outcomes:
  * kernel oops, bug condition reached (QoS-flagged bios failed on the head, seen by the kprobes),
  * clean.
+ *
+ * `qos` other than `wbt` (the path disks' default writeback throttling) adds cgroup v2 io policies:
+ * the writers run in a group with the io controller; iocost (io.cost.qos / io.cost.model) and
+ * blk-throttle (io.max) are tried on the multipath heads and on the hidden path disks, blk-throttle
+ * stays on every head (re-applied as remapped namespaces come back under new heads); after the storm
+ * the guest checks that the state drains (writers end, inflight and wbt inflight back to 0, the
+ * cgroup can be removed, no hung task). Anything left is outcome `qos-anomaly` (qosFindings).
  */
 import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,13 +27,16 @@ import { createTarget } from '../target/index.js'
 import { projectFile } from './project-dir.js'
 import type { VmImage } from './vm-image.js'
 import { freePort, GUEST_HOST_IP, guestScript, startGuest } from './vm.js'
-import { parseKprobeTrace, parseOops, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt } from './seed-bio-qos-parse.js'
+import { parseKprobeTrace, parseOops, qosFindings, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt, type QosMode } from './seed-bio-qos-parse.js'
 
 
-export type SeedOutcome = 'kernel-oops' | 'bug-condition' | 'clean' | 'error'
+export type SeedOutcome = 'kernel-oops' | 'qos-anomaly' | 'bug-condition' | 'clean' | 'error'
 
 /** Exit status per outcome (the worst run decides when there are several). */
-export const SEED_EXIT: Readonly<Record<SeedOutcome, number>> = { clean: 0, error: 1, 'kernel-oops': 2, 'bug-condition': 3 }
+export const SEED_EXIT: Readonly<Record<SeedOutcome, number>> = { clean: 0, error: 1, 'kernel-oops': 2, 'bug-condition': 3, 'qos-anomaly': 4 }
+
+/** Outcomes from the worst down: the first present among several runs decides. */
+export const SEED_SEVERITY: readonly SeedOutcome[] = ['kernel-oops', 'qos-anomaly', 'bug-condition', 'error', 'clean']
 
 export interface SeedRunResult {
   run: number
@@ -50,6 +60,12 @@ export interface SeedRunResult {
   scenarioState: string
   durationMs: number
   note?: string
+  /** The cgroup io policies of the run. */
+  qosMode: QosMode
+  /** The guest's `qos.*` results (what was tried and what it answered, drain checks). */
+  qos?: Record<string, string>
+  /** What did not drain or got stuck (qosFindings); empty when all is well. */
+  qosFindings?: string[]
 }
 
 export interface SeedOptions {
@@ -61,6 +77,8 @@ export interface SeedOptions {
   run?: number
   /** Whole-run limit in seconds (default 420). */
   timeoutSec?: number
+  /** cgroup io policies besides the paths' writeback throttling (default wbt: none). */
+  qos?: QosMode
   log?: (line: string) => void
   onConsoleLine?: (line: string) => void
 }
@@ -110,6 +128,7 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
         SB_QOS_MASK: `0x${qosMask.toString(16)}`,
         SB_FLAGS_OFF: '20',
         SB_MAX_SECS: String(Math.max(30, timeoutSec - 90)),
+        SB_QOS: opts.qos ?? 'wbt',
       },
       share,
       image: opts.image,
@@ -158,8 +177,12 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
     for (const [k, v] of Object.entries(res)) if (k.startsWith('errors.')) errorKinds[k.slice(7)] = Number(v)
     const kprobes = res.kprobes ?? (oops !== undefined ? 'unknown (the VM ended in an oops before the report)' : 'unknown')
     const rounds = faults.engine.trace.events.filter((e) => e.action === 'remap-round').length
+    const qos: Record<string, string> = {}
+    for (const [k, v] of Object.entries(res)) if (k.startsWith('qos.')) qos[k.slice(4)] = v
+    const findings = (opts.qos ?? 'wbt') !== 'wbt' ? qosFindings(res) : []
     let outcome: SeedOutcome
     if (oops !== undefined) outcome = 'kernel-oops'
+    else if (findings.length > 0) outcome = 'qos-anomaly'
     else if (r.rc !== 0 && counts === undefined) outcome = 'error'
     else if ((counts?.flaggedFailedOnHead ?? 0) > 0) outcome = 'bug-condition'
     else outcome = 'clean'
@@ -178,6 +201,11 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
       stormRounds: rounds,
       scenarioState: faults.controller.scenarioInfo()?.state ?? 'none',
       durationMs: Date.now() - t0,
+      qosMode: opts.qos ?? 'wbt',
+    }
+    if (Object.keys(qos).length > 0) {
+      out.qos = qos
+      out.qosFindings = findings
     }
     if (counts !== undefined) out.counts = counts
     if (oops !== undefined) {
