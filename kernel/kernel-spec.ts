@@ -20,7 +20,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError } from '../lib/errors.js'
-import { PATCH_SETS } from './build.js'
+import { PATCH_SETS, SOURCE_LINE } from './build.js'
 
 export type KernelSpec =
   | { kind: 'default' }
@@ -48,7 +48,6 @@ const SERIES = /^\d+\.\d+(\.\d+)?$/
 const PACKAGE = /^(linux-image-[a-z0-9][a-z0-9+.-]*)(?:=([A-Za-z0-9.+~:-]+))?$/
 /** build:SOURCE[+PATCH]: SOURCE a Debian source line (6.12) or a linux-source .deb / .tar.xz. */
 const BUILD = /^build:([^+]+)(?:\+(.+))?$/
-const SOURCE_LINE = /^\d+\.\d+$/
 
 function parseBuild(s: string): KernelSpec {
   const m = BUILD.exec(s)
