@@ -79,11 +79,13 @@ export function registerKernelCommands(program: Command): void {
     .option('--runs <n>', 'runs (seeds N, N+1, ...)', intArg('--runs', 1, 100), 1)
     .option('--timeout <s>', 'limit per run in seconds', intArg('--timeout', 60, 3600), 420)
     .option('--qos <mode>', `cgroup io policies besides the paths' writeback throttling: ${QOS_MODES.join(' | ')} (iocost / throttle / all: writers in a cgroup, io.cost / io.max tried on heads and path disks, drain checks; exit 4 when something does not drain)`, 'wbt')
+    .option('--wbt-lat <usec>', 'with --qos other than wbt: writeback-throttling latency target of every path disk (queue/wbt_lat_usec; lower throttles harder)', intArg('--wbt-lat', 1, 1_000_000))
     .option('-o, --output <fmt>', 'text | json', 'text')
     .option('-v, --verbose', 'guest console on stderr')
-    .action(async (o: { kernel: string; seed: number; runs: number; timeout: number; qos: string; output: string; verbose?: boolean }) => {
+    .action(async (o: { kernel: string; seed: number; runs: number; timeout: number; qos: string; wbtLat?: number; output: string; verbose?: boolean }) => {
       if (o.output !== 'text' && o.output !== 'json') throw new CommanderArgError(`--output must be text or json, got "${o.output}"`)
       if (!(QOS_MODES as readonly string[]).includes(o.qos)) throw new CommanderArgError(`--qos must be one of ${QOS_MODES.join(', ')}, got "${o.qos}"`)
+      if (o.wbtLat !== undefined && o.qos === 'wbt') throw new CommanderArgError('--wbt-lat needs --qos iocost, throttle or all (the drain checks come with them)')
       const image = await resolveKernel(o.kernel, err)
       const results: SeedRunResult[] = []
       for (let i = 0; i < o.runs; i++) {
@@ -93,6 +95,7 @@ export function registerKernelCommands(program: Command): void {
           run: i + 1,
           timeoutSec: o.timeout,
           qos: o.qos as QosMode,
+          ...(o.wbtLat !== undefined ? { wbtLatUsec: o.wbtLat } : {}),
           log: (l) => err(`[run ${i + 1}] ${l}`),
           ...(o.verbose === true ? { onConsoleLine: (l: string) => err(`console: ${l}`) } : {}),
         })

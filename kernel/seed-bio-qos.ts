@@ -79,6 +79,8 @@ export interface SeedOptions {
   timeoutSec?: number
   /** cgroup io policies besides the paths' writeback throttling (default wbt: none). */
   qos?: QosMode
+  /** With a qos mode other than wbt: writeback-throttling latency target of every path disk, µs. */
+  wbtLatUsec?: number
   log?: (line: string) => void
   onConsoleLine?: (line: string) => void
 }
@@ -129,6 +131,7 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
         SB_FLAGS_OFF: '20',
         SB_MAX_SECS: String(Math.max(30, timeoutSec - 90)),
         SB_QOS: opts.qos ?? 'wbt',
+        ...(opts.wbtLatUsec !== undefined ? { SB_WBT_LAT: String(opts.wbtLatUsec) } : {}),
       },
       share,
       image: opts.image,

@@ -15,6 +15,8 @@
 #                 io.cost (iocost) / io.max (blk-throttle) on the multipath heads and on the hidden
 #                 path disks; afterwards check that the rq_qos / cgroup state drained (see qos_*)
 #   SB_WBPS       blk-throttle write limit per head, bytes/s (default 2097152)
+#   SB_WBT_LAT    writeback-throttling latency target for every path disk, µs (queue/wbt_lat_usec;
+#                 default: the kernel's, 2000): lower throttles harder, more writers wait in wbt
 # Share: signals "writers" (writers running) and waits for "stop"; writes kprobe-trace.txt.
 # Results: kprobes (attached|missing: why), paths, write_errors, write_ok, errors.<kind>,
 #   no_path_lines (kernel log "no available path - failing I/O"), kernel_problems; with SB_QOS
@@ -96,11 +98,18 @@ qos_setup() {
   # The writers (this shell's children) are charged to the group.
   echo $$ > $CG/cgroup.procs
 }
-# blk-throttle on the heads, re-applied every second: a remapped namespace comes back as a new head
-# (a new MAJ:MIN) that carries no limit yet. Counts applications by result.
+# blk-throttle on the heads (and SB_WBT_LAT on the path disks), re-applied every second: a remapped
+# namespace comes back as a new head (a new MAJ:MIN) and new path disks with the defaults. Counts
+# applications by result.
 qos_throttle_loop() {
-  : > /tmp/qos.apply
+  : > /tmp/qos.apply; : > /tmp/qos.wbt
   while [ ! -e /tmp/stop ]; do
+    if [ -n "$SB_WBT_LAT" ]; then
+      for _w in /sys/block/nvme*c*n*/queue/wbt_lat_usec; do
+        [ "$(cat "$_w" 2>/dev/null)" = "$SB_WBT_LAT" ] || qos_try "$_w" "$SB_WBT_LAT" >> /tmp/qos.wbt
+      done
+    fi
+    [ "$QOSMODE" = throttle ] || [ "$QOSMODE" = all ] || { sleep 1; continue; }
     for _mm in $(head_mms); do
       grep -q "^$_mm " $CG/io.max 2>/dev/null && continue
       echo "$_mm $(qos_try $CG/io.max "$_mm wbps=${SB_WBPS:-2097152} wiops=256")" >> /tmp/qos.apply
@@ -142,7 +151,8 @@ qos_finish() {
   res qos.io_stat "$(tr '\n' '|' < $CG/io.stat)"
   res qos.io_max "$(tr '\n' '|' < $CG/io.max)"
   sed 's/^/[io.stat] /' $CG/io.stat
-  [ -e /tmp/qos.apply ] && res qos.throttle.head_applied "$(awk '{ print $2 }' /tmp/qos.apply | sort | uniq -c | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')"
+  [ -s /tmp/qos.wbt ] && res qos.wbt_lat_applied "$SB_WBT_LAT usec: $(sort /tmp/qos.wbt | uniq -c | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')"
+  [ -s /tmp/qos.apply ] && res qos.throttle.head_applied "$(awk '{ print $2 }' /tmp/qos.apply | sort | uniq -c | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')"
   echo $$ > $CGROOT/cgroup.procs
   rmdir $CG 2>/tmp/rmdir.err &
   _rp=$!; _n=0
@@ -153,7 +163,7 @@ qos_finish() {
   res qos.hung_tasks "$(dmesg | grep -c 'blocked for more than')"
 }
 [ "$QOSMODE" != wbt ] && qos_setup
-[ "$QOSMODE" = throttle ] || [ "$QOSMODE" = all ] && { qos_throttle_loop & }
+[ "$QOSMODE" = throttle ] || [ "$QOSMODE" = all ] || [ -n "$SB_WBT_LAT" ] && { qos_throttle_loop & }
 
 # ---- writers: one per namespace, 1 MiB each, buffered + fsync and O_DIRECT alternating, on
 # whatever head device carries the NSID now (heads vanish and come back under new names).

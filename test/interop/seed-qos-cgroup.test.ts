@@ -6,7 +6,7 @@
 // multipath head (re-applied as remapped namespaces come back as new heads), iocost and io.max tried
 // on the heads and on the hidden path disks, the paced remap storm, then the drain checks.
 //
-// What it pins down (the negative result measured on Debian 6.12.117 and 7.3.4, see the README):
+// What it pins down (the negative result measured on Debian 6.12.117, 6.17.13 and 7.3.4; README):
 //  - iocost cannot be put on the multipath stack: the heads are bio-based (ioc_qos_write refuses a
 //    queue that is not blk-mq: EOPNOTSUPP) and the path disks have no dev_t (GENHD_FL_HIDDEN: no
 //    `dev` in sysfs, no registered block_device, so every MAJ:MIN a config line could name gives
