@@ -2,8 +2,8 @@
  * One accepted TCP connection = one NVMe queue (NVMe/TCP 1.0 section 3.3). This file is the receive
  * side and the connection's life; the pieces it composes each have a file:
  *
- *   socket ─▶ PduFramer ─▶ onPduReceived seam ─▶ #handle ─▶ ICReq / CapsuleCmd ─▶ Queue (core)
- *                                                        └─▶ H2CData ─▶ DataTransfers (R2T state)
+ *   socket ─▶ PduFramer ─▶ PduReceiver (decode, onPduReceived seam) ─▶ #handle ─▶ ICReq, CapsuleCmd ─▶ Queue
+ *                                                                           └─▶ H2CData ─▶ DataTransfers
  *   Queue ─▶ queueResponse ─▶ TcpWriter (onPduSend seam, send-side shapers, cork/uncork) ─▶ socket
  *
  * State: CONNECTING (until ICReq) → LIVE → CLOSING (FIN sent or connection failing) → CLOSED (the
@@ -17,12 +17,11 @@ import type { Logger } from 'pino'
 import { FES, NvmeTcpProtocolError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { decodeSqe } from '../../lib/nvme/sqe.js'
-import { encodeCqe } from '../../lib/nvme/cqe.js'
 import { AdminOpcode } from '../../lib/nvme/opcodes.js'
-import { decodePdu, PduType, pduTypeName, type Pdu } from '../../lib/pdu/index.js'
+import { PduType, pduTypeName, type Pdu } from '../../lib/pdu/index.js'
 import type { DigestOptions } from '../../lib/pdu/common.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
-import { SEAMS, type ConnectionDecision, type Decision, type ReceiveDecision, type ReceivedSubject } from '../seams/index.js'
+import { SEAMS, type ConnectionDecision, type Decision } from '../seams/index.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
 import type { QueueTransport } from '../core/transport-ops.js'
@@ -30,8 +29,9 @@ import type { ConnectionStats, TcpPort, TcpTransport } from './tcp-listener.js'
 import { DataTransfers } from './tcp-data-transfer.js'
 import { ConnectionTimers, type TimedConnection } from './tcp-timers.js'
 import { TcpWriter } from './tcp-writer.js'
-import { ADMIN_IN_CAPSULE, checkCapsule, checkIcReq, frameReplacement } from './tcp-pdu-checks.js'
-import { tracePdu } from './tcp-trace.js'
+import { ADMIN_IN_CAPSULE, checkCapsule, checkIcReq } from './tcp-pdu-checks.js'
+import { PduReceiver } from './tcp-receive.js'
+import { responsePdus } from './tcp-response.js'
 import { ReadGate } from './tcp-read-gate.js'
 
 export type ConnectionState = 'CONNECTING' | 'LIVE' | 'CLOSING' | 'CLOSED'
@@ -58,6 +58,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   readonly #timers: ConnectionTimers
   #logger: Logger
   readonly #gate: ReadGate
+  readonly #receiver: PduReceiver
   #digests: DigestOptions = { hdgst: false, ddgst: false }
   #lastRx = 0
   #resolveClosed!: () => void
@@ -73,7 +74,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     this.#sm = new StateMachine<ConnectionState>({ name: 'connection', initial: 'CONNECTING', table: CONNECTION_TABLE })
     const cfg = o.transport.core.config
-    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#onPdu(raw) })
+    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#receiver.onPdu(raw) })
     this.queue = o.transport.core.createQueue(this, this.#logger)
     this.#writer = new TcpWriter({
       socket: o.socket,
@@ -99,6 +100,21 @@ export class TcpConnection implements QueueTransport, TimedConnection {
       decisionPending: () => SEAMS.received.installed(this.#t.hooks),
       resumed: () => this.#timers.watchPartialPdu(),
       fatal: (err) => this.#fatal(err),
+    })
+    this.#receiver = new PduReceiver({
+      hooks: o.transport.hooks,
+      tracePdu: o.transport.tracePdu,
+      framer: this.#framer,
+      gate: this.#gate,
+      logger: () => this.#logger,
+      context: () => this.queue.hookContext,
+      digests: () => this.#digests,
+      closing: () => this.#sm.is('CLOSING', 'CLOSED'),
+      handle: (pdu, raw) => this.#handle(pdu, raw),
+      fatal: (err) => this.#fatal(err),
+      connectionFault: (d) => this.#applyConnectionFault(d),
+      sleep: (ms) => this.#writer.sleep(ms),
+      delivered: () => this.#timers.watchPartialPdu(),
     })
   }
 
@@ -174,65 +190,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#timers.received()
   }
 
-  // ---- receive ---------------------------------------------------------------------------------
-
-  /** One whole PDU from the framer (a view valid only during this call); false pauses delivery. */
-  #onPdu(raw: Buffer): boolean {
-    if (this.#sm.is('CLOSING', 'CLOSED')) return false
-    // A hook decides asynchronously: decode a copy (the framer's view is reused) and hold delivery.
-    const hooked = SEAMS.received.installed(this.#t.hooks)
-    const src = hooked ? Buffer.from(raw) : raw
-    let pdu: Pdu
-    try {
-      pdu = decodePdu(src, this.#digests)
-    } catch (err) {
-      this.#fatal(err)
-      return false
-    }
-    if (this.#t.tracePdu) tracePdu(this.#logger, 'rx', pdu, raw.length)
-    if (hooked) {
-      SEAMS.received.run(this.#t.hooks, this.#logger, this.queue.hookContext, { pdu, raw: src }, this.#afterReceiveSeam)
-      return false
-    }
-    try {
-      this.#handle(pdu, raw)
-    } catch (err) {
-      this.#fatal(err)
-      return false
-    }
-    return !this.#gate.shouldPause()
-  }
-
-  readonly #afterReceiveSeam = (d: ReceiveDecision, rx: ReceivedSubject): void => {
-    if (this.#sm.is('CLOSING', 'CLOSED')) return
-    if (d.action === 'delay' || d.action === 'stall') {
-      void this.#writer.sleep(d.ms).then(() => this.#deliverReceived({ action: 'pass' }, rx.pdu))
-      return
-    }
-    this.#deliverReceived(d, rx.pdu)
-  }
-
-  #deliverReceived(d: ReceiveDecision, pdu: Pdu): void {
-    if (this.#sm.is('CLOSING', 'CLOSED')) return
-    if (this.#applyConnectionFault(d)) return
-    try {
-      if (d.action === 'mutate') {
-        for (const raw of frameReplacement(d.parts, this.#framer)) {
-          if (this.#sm.is('CLOSING', 'CLOSED')) return
-          const p = decodePdu(raw, this.#digests)
-          if (this.#t.tracePdu) tracePdu(this.#logger, 'rx', p, raw.length)
-          this.#handle(p, raw)
-        }
-      } else if (d.action !== 'drop') this.#handle(pdu, undefined)
-    } catch (err) {
-      this.#fatal(err)
-      return
-    }
-    if (this.#sm.is('CLOSING', 'CLOSED')) return
-    if (!this.#gate.shouldPause()) this.#gate.resume()
-    else this.#gate.pause()
-    this.#timers.watchPartialPdu()
-  }
+  // ---- receive (tcp-receive.ts decodes and runs the seam, then calls #handle) ----------------
 
   #handle(pdu: Pdu, raw: Buffer | undefined): void {
     if (this.#sm.is('CONNECTING')) {
@@ -303,22 +261,12 @@ export class TcpConnection implements QueueTransport, TimedConnection {
       req.reservedBytes = 0
       return
     }
-    const q = this.queue
-    const data = req.status === 0 ? req.c2hData : undefined
-    // SUCCESS on the C2HData replaces the CapsuleResp only when the host disabled SQ flow control (wire spec 10.2).
-    const elide = data !== undefined && data.length > 0 && q.sqFlowDisabled && req.dw0 === 0 && req.dw1 === 0
     // The reservation is given back once the response has been handed to the kernel: until then
     // the data is still held here (a host that does not read keeps it in the budget).
     const written = req.reservedBytes > 0 ? (): void => this.#data.release(req) : undefined
-    if (data !== undefined && data.length > 0) {
-      const len = Math.min(data.length, req.dataLength)
-      // One C2HData per command (like nvmet/SPDK); DATAO from 0, LAST_PDU on it.
-      this.#send({ type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data: len === data.length ? data : data.subarray(0, len) }, elide ? written : undefined)
-    }
-    if (!elide) {
-      const cqe = encodeCqe({ dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status })
-      this.#send({ type: PduType.CAPSULE_RESP, cqe }, written)
-    }
+    const r = responsePdus(req, this.queue)
+    if (r.c2hData !== undefined) this.#send(r.c2hData, r.capsuleResp === undefined ? written : undefined)
+    if (r.capsuleResp !== undefined) this.#send(r.capsuleResp, written)
     this.#gate.maybeResume()
   }
 
