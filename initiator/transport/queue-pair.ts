@@ -7,10 +7,16 @@
  * failure (protocol error, C2HTermReq, socket error, close) kills the queue and rejects every pending
  * command with {@link ConnectionError}; a command timeout does *not* settle the command: it calls
  * `onTimeout` and the owner escalates (Abort, then controller reset, which closes the queue).
+ *
+ * Write backpressure: once `socket.write()` returns false, later PDUs wait here, in order, until the
+ * socket's 'drain' (never more than `maxQueuedWrites` of them). A command submitted while that
+ * queue is full is refused with {@link WriteQueueFullError} (the queue stays up); H2CData that an
+ * R2T asks for when it is full ends the queue with that error (a controller that sends R2Ts but does
+ * not read cannot be served).
  */
 import net from 'node:net'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
-import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES } from '../../lib/errors.js'
+import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
@@ -43,6 +49,8 @@ export interface QueuePairOptions {
   inCapsuleMax: number
   /** Largest C2HData we accept (bytes). */
   maxC2HData: number
+  /** PDUs that may wait for the socket's 'drain' (default 2 × depth + 16: a capsule and an R2T's data per command). */
+  maxQueuedWrites?: number
   /** The queue died (not called after a local `close()`). */
   onClose?: (err: Error) => void
   /** A command exceeded its timeout; it stays pending until completed or the queue closes. */
@@ -104,12 +112,17 @@ export class QueuePair {
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
+  /** PDUs (their wire parts) waiting for 'drain', oldest first; `#needDrain` while write() said false. */
+  readonly #queuedWrites: Buffer[][] = []
+  readonly #maxQueuedWrites: number
+  #needDrain = false
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
     this.qid = o.qid
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
+    this.#maxQueuedWrites = o.maxQueuedWrites ?? 2 * o.depth + 16
     this.#socket = socket
     for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
@@ -124,6 +137,7 @@ export class QueuePair {
         this.#fatal(err as Error)
       }
     })
+    socket.on('drain', () => this.#flushQueuedWrites())
     socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
   }
@@ -131,6 +145,7 @@ export class QueuePair {
   /** Open the TCP connection and run ICReq/ICResp. */
   static connect(o: QueuePairOptions): Promise<QueuePair> {
     if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
+    if (o.maxQueuedWrites !== undefined && (!Number.isInteger(o.maxQueuedWrites) || o.maxQueuedWrites < 1)) throw new InvalidArgumentError('maxQueuedWrites', 'must be a positive integer')
     return new Promise<QueuePair>((resolve, reject) => {
       const socket = net.connect({ host: o.host, port: o.port })
       const qp = new QueuePair(o, socket)
@@ -162,6 +177,10 @@ export class QueuePair {
   get maxh2cdata(): number {
     return this.#maxh2cdata
   }
+  /** PDUs waiting for the socket's 'drain'. */
+  get queuedWrites(): number {
+    return this.#queuedWrites.length
+  }
   get localPort(): number | undefined {
     return this.#socket.localPort
   }
@@ -176,6 +195,7 @@ export class QueuePair {
    */
   submit(cmd: QueueCommand): Promise<QueueCompletion> {
     if (this.#closed) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    if (this.#queuedWrites.length >= this.#maxQueuedWrites) return Promise.reject(new WriteQueueFullError(this.qid, this.#maxQueuedWrites))
     const tag = this.#freeTags.pop()
     if (tag === undefined) {
       return new Promise<QueueCompletion>((resolve, reject) => {
@@ -233,14 +253,28 @@ export class QueuePair {
     this.#rejectAll(this.#closeError)
   }
 
+  /** Writes one PDU's parts (corked, uncorked next tick), or queues them while the socket needs 'drain'. */
   #write(parts: Buffer[]): void {
     if (this.#closed) return
-    this.#socket.cork()
-    for (const b of parts) this.#socket.write(b)
-    process.nextTick(() => this.#socket.uncork())
+    if (this.#needDrain) this.#queuedWrites.push(parts)
+    else this.#writeNow(parts)
+  }
+
+  #writeNow(parts: Buffer[]): void {
+    const s = this.#socket
+    s.cork()
+    for (const b of parts) if (!s.write(b)) this.#needDrain = true
+    process.nextTick(() => s.uncork())
+  }
+
+  /** 'drain': write what waited, in order, until the socket pushes back again. */
+  #flushQueuedWrites(): void {
+    this.#needDrain = false
+    while (!this.#closed && !this.#needDrain && this.#queuedWrites.length > 0) this.#writeNow(this.#queuedWrites.shift()!)
   }
 
   #rejectAll(err: Error): void {
+    this.#queuedWrites.length = 0
     for (const b of this.#backlog.splice(0)) b.reject(err)
     const all = [...this.#pending.values()]
     this.#pending.clear()
@@ -391,6 +425,10 @@ export class QueuePair {
       off += len
     }
     p.sent = end
+    if (this.#queuedWrites.length >= this.#maxQueuedWrites) {
+      this.#die(new WriteQueueFullError(this.qid, this.#maxQueuedWrites))
+      return
+    }
     this.#write(parts)
   }
 }
