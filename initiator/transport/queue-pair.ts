@@ -8,6 +8,8 @@
  * command with {@link ConnectionError}; a command timeout does *not* settle the command: it calls
  * `onTimeout` and the owner escalates (Abort, then controller reset, which closes the queue).
  *
+ * State (the project's one state machine, lib/state-machine.ts): connecting → live → closed.
+ *
  * Write backpressure: once `socket.write()` returns false, later PDUs wait here, in order, until the
  * socket's 'drain' (never more than `maxQueuedWrites` of them). A command submitted while that
  * queue is full is refused with {@link WriteQueueFullError} (the queue stays up); H2CData that an
@@ -18,6 +20,7 @@ import net from 'node:net'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
 import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
+import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
@@ -90,6 +93,16 @@ interface Pending {
   reject(e: Error): void
 }
 
+/** connecting (ICReq sent, no ICResp yet) → live → closed (closed locally, or the queue died). */
+export const QueuePairState = { CONNECTING: 'connecting', LIVE: 'live', CLOSED: 'closed' } as const
+export type QueuePairStateValue = (typeof QueuePairState)[keyof typeof QueuePairState]
+type QueuePairState = QueuePairStateValue
+const QUEUE_PAIR_TRANSITIONS: TransitionTable<QueuePairState> = {
+  connecting: ['live', 'closed'],
+  live: ['closed'],
+  closed: [],
+}
+
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
 /** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
@@ -108,7 +121,7 @@ export class QueuePair {
   readonly #backlog: { run(): void; reject(e: Error): void }[] = []
   #maxh2cdata = 0
   #cpda = 0
-  #closed = false
+  readonly #sm = new StateMachine<QueuePairState>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
@@ -130,7 +143,7 @@ export class QueuePair {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
       // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
-      if (this.#closed) return
+      if (this.#sm.is(QueuePairState.CLOSED)) return
       try {
         this.#framer.push(chunk)
       } catch (err) {
@@ -168,8 +181,11 @@ export class QueuePair {
     })
   }
 
+  get state(): QueuePairStateValue {
+    return this.#sm.state
+  }
   get closed(): boolean {
-    return this.#closed
+    return this.#sm.is(QueuePairState.CLOSED)
   }
   get outstanding(): number {
     return this.#pending.size
@@ -194,7 +210,7 @@ export class QueuePair {
    * outstanding).
    */
   submit(cmd: QueueCommand): Promise<QueueCompletion> {
-    if (this.#closed) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    if (this.#sm.is(QueuePairState.CLOSED)) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
     if (this.#queuedWrites.length >= this.#maxQueuedWrites) return Promise.reject(new WriteQueueFullError(this.qid, this.#maxQueuedWrites))
     const tag = this.#freeTags.pop()
     if (tag === undefined) {
@@ -246,8 +262,8 @@ export class QueuePair {
 
   /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
   close(reason?: Error): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    this.#sm.transition(QueuePairState.CLOSED)
     this.#closeError = reason ?? new ConnectionError(`queue ${this.qid} closed by the host`)
     this.#socket.destroy()
     this.#rejectAll(this.#closeError)
@@ -255,7 +271,7 @@ export class QueuePair {
 
   /** Writes one PDU's parts (corked, uncorked next tick), or queues them while the socket needs 'drain'. */
   #write(parts: Buffer[]): void {
-    if (this.#closed) return
+    if (this.#sm.is(QueuePairState.CLOSED)) return
     if (this.#needDrain) this.#queuedWrites.push(parts)
     else this.#writeNow(parts)
   }
@@ -270,7 +286,7 @@ export class QueuePair {
   /** 'drain': write what waited, in order, until the socket pushes back again. */
   #flushQueuedWrites(): void {
     this.#needDrain = false
-    while (!this.#closed && !this.#needDrain && this.#queuedWrites.length > 0) this.#writeNow(this.#queuedWrites.shift()!)
+    while (!this.#sm.is(QueuePairState.CLOSED) && !this.#needDrain && this.#queuedWrites.length > 0) this.#writeNow(this.#queuedWrites.shift()!)
   }
 
   #rejectAll(err: Error): void {
@@ -286,8 +302,8 @@ export class QueuePair {
 
   /** The queue is dead. `last` (an H2CTermReq) is flushed before the close; destroy() would drop it. */
   #die(err: Error, last?: Buffer[]): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    this.#sm.transition(QueuePairState.CLOSED)
     this.#closeError = err
     if (last !== undefined && !this.#socket.destroyed) {
       // end() uncorks, writes, then sends FIN; a peer that never reads gets a bounded linger.
@@ -311,7 +327,7 @@ export class QueuePair {
   }
 
   #onPdu(raw: Buffer): void {
-    if (this.#closed) return
+    if (this.#sm.is(QueuePairState.CLOSED)) return
     let pdu: Pdu
     try {
       pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
@@ -338,6 +354,7 @@ export class QueuePair {
         this.#maxh2cdata = pdu.maxh2cdata
         this.#cpda = pdu.cpda
         this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
+        this.#sm.transition(QueuePairState.LIVE)
         this.#icresp()
         return
       }
@@ -372,7 +389,7 @@ export class QueuePair {
   }
 
   #requireLive(): void {
-    if (this.#icresp !== undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
+    if (this.#sm.is(QueuePairState.CONNECTING)) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
   }
 
   #settle(p: Pending, cqe: Cqe): void {
