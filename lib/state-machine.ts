@@ -25,20 +25,23 @@ export class StateMachine<S extends string> {
   readonly name: string
   #state: S
   readonly #table: TransitionTable<S>
-  readonly #listeners: TransitionListener<S>[] = []
+  /** Allocated on the first listener: a request (one machine per command) usually has none. */
+  #listeners: TransitionListener<S>[] | undefined
 
   constructor(options: StateMachineOptions<S>) {
     this.name = options.name
     this.#state = options.initial
     this.#table = options.table
-    if (options.onTransition !== undefined) this.#listeners.push(options.onTransition)
+    if (options.onTransition !== undefined) this.#listeners = [options.onTransition]
   }
 
   get state(): S {
     return this.#state
   }
-  is(...states: S[]): boolean {
-    return states.includes(this.#state)
+  /** The current state is one of these (fixed parameters: no array per call on the hot path). */
+  is(s1: S, s2?: S, s3?: S, s4?: S): boolean {
+    const st = this.#state
+    return st === s1 || st === s2 || st === s3 || st === s4
   }
   /** True when the table lists `to` as a successor of the current state. */
   canTransition(to: S): boolean {
@@ -59,14 +62,14 @@ export class StateMachine<S extends string> {
     return true
   }
   onTransition(l: TransitionListener<S>): void {
-    this.#listeners.push(l)
+    ;(this.#listeners ??= []).push(l)
   }
   /** The strict move: `to` must be listed (even when it is the current state); returns the state left. */
   protected move(to: S): S {
     const from = this.#state
     if (!this.#table[from].includes(to)) throw new InvalidStateTransitionError(this.name, from, to)
     this.#state = to
-    for (const l of this.#listeners) l(from, to)
+    if (this.#listeners !== undefined) for (const l of this.#listeners) l(from, to)
     return from
   }
 }

@@ -37,6 +37,8 @@ const REQUEST_TABLE: TransitionTable<RequestState> = {
   DROPPED: [],
   ABORTED: [],
 }
+/** Shared by every request (no options object per command). */
+const REQUEST_MACHINE = { name: 'request', initial: 'NEW', table: REQUEST_TABLE } as const
 
 /**
  * An execute step returns the status (Linux 15-bit form) now or later; `DEFERRED` means the handler
@@ -83,7 +85,7 @@ export class Request extends StateMachine<RequestState> {
   #hookCmd: HookCommand | undefined
 
   constructor(queue: Queue, sqe: Sqe, inCapsule: Buffer | undefined, now: number) {
-    super({ name: 'request', initial: 'NEW', table: REQUEST_TABLE })
+    super(REQUEST_MACHINE)
     this.queue = queue
     this.sqe = sqe
     this.cid = sqe.cid
