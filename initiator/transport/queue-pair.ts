@@ -10,8 +10,8 @@
  *
  * State (the project's one state machine, lib/state-machine.ts): connecting → live → closed.
  *
- * Write backpressure: once `socket.write()` returns false, later PDUs wait here, in order, until the
- * socket's 'drain' (never more than `maxQueuedWrites` of them). A command submitted while that
+ * Write backpressure (pdu-writer.ts): once `socket.write()` returns false, later PDUs wait, in
+ * order, until the socket's 'drain' (never more than `maxQueuedWrites` of them). A command submitted while that
  * queue is full is refused with {@link WriteQueueFullError} (the queue stays up); H2CData that an
  * R2T asks for when it is full ends the queue with that error (a controller that sends R2Ts but does
  * not read cannot be served).
@@ -21,6 +21,7 @@ import type { Clock, TimerHandle } from '../../lib/clock.js'
 import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
+import { PduWriter } from './pdu-writer.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
@@ -125,17 +126,13 @@ export class QueuePair {
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
-  /** PDUs (their wire parts) waiting for 'drain', oldest first; `#needDrain` while write() said false. */
-  readonly #queuedWrites: Buffer[][] = []
-  readonly #maxQueuedWrites: number
-  #needDrain = false
+  readonly #writer: PduWriter
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
     this.qid = o.qid
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
-    this.#maxQueuedWrites = o.maxQueuedWrites ?? 2 * o.depth + 16
     this.#socket = socket
     for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
@@ -150,7 +147,7 @@ export class QueuePair {
         this.#fatal(err as Error)
       }
     })
-    socket.on('drain', () => this.#flushQueuedWrites())
+    this.#writer = new PduWriter(socket, o.maxQueuedWrites ?? 2 * o.depth + 16)
     socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
   }
@@ -195,7 +192,7 @@ export class QueuePair {
   }
   /** PDUs waiting for the socket's 'drain'. */
   get queuedWrites(): number {
-    return this.#queuedWrites.length
+    return this.#writer.queued
   }
   get localPort(): number | undefined {
     return this.#socket.localPort
@@ -211,7 +208,7 @@ export class QueuePair {
    */
   submit(cmd: QueueCommand): Promise<QueueCompletion> {
     if (this.#sm.is(QueuePairState.CLOSED)) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
-    if (this.#queuedWrites.length >= this.#maxQueuedWrites) return Promise.reject(new WriteQueueFullError(this.qid, this.#maxQueuedWrites))
+    if (this.#writer.full) return Promise.reject(new WriteQueueFullError(this.qid, this.#writer.limit))
     const tag = this.#freeTags.pop()
     if (tag === undefined) {
       return new Promise<QueueCompletion>((resolve, reject) => {
@@ -269,28 +266,12 @@ export class QueuePair {
     this.#rejectAll(this.#closeError)
   }
 
-  /** Writes one PDU's parts (corked, uncorked next tick), or queues them while the socket needs 'drain'. */
   #write(parts: Buffer[]): void {
-    if (this.#sm.is(QueuePairState.CLOSED)) return
-    if (this.#needDrain) this.#queuedWrites.push(parts)
-    else this.#writeNow(parts)
-  }
-
-  #writeNow(parts: Buffer[]): void {
-    const s = this.#socket
-    s.cork()
-    for (const b of parts) if (!s.write(b)) this.#needDrain = true
-    process.nextTick(() => s.uncork())
-  }
-
-  /** 'drain': write what waited, in order, until the socket pushes back again. */
-  #flushQueuedWrites(): void {
-    this.#needDrain = false
-    while (!this.#sm.is(QueuePairState.CLOSED) && !this.#needDrain && this.#queuedWrites.length > 0) this.#writeNow(this.#queuedWrites.shift()!)
+    if (!this.#sm.is(QueuePairState.CLOSED)) this.#writer.write(parts)
   }
 
   #rejectAll(err: Error): void {
-    this.#queuedWrites.length = 0
+    this.#writer.stop()
     for (const b of this.#backlog.splice(0)) b.reject(err)
     const all = [...this.#pending.values()]
     this.#pending.clear()
@@ -442,8 +423,8 @@ export class QueuePair {
       off += len
     }
     p.sent = end
-    if (this.#queuedWrites.length >= this.#maxQueuedWrites) {
-      this.#die(new WriteQueueFullError(this.qid, this.#maxQueuedWrites))
+    if (this.#writer.full) {
+      this.#die(new WriteQueueFullError(this.qid, this.#writer.limit))
       return
     }
     this.#write(parts)
