@@ -24,9 +24,12 @@
  *   completed (the host times it out) but no longer holding its namespace, so a removal does not
  *   wait for it. At `onCompletion`: `stall` pauses the queue and the response is still sent;
  *   `close`/`reset`/`termReq` end the connection instead of sending it.
- * - Whatever the path, a command's namespace reference is released exactly once: at completion,
- *   on `drop`, on a connection fault, or when its connection is torn down — except that a command
- *   whose store operation is running keeps it until that operation settles.
+ * - Whatever the path, a command's namespace reference is released exactly once: when its request
+ *   enters EXECUTED (target/core/request.ts) — at completion, on `drop`, on a connection fault, or
+ *   when its connection is torn down — except that a command whose store operation is running keeps
+ *   it until that operation settles.
+ *
+ * Each seam's own decision type and the one dispatch live beside this file (decisions.ts, seam.ts).
  */
 import type { Sqe } from '../../lib/nvme/sqe.js'
 import type { Pdu } from '../../lib/pdu/index.js'
