@@ -39,6 +39,8 @@ export interface BenchContext {
   profileDir: string | undefined
   /** `--kernel SPEC`: run the Linux-host-in-QEMU section against this kernel. */
   kernelSpec: string | undefined
+  /** `--cases a,b`: only these I/O cases (names as in the table). */
+  cases: string[] | undefined
   /** Report progress: one step done (`detail` says which). */
   step(detail: string): void
 }
@@ -50,6 +52,7 @@ export interface ContextOptions {
   rounds?: number
   profileDir?: string
   kernelSpec?: string
+  cases?: string[]
   step?: (detail: string) => void
 }
 
@@ -69,6 +72,7 @@ export function makeContext(o: ContextOptions): BenchContext {
     rounds: o.rounds ?? 1,
     profileDir: o.profileDir,
     kernelSpec: o.kernelSpec,
+    cases: o.cases,
     step: o.step ?? (() => undefined),
     rate(fn) {
       // Warm up and calibrate a batch that takes ~5 ms, then run batches until the budget is spent.

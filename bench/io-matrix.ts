@@ -183,4 +183,10 @@ export async function runIoMatrix(ctx: BenchContext, cases: readonly IoCase[] = 
   return rows
 }
 
-export const ioSection: BenchSection = { name: 'io', steps: (ctx) => IO_CASES.length * ctx.rounds * 3, run: (ctx) => runIoMatrix(ctx) }
+function chosenCases(ctx: BenchContext): IoCase[] {
+  if (ctx.cases === undefined) return [...IO_CASES]
+  for (const n of ctx.cases) if (!IO_CASES.some((c) => c.name === n)) throw new Error(`'--cases': no case '${n}' (cases: ${IO_CASES.map((c) => c.name).join(', ')})`)
+  return IO_CASES.filter((c) => ctx.cases!.includes(c.name))
+}
+
+export const ioSection: BenchSection = { name: 'io', steps: (ctx) => chosenCases(ctx).length * ctx.rounds * 3, run: (ctx) => runIoMatrix(ctx, chosenCases(ctx)) }

@@ -5,6 +5,7 @@
  *   --json            the JSON document only (for tracking)
  *   --quick           short runs and a smaller scale (about a minute)
  *   --only a,b        only these sections (pdu-codec, crc32c, framer, io, failover, remap, scale, kernel)
+ *   --cases a,b       only these I/O cases (e.g. 4k-randread-qd32)
  *   --seconds S       wall time of each process-level measurement (default 3; --quick 0.5)
  *   --rounds N        alternate baseline and measured runs N times per case (default 1)
  *   --budget ms       per in-process micro-measurement (default 250; --quick 60)
@@ -17,11 +18,13 @@
 import { formatTable, loadNow, makeContext, type BenchRow, type BenchSection } from './harness.js'
 import { pduSections } from './codec.js'
 import { ioSection } from './io-matrix.js'
+import { failoverSection } from './failover.js'
+import { remapSection } from './remap-storm.js'
 import { createProgressBar, showProgressHere } from '../bin/progress.js'
 
-export const SECTIONS: BenchSection[] = [...pduSections, ioSection]
+export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection]
 
-const VALUE_OPTIONS = ['--only', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
+const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
 const FLAGS = ['--json', '--quick']
 
 function parseArgs(argv: string[]): Map<string, string> {
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     caseMs: num(a.get('--seconds'), '--seconds', quick ? 0.5 : 3, 0.05, 600) * 1000,
     rounds: num(a.get('--rounds'), '--rounds', 1, 1, 20),
     ...(a.get('--profile') !== undefined ? { profileDir: a.get('--profile')! } : {}),
+    ...(a.get('--cases') !== undefined ? { cases: a.get('--cases')!.split(',') } : {}),
     ...(a.get('--kernel') !== undefined ? { kernelSpec: a.get('--kernel')! } : {}),
     step: (detail) => bar.update(done++, total, detail),
   })
