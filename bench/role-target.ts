@@ -101,6 +101,11 @@ export function targetHandlers(): Handlers {
       }
       return { remaps, failures, firstError, elapsedMs: performance.now() - start }
     },
+    addNamespaces: async (o: { from: number; count: number; nsBytes: number }) => {
+      const t = need()
+      for (let i = 0; i < o.count; i++) await t.addNamespace(BENCH_NQN, { nsid: o.from + i, size: o.nsBytes, anaGroup: 1 })
+      return {}
+    },
     status: () => {
       const s = need().status()
       return { controllers: s.controllers.length, connections: need().connectionStats().length }

@@ -20,6 +20,21 @@ export function procUsage(): ProcUsage {
   return { cpuSeconds: (c.user + c.system) / 1e6, maxRss: process.resourceUsage().maxRSS * 1024, rss: process.memoryUsage().rss }
 }
 
+export interface SettledMemory {
+  rss: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
+
+function settledMemory(): SettledMemory {
+  const g = (globalThis as { gc?: () => void }).gc
+  g?.()
+  g?.()
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+}
+
 interface Request {
   id: number
   method: string
@@ -37,8 +52,9 @@ export type Handlers = Record<string, (args: never) => unknown>
 /** Child side: answer requests with `handlers` until the parent disconnects or calls `exit`. */
 export function serve(handlers: Handlers): void {
   process.on('message', (m: Request) => {
-    // `usage` is answered by every role: the reply carries the CPU and memory figures.
-    const h = m.method === 'usage' ? () => ({}) : (handlers[m.method] as ((a: unknown) => unknown) | undefined)
+    // Every role answers `usage` (the reply carries the CPU and memory figures) and `memory`
+    // (after a full GC, so that a difference between two calls is live memory, not garbage).
+    const h = m.method === 'usage' ? () => ({}) : m.method === 'memory' ? settledMemory : (handlers[m.method] as ((a: unknown) => unknown) | undefined)
     Promise.resolve()
       .then(() => {
         if (h === undefined) throw new Error(`unknown method '${m.method}'`)
@@ -74,7 +90,8 @@ export class Worker {
     this.role = o.role
     this.#timeoutMs = o.timeoutMs ?? 600_000
     const script = fileURLToPath(new URL('./worker.js', import.meta.url))
-    const execArgv = o.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.role}-${process.pid}-${Date.now()}.cpuprofile`] : []
+    // --expose-gc: `memory` collects garbage before it measures.
+    const execArgv = ['--expose-gc', ...(o.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.role}-${process.pid}-${Date.now()}.cpuprofile`] : [])]
     this.#child = fork(script, [o.role], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     this.#child.on('message', (r: Reply) => {
       const p = this.#pending.get(r.id)

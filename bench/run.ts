@@ -20,9 +20,10 @@ import { pduSections } from './codec.js'
 import { ioSection } from './io-matrix.js'
 import { failoverSection } from './failover.js'
 import { remapSection } from './remap-storm.js'
+import { scaleSection } from './scale.js'
 import { createProgressBar, showProgressHere } from '../bin/progress.js'
 
-export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection]
+export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection, scaleSection]
 
 const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
 const FLAGS = ['--json', '--quick']
