@@ -51,7 +51,9 @@ export function targetHandlers(): Handlers {
             namespaces: Array.from({ length: o.namespaces }, (_, i) => ({ nsid: i + 1, size: o.nsBytes, anaGroup: 1 })),
           },
         ],
-        ...(o.connectionsPerPort !== undefined ? { limits: { connectionsPerPort: o.connectionsPerPort } } : {}),
+        // The scale run is one host with many controllers: lift the per-port, per-host and
+        // per-subsystem caps that protect a shared target from one greedy host.
+        ...(o.connectionsPerPort !== undefined ? { limits: { connectionsPerPort: o.connectionsPerPort, connectionsPerHost: o.connectionsPerPort, controllersPerSubsystem: 1024 } } : {}),
         hooks: {
           onCommand: (ctx, cmd) => {
             if (inject.everyN === 0 || ctx.portId !== inject.portId || cmd.kind !== 'io') return { action: 'pass' }
