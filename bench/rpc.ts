@@ -89,9 +89,12 @@ export class Worker {
   constructor(o: WorkerOptions) {
     this.role = o.role
     this.#timeoutMs = o.timeoutMs ?? 600_000
-    const script = fileURLToPath(new URL('./worker.js', import.meta.url))
+    // Built (dist/bench/worker.js) or run from source under a TypeScript loader (the tests): the
+    // child gets this process's flags, so the same loader applies to it.
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+    const script = fileURLToPath(new URL(`./worker${ext}`, import.meta.url))
     // --expose-gc: `memory` collects garbage before it measures.
-    const execArgv = ['--expose-gc', ...(o.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.role}-${process.pid}-${Date.now()}.cpuprofile`] : [])]
+    const execArgv = [...process.execArgv, '--expose-gc', ...(o.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.role}-${process.pid}-${Date.now()}.cpuprofile`] : [])]
     this.#child = fork(script, [o.role], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     this.#child.on('message', (r: Reply) => {
       const p = this.#pending.get(r.id)
