@@ -37,8 +37,6 @@ export interface BenchContext {
   rounds: number
   /** Write V8 CPU profiles of the bench child processes here (`node --cpu-prof`). */
   profileDir: string | undefined
-  /** `--kernel SPEC`: run the Linux-host-in-QEMU section against this kernel. */
-  kernelSpec: string | undefined
   /** `--cases a,b`: only these I/O cases (names as in the table). */
   cases: string[] | undefined
   /** Report progress: one step done (`detail` says which). */
@@ -51,7 +49,6 @@ export interface ContextOptions {
   caseMs?: number
   rounds?: number
   profileDir?: string
-  kernelSpec?: string
   cases?: string[]
   step?: (detail: string) => void
 }
@@ -71,7 +68,6 @@ export function makeContext(o: ContextOptions): BenchContext {
     caseMs: o.caseMs ?? 3000,
     rounds: o.rounds ?? 1,
     profileDir: o.profileDir,
-    kernelSpec: o.kernelSpec,
     cases: o.cases,
     step: o.step ?? (() => undefined),
     rate(fn) {

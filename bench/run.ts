@@ -4,13 +4,12 @@
  *
  *   --json            the JSON document only (for tracking)
  *   --quick           short runs and a smaller scale (about a minute)
- *   --only a,b        only these sections (pdu-codec, crc32c, framer, io, failover, remap, scale, kernel)
+ *   --only a,b        only these sections (pdu-codec, crc32c, framer, io, failover, remap, scale)
  *   --cases a,b       only these I/O cases (e.g. 4k-randread-qd32)
  *   --seconds S       wall time of each process-level measurement (default 3; --quick 0.5)
  *   --rounds N        alternate baseline and measured runs N times per case (default 1)
  *   --budget ms       per in-process micro-measurement (default 250; --quick 60)
  *   --profile DIR     write a V8 CPU profile of every child process into DIR (node --cpu-prof)
- *   --kernel SPEC     also run the Linux host in QEMU (TCG) against our target and the kernel's nvmet
  *
  * A progress bar is drawn on stderr when both stdout and stderr are terminals and --json is off.
  * To add a section, export a `BenchSection` and append it to SECTIONS.
@@ -25,7 +24,7 @@ import { createProgressBar, showProgressHere } from '../bin/progress.js'
 
 export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection, scaleSection]
 
-const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
+const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile']
 const FLAGS = ['--json', '--quick']
 
 function parseArgs(argv: string[]): Map<string, string> {
@@ -66,7 +65,6 @@ async function main(): Promise<void> {
     rounds: num(a.get('--rounds'), '--rounds', 1, 1, 20),
     ...(a.get('--profile') !== undefined ? { profileDir: a.get('--profile')! } : {}),
     ...(a.get('--cases') !== undefined ? { cases: a.get('--cases')!.split(',') } : {}),
-    ...(a.get('--kernel') !== undefined ? { kernelSpec: a.get('--kernel')! } : {}),
     step: (detail) => bar.update(done++, total, detail),
   })
   const chosen = SECTIONS.filter((s) => only === undefined || only.includes(s.name))
