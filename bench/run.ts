@@ -10,6 +10,7 @@
  *   --rounds N        alternate baseline and measured runs N times per case (default 1)
  *   --budget ms       per in-process micro-measurement (default 250; --quick 60)
  *   --profile DIR     write a V8 CPU profile of every child process into DIR (node --cpu-prof)
+ *   --kernel SPEC     add the Linux host in QEMU against our target and the guest's nvmet (opt-in)
  *
  * A progress bar is drawn on stderr when both stdout and stderr are terminals and --json is off.
  * To add a section, export a `BenchSection` and append it to SECTIONS.
@@ -20,11 +21,12 @@ import { ioSection } from './io-matrix.js'
 import { failoverSection } from './failover.js'
 import { remapSection } from './remap-storm.js'
 import { scaleSection } from './scale.js'
+import { kernelSection } from './kernel-host.js'
 import { createProgressBar, showProgressHere } from '../bin/progress.js'
 
 export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection, scaleSection]
 
-const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile']
+const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
 const FLAGS = ['--json', '--quick']
 
 function parseArgs(argv: string[]): Map<string, string> {
@@ -53,7 +55,9 @@ async function main(): Promise<void> {
   const jsonOnly = a.has('--json')
   const quick = a.has('--quick')
   const only = a.get('--only')?.split(',')
-  const known = SECTIONS.map((s) => s.name)
+  const kernel = a.get('--kernel')
+  const sections = kernel !== undefined ? [...SECTIONS, kernelSection(kernel)] : SECTIONS
+  const known = sections.map((s) => s.name)
   for (const n of only ?? []) if (!known.includes(n)) throw new Error(`'--only': no section '${n}' (sections: ${known.join(', ')})`)
   const bar = createProgressBar({ show: !jsonOnly && showProgressHere('normal'), unit: 'steps' })
   let done = 0
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
     ...(a.get('--cases') !== undefined ? { cases: a.get('--cases')!.split(',') } : {}),
     step: (detail) => bar.update(done++, total, detail),
   })
-  const chosen = SECTIONS.filter((s) => only === undefined || only.includes(s.name))
+  const chosen = sections.filter((s) => only === undefined || only.includes(s.name))
   total = chosen.reduce((n, s) => n + (s.steps?.(ctx) ?? 1), 0)
   const rows: BenchRow[] = []
   const t0 = performance.now()
