@@ -5,14 +5,11 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-
-const runTs = fileURLToPath(new URL('../../bench/run.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
+import { childEnv, scriptArgs } from '../helpers/cli-process.js'
 
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', loader, runTs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [...scriptArgs('bench/run.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
