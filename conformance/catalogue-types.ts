@@ -62,8 +62,11 @@ export interface CatalogueEntry {
   /** What it does, one sentence (docs/conformance.md, --list). */
   summary: string
   topology: Topology
-  /** Scenario in the faults/ format (YAML or JSON text); its times count from the driver's `ready`. */
-  scenario: string
+  /**
+   * Scenario in the faults/ format (YAML or JSON text); its times count from the driver's `ready`.
+   * A function gets the bound TCP ports (port id i+1 is trsvcids[i]) for steps that need them.
+   */
+  scenario: string | ((bound: { trsvcids: number[] }) => string)
   /** Workload overrides (defaults: verify, 4 KiB, qd 4, every namespace). */
   workload?: Partial<Omit<DriverWorkload, 'durationMs' | 'pattern'>>
   /** I/O time (ms): the scenario runs within it; the runner stops the driver after it. */

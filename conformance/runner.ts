@@ -26,7 +26,7 @@ export interface RunScenarioOptions {
   seed: number
   clock?: Clock
   logger?: Logger
-  /** Limit for the driver to become ready (ms). Default 30000. */
+  /** Limit for the driver to become ready (ms). Default 30 s in-process, 300 s for other drivers (process start, guest boot). */
   readyTimeoutMs?: number
   /** Called as the run moves on ("ready", "scenario", "stopping", "judging"). */
   onPhase?: (phase: string) => void
@@ -117,7 +117,8 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     observer = obs
     faults = await attachFaults(target, { seed, clock, wrapHooks: (h) => obs.wrap(h), ...(o.logger !== undefined ? { logger: o.logger } : {}) })
     obs.attach(faults.engine.trace)
-    const scenario = parseScenario(faults.engine, entry.scenario, `catalogue:${entry.info.id}`)
+    const text = typeof entry.scenario === 'string' ? entry.scenario : entry.scenario({ trsvcids: [...trsvcids.values()] })
+    const scenario = parseScenario(faults.engine, text, `catalogue:${entry.info.id}`)
     const random = seededRandom(`${seed}/host`)
     const hostid = randomUuid(random)
     const dt: DriverTarget = { traddr: '127.0.0.1', trsvcids: [...trsvcids.values()], subnqn: CONFORMANCE_SUBNQN, hostnqn: `nqn.2014-08.org.nvmexpress:uuid:${hostid}`, hostid }
@@ -149,7 +150,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
       }
     }
     phase('connecting')
-    await withTimeout(clock, driver.start(dt, workload, onEvent), o.readyTimeoutMs ?? 30_000, `the driver's ready`)
+    await withTimeout(clock, driver.start(dt, workload, onEvent), o.readyTimeoutMs ?? (driver.info.kind === 'nvmf-fault' ? 30_000 : 300_000), `the driver's ready`)
     phase('scenario')
     scenarioStartMs = obs.nowMs()
     const run = await faults.controller.startScenario(scenario, { seed })

@@ -124,7 +124,7 @@ export class TargetObserver {
     this.#target = o.target
     this.#journal = o.journal
     this.#t0 = o.clock.now()
-    this.graceMs = o.graceMs ?? 1000
+    this.graceMs = o.graceMs ?? 500
   }
 
   nowMs(): number {

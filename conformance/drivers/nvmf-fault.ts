@@ -17,6 +17,8 @@ export interface NvmfFaultDriverOptions {
   iopolicy?: IoPolicy
   /** Controller options (defaults: reconnect 200 ms, ctrl_loss_tmo 30 s, KATO 2 s, I/O timeout 5 s). */
   controller?: Partial<ControllerConnectOptions>
+  /** Keep a persistent discovery controller on the first port (re-read the log on its AENs). */
+  persistentDiscovery?: boolean
   /** Queue-if-no-path after the last path left (ms). */
   delayedRemovalMs?: number
   version?: string
@@ -72,22 +74,24 @@ export class NvmfFaultDriver implements InitiatorDriver {
       controllerDefaults: { ...NVMF_FAULT_DRIVER_DEFAULTS, ...this.#o.controller },
     })
     this.#host = host
-    this.#onEvent = (e) => {
+    const report = onEvent
+    const emit = (e: DriverEvent): void => {
       if (e.kind === 'error') this.#errors++
-      onEvent(e)
+      report(e)
     }
-    onEvent = this.#onEvent
+    this.#onEvent = emit
     const ch = diagnosticsChannel.channel(INITIATOR_CHANNELS.failover)
     const onFailover = (m: unknown): void => {
       const f = m as FailoverEvent
-      if (f.hostId === host.id) onEvent({ kind: 'failover', detail: `I/O ${f.ioId} failed over from ${f.pathId} (status 0x${f.status.toString(16)})`, path: f.pathId })
+      if (f.hostId === host.id) emit({ kind: 'failover', detail: `I/O ${f.ioId} failed over from ${f.pathId} (status 0x${f.status.toString(16)})`, path: f.pathId })
     }
     ch.subscribe(onFailover)
     this.#unsubscribe = () => ch.unsubscribe(onFailover)
     for (const trsvcid of target.trsvcids) await host.connect({ traddr: target.traddr, trsvcid, subnqn: target.subnqn })
+    if (this.#o.persistentDiscovery === true) await host.connectPersistentDiscovery({ traddr: target.traddr, trsvcid: target.trsvcids[0]!, kato: 2000 })
     const devices = host.devices(target.subnqn).filter((d) => workload.namespaces === 'all' || workload.namespaces.includes(d.nsid))
-    onEvent({ kind: 'ready' })
-    this.#work = Promise.all(devices.map((d) => this.#run(d, workload, seed, onEvent))).then(() => undefined)
+    emit({ kind: 'ready' })
+    this.#work = Promise.all(devices.map((d) => this.#run(d, workload, seed, emit))).then(() => undefined)
   }
 
   async #run(dev: NvmeDevice, w: DriverWorkload, seed: number, onEvent: (e: DriverEvent) => void): Promise<void> {

@@ -236,8 +236,10 @@ export class TargetCore extends EventEmitter {
     // A queue that must authenticate runs only Fabrics commands until it has (Base 2.0 8.13; nvmet).
     const authStatus = this.auth.check(q)
     if (authStatus !== 0) return req.fail(authStatus, SQE_OPC)
-    // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet).
-    if (!ctrl.ready) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
+    // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet). CSTS.CFS
+    // leaves RDY set: nvmet keeps executing until its fatal work tears the queues down, so a fatal
+    // controller must not answer Command Sequence Error with DNR (a host would fail the I/O).
+    if (!ctrl.ready && !ctrl.sm.is('FATAL')) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
     // MDTS bounds every data transfer (Base 2.0 5.17.2.1): nothing larger is buffered or built.
     if (req.dataLength > this.maxTransferBytes) return req.fail(NvmeStatus.INVALID_FIELD | STATUS_DNR, SQE_DPTR)
     if (ctrl.discovery) return q.qid === 0 ? parseDiscovery(req, this, ctrl) : req.fail(NvmeStatus.INVALID_OPCODE | STATUS_DNR, SQE_OPC)
