@@ -26,7 +26,7 @@ function resetEntry(id: string, title: string, at: 'pdu-send' | 'pdu-received', 
       name: id,
       steps: [{ atMs: 300, addFault: { id: 'reset', type: 'reset', at, match: { ports: [1], pduTypes: [pduType] }, schedule: { firstN: 1 } } }],
     }),
-    checks: recoveryChecks(2500),
+    checks: [C.faultFired('reset'), ...recoveryChecks(2500)],
   }
 }
 
@@ -40,7 +40,7 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       name: 'controller-fatal',
       steps: [{ atMs: 300, addFault: { id: 'fatal', type: 'controller-fatal', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 1 } } }],
     }),
-    checks: recoveryChecks(2500),
+    checks: [C.faultFired('fatal'), ...recoveryChecks(2500)],
   },
   {
     info: { id: 'keep-alive-expiry', title: 'keep-alive expiry', reference: 'NVMe Base 2.0 §3.9.5', category: 'keep-alive' },
@@ -52,7 +52,7 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       name: 'keep-alive-expiry',
       steps: [{ atMs: 200, addFault: { id: 'ka', type: 'drop', at: 'command', match: { ports: [1], commands: ['keep-alive'] }, schedule: { firstN: 2 } } }],
     }),
-    checks: recoveryChecks(4000, [C.keepAliveCadence()]),
+    checks: [C.faultFired('ka'), ...recoveryChecks(4000, [C.keepAliveCadence()])],
   },
   {
     info: { id: 'target-teardown-setup', title: 'target teardown and setup during I/O', reference: 'blktests nvme/061', category: 'transport' },
@@ -85,7 +85,7 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       name: 'digest-error-c2h',
       steps: [{ atMs: 300, addFault: { id: 'ddgst', type: 'corrupt', at: 'pdu-send', match: { ports: [1], pduTypes: ['c2h-data'] }, schedule: { firstN: 5 }, params: { what: 'ddgst' } } }],
     }),
-    checks: [C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.pathsRestored(), C.noOutstandingAtDisconnect()],
+    checks: [C.faultFired('ddgst'), C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.pathsRestored(), C.noOutstandingAtDisconnect()],
   },
   {
     info: { id: 'digest-error-h2c', title: 'data digest error on H2CData', reference: 'NVMe/TCP 1.0 §3.6.1.5', category: 'transport' },
@@ -98,7 +98,7 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       name: 'digest-error-h2c',
       steps: [{ atMs: 300, addFault: { id: 'ddgst', type: 'corrupt', at: 'pdu-received', match: { ports: [1], pduTypes: ['h2c-data'] }, schedule: { firstN: 5 }, params: { what: 'ddgst' } } }],
     }),
-    checks: [C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.pathsRestored(), C.noOutstandingAtDisconnect()],
+    checks: [C.faultFired('ddgst'), C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.pathsRestored(), C.noOutstandingAtDisconnect()],
   },
   {
     info: { id: 'aen-storm', title: 'AEN storm', reference: 'NVMe Base 2.0 §5.2', category: 'transport' },

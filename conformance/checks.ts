@@ -372,3 +372,16 @@ export function identifiedAfter(nsid: number, action: string, limitMs: number): 
 }
 
 export type { CheckOutcome }
+
+/** The scenario's fault really fired (else every other verdict of the run would be vacuous). */
+export function faultFired(faultId: string): CheckDefinition {
+  return {
+    id: 'fault-fired',
+    title: `the injected fault '${faultId}' fired`,
+    judge: (ctx) => {
+      const n = ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
+      if (n === 0) return { verdict: 'error', judgedFrom: 'target', detail: `fault '${faultId}' never fired: the initiator's traffic did not reach the point the scenario targets, so the other checks prove nothing` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `fault '${faultId}' fired ${n} time(s)` }
+    },
+  }
+}

@@ -13,6 +13,7 @@ import { createTarget, type TargetHandle } from '../target/index.js'
 import type { CatalogueEntry, DriverSummary, JudgeContext } from './catalogue-types.js'
 import type { DriverEvent, DriverTarget, DriverWorkload, InitiatorDriver } from './driver-types.js'
 import type { CheckResult, ScenarioRun, TimelineEvent, Verdict } from './report-types.js'
+import { registerRaceFault } from './race-fault.js'
 import { TargetObserver } from './target-observer.js'
 import { buildTimeline } from './timeline.js'
 import { WriteJournal } from './write-journal.js'
@@ -117,6 +118,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     observer = obs
     faults = await attachFaults(target, { seed, clock, wrapHooks: (h) => obs.wrap(h), ...(o.logger !== undefined ? { logger: o.logger } : {}) })
     obs.attach(faults.engine.trace)
+    registerRaceFault(faults.engine)
     const text = typeof entry.scenario === 'string' ? entry.scenario : entry.scenario({ trsvcids: [...trsvcids.values()] })
     const scenario = parseScenario(faults.engine, text, `catalogue:${entry.info.id}`)
     const random = seededRandom(`${seed}/host`)

@@ -218,7 +218,8 @@ export class TargetObserver {
     else if (cmd.opc === AdminOpcode.ASYNC_EVENT_REQUEST && cmd.kind === 'admin') void 0
     else if (d.action === 'pass' || d.action === 'delay' || d.action === 'stall' || d.action === 'drop') this.#inflight.set(ctx.connectionId, (this.#inflight.get(ctx.connectionId) ?? 0) + 1)
     if (cmd.kind === 'admin') {
-      if (cmd.opc === AdminOpcode.KEEP_ALIVE && ctx.cntlid !== undefined) {
+      if (cmd.opc === AdminOpcode.GET_LOG_PAGE && (cmd.sqe.cdw10 & 0xff) === LID_ANA) this.#anaAtLogRead.set(ctx.connectionId, new Map(this.#anaNow))
+      else if (cmd.opc === AdminOpcode.KEEP_ALIVE && ctx.cntlid !== undefined) {
         const l = this.keepAlives.get(ctx.cntlid) ?? []
         l.push(t)
         this.keepAlives.set(ctx.cntlid, l)
@@ -245,6 +246,8 @@ export class TargetObserver {
   }
 
   readonly #pendingKato = new Map<number, number>()
+  /** ANA states as they were when a Get Log Page (ANA) arrived: what the log it gets reflects. */
+  readonly #anaAtLogRead = new Map<number, Map<string, string>>()
 
   #onCompletion(ctx: HookContext, cmd: HookCommand, c: HookCompletion, d: Decision): void {
     const t = this.nowMs()
@@ -272,7 +275,9 @@ export class TargetObserver {
         if (this.admin.length < 50_000) this.admin.push({ tMs: t, portId: ctx.portId, cntlid: ctx.cntlid, opc: cmd.opc, sub, nsid: cmd.nsid, status })
         if (cmd.opc === AdminOpcode.GET_LOG_PAGE && sub === LID_ANA && status === 0 && sent) {
           // The host now knows every group's state on this port (the log it was just sent).
-          for (const [k, st] of this.#anaNow) {
+          const seen = this.#anaAtLogRead.get(ctx.connectionId) ?? this.#anaNow
+          this.#anaAtLogRead.delete(ctx.connectionId)
+          for (const [k, st] of seen) {
             const [p, g] = k.split('/').map(Number) as [number, number]
             if (p === ctx.portId) this.#tell(ctx.cntlid, g, st, `ANA log read at ${t} ms`)
           }
