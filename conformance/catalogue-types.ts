@@ -47,6 +47,8 @@ export interface JudgeContext {
   /** port id -> trsvcid */
   trsvcids: ReadonlyMap<number, number>
   events: readonly TimelineEvent[]
+  /** The engine's counters per fault id just before the stop (faults a scenario installed). */
+  faults: ReadonlyMap<string, { seen: number; fired: number }>
 }
 
 export type CheckOutcome = Omit<CheckResult, 'id' | 'title'>

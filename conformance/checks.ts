@@ -379,7 +379,8 @@ export function faultFired(faultId: string): CheckDefinition {
     id: 'fault-fired',
     title: `the injected fault '${faultId}' fired`,
     judge: (ctx) => {
-      const n = ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
+      // The engine counts every firing, side-effect faults (controller-fatal, races) included.
+      const n = ctx.faults.get(faultId)?.fired ?? ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
       if (n === 0) return { verdict: 'error', judgedFrom: 'target', detail: `fault '${faultId}' never fired: the initiator's traffic did not reach the point the scenario targets, so the other checks prove nothing` }
       return { verdict: 'pass', judgedFrom: 'target', detail: `fault '${faultId}' fired ${n} time(s)` }
     },

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from '../lib/errors.js'
 import { createProgressBar, showProgressHere } from '../bin/progress.js'
 import { CATALOGUE, CATEGORIES, selectEntries } from './catalogue.js'
 import { createDriverFactory, type DriverFactoryOptions } from './driver-factory.js'
-import { renderJson, renderTap, reportExitCode, writeHtmlReport } from './output.js'
+import { loadHtmlRenderer, renderJson, renderTap, reportExitCode } from './output.js'
 import { runCatalogue } from './run-catalogue.js'
 
 interface ConformanceOpts {
@@ -50,6 +50,8 @@ export function registerConformanceCommand(program: Command, o: { version: strin
       const seed = Number(opts.seed)
       if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError('seed', `must be a non-negative integer, got '${opts.seed}'`)
       const entries = selectEntries({ ids: opts.scenario, categories: opts.category })
+      // Refuse before the run, not after minutes of it, when the HTML renderer is missing.
+      const renderHtml = opts.html !== undefined ? await loadHtmlRenderer() : undefined
       const specs = opts.initiator.length > 0 ? opts.initiator : ['nvmf-fault']
       const initiators = specs.map((s) => createDriverFactory(s, { version: o.version, ...o.drivers }))
       // Two initiators with the same id would merge in the verdict table: number the repeats.
@@ -74,7 +76,7 @@ export function registerConformanceCommand(program: Command, o: { version: strin
       }
       process.stdout.write(opts.output === 'json' ? renderJson(report) : renderTap(report))
       if (opts.json !== undefined) await writeFile(opts.json, renderJson(report))
-      if (opts.html !== undefined) await writeHtmlReport(report, opts.html)
+      if (opts.html !== undefined && renderHtml !== undefined) await writeFile(opts.html, renderHtml(report))
       process.exitCode = reportExitCode(report)
     })
 }

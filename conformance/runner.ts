@@ -162,11 +162,12 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     // The rest of the I/O time shows the recovery; then the host disconnects.
     await sleep(clock, scenarioStartMs + entry.ioMs - obs.nowMs())
     phase('stopping')
+    const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     obs.markStopping()
     stopMs = obs.nowMs()
     await withTimeout(clock, driver.stop(), 60_000, "the driver's stop")
     phase('judging')
-    const ctx: JudgeContext = { entry, initiator: driver.info, observer: obs, journal, driver: summary, scenarioStartMs, scenarioEndMs, stopMs, trsvcids, events: driverEvents }
+    const ctx: JudgeContext = { entry, initiator: driver.info, observer: obs, journal, driver: summary, scenarioStartMs, scenarioEndMs, stopMs, trsvcids, events: driverEvents, faults: faultCounters }
     checks = entry.checks.map((c) => {
       try {
         return { id: c.id, title: c.title, ...c.judge(ctx) }
