@@ -94,7 +94,7 @@ export function noIoToInaccessible(): CheckDefinition {
         return {
           verdict: 'fail',
           judgedFrom: 'target',
-          detail: `${v.length} I/O command(s) sent to an inaccessible path; first at ${ms(f.tMs)}: nsid ${f.nsid} on port ${port(ctx, f.portId)} (controller ${String(f.cntlid)}), ANA group ${f.anagrpid} ${f.state}, host told by ${f.how} (grace ${g} ms)`,
+          detail: `${v.length >= 1000 ? 'at least 1000' : v.length} I/O command(s) sent to an inaccessible path; first at ${ms(f.tMs)}: nsid ${f.nsid} on port ${port(ctx, f.portId)} (controller ${String(f.cntlid)}), ANA group ${f.anagrpid} ${f.state}, host told by ${f.how} (grace ${g} ms)`,
         }
       }
       const changes = ctx.observer.ana.filter((a) => a.tMs > 0 && BAD.has(a.state)).length

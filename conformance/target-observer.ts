@@ -234,15 +234,6 @@ export class TargetObserver {
       if ((cmd.sqe.nsid & 0xff) === FabricsType.CONNECT && cmd.sqe.cdw10 >>> 16 === 0) this.#pendingKato.set(ctx.connectionId, cmd.sqe.cdw12 >>> 0)
       return
     }
-    if (cmd.opc !== IoOpcode.READ && cmd.opc !== IoOpcode.WRITE) return
-    const st = this.#stateOf(ctx.portId, cmd.nsid)
-    if (st === undefined || !BAD_ANA.has(st.state) || ctx.cntlid === undefined) return
-    const told = this.#told.get(ctx.cntlid)?.get(st.grpid)
-    // NVMe Base 2.0 §8.1.3: a host that knows a group is inaccessible does not send it commands
-    // that need access to its namespaces. Told = read in the ANA log or answered with an ANA status.
-    if (told === undefined || !BAD_ANA.has(told.state) || t - told.atMs < this.graceMs) return
-    if (this.inaccessibleSends.length < 1000)
-      this.inaccessibleSends.push({ tMs: t, portId: ctx.portId, cntlid: ctx.cntlid, nsid: cmd.nsid, anagrpid: st.grpid, state: st.state, toldAtMs: told.atMs, how: told.how })
   }
 
   readonly #pendingKato = new Map<number, number>()
@@ -279,7 +270,7 @@ export class TargetObserver {
           this.#anaAtLogRead.delete(ctx.connectionId)
           for (const [k, st] of seen) {
             const [p, g] = k.split('/').map(Number) as [number, number]
-            if (p === ctx.portId) this.#tell(ctx.cntlid, g, st, `ANA log read at ${t} ms`)
+            if (p === ctx.portId) this.#tell(ctx.cntlid, g, st, `ANA log read at ${Math.round(t)} ms`)
           }
         }
       } else if (cmd.opc === AdminOpcode.ASYNC_EVENT_REQUEST && ctx.cntlid !== undefined) {
@@ -291,10 +282,17 @@ export class TargetObserver {
     if (cmd.opc !== IoOpcode.READ && cmd.opc !== IoOpcode.WRITE) return
     if (this.io.length < 500_000)
       this.io.push({ tMs: t, portId: ctx.portId, cntlid: ctx.cntlid, nsid: cmd.nsid, opc: cmd.opc, slba: Number(cmd.slba ?? 0n), blocks: (cmd.nlb ?? 0) + 1, status, sent })
-    if (sent && statusSct(status) === 3 && (status & 0xff) >= 0x01 && (status & 0xff) <= 0x03) {
-      const st = this.#stateOf(ctx.portId, cmd.nsid)
-      if (st !== undefined) this.#tell(ctx.cntlid, st.grpid, st.state, `answered with ANA status 0x${status.toString(16)} at ${t} ms`)
-    }
+    if (statusSct(status) !== 3 || (status & 0xff) < 0x01 || (status & 0xff) > 0x03) return
+    // The target refuses I/O to an inaccessible group while parsing it (before the command seam),
+    // so the judgement is made here, on the ANA status it was answered with.
+    const st = this.#stateOf(ctx.portId, cmd.nsid)
+    if (st === undefined || ctx.cntlid === undefined) return
+    const told = this.#told.get(ctx.cntlid)?.get(st.grpid)
+    // NVMe Base 2.0 §8.1.3: a host that knows a group is inaccessible does not send it commands
+    // that need access to its namespaces. Told = read in the ANA log or answered with an ANA status.
+    if (BAD_ANA.has(st.state) && told !== undefined && BAD_ANA.has(told.state) && t - told.atMs >= this.graceMs && this.inaccessibleSends.length < 1000)
+      this.inaccessibleSends.push({ tMs: t, portId: ctx.portId, cntlid: ctx.cntlid, nsid: cmd.nsid, anagrpid: st.grpid, state: st.state, toldAtMs: told.atMs, how: told.how })
+    if (sent) this.#tell(ctx.cntlid, st.grpid, st.state, `answered with ANA status 0x${status.toString(16)} at ${Math.round(t)} ms`)
   }
 
   /** Compose around `inner` (the engine's hooks): observe the final decisions. */
