@@ -119,6 +119,23 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
     checks: [C.dnrObeyed(), C.dataIntact(), C.ioResumes(), C.noOutstandingAtDisconnect()],
   },
   {
+    info: { id: 'crd-honoured', title: 'CRD delays honoured', reference: 'NVMe Base 2.0 §4.2.3 (CRD), §5.17.2.1 (CRDT)', category: 'status' },
+    summary: "port 1's controller is deleted; the host reconnects and the Identify Controller data it then reads advertises CRDT1 = 5 (500 ms, set by a data fault on that C2HData); 3 writes on port 1 are answered Internal Error with CRD 1; none may be sent again within 500 ms",
+    topology: TWO_PATHS,
+    ioMs: 3500,
+    scenario: JSON.stringify({
+      name: 'crd-honoured',
+      steps: [
+        // Identify Controller bytes 128-129: CRDT1 (NVMe Base 2.0 Figure 275); the first C2HData on
+        // the new admin queue is the bring-up's Identify Controller.
+        { atMs: 200, addFault: { id: 'crdt', type: 'corrupt', at: 'pdu-send', match: { ports: [1], qids: [0], pduTypes: ['c2h-data'] }, schedule: { firstN: 1 }, params: { what: 'data', offset: 128, xor: 5, fixDigest: true } } },
+        { atMs: 300, controller: { op: 'delete', port: 1 } },
+        { atMs: 1200, addFault: { id: 'crd', type: 'status', at: 'completion', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 3 }, params: { status: 'INTERNAL', crd: 1 } } },
+      ],
+    }),
+    checks: [C.faultFired('crdt'), C.faultFired('crd'), C.crdHonoured(500), C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.noOutstandingAtDisconnect()],
+  },
+  {
     info: { id: 'retry-limit', title: 'retry limit', reference: 'Linux nvme_max_retries (5)', category: 'status' },
     summary: 'for 600 ms every write on both paths is answered Internal Error (retryable, no DNR) after reaching the store; each write may reach the target at most 1 + 5 times',
     topology: TWO_PATHS,

@@ -376,13 +376,40 @@ export type { CheckOutcome }
 /** The scenario's fault really fired (else every other verdict of the run would be vacuous). */
 export function faultFired(faultId: string): CheckDefinition {
   return {
-    id: 'fault-fired',
+    id: `fault-fired-${faultId}`,
     title: `the injected fault '${faultId}' fired`,
     judge: (ctx) => {
       // The engine counts every firing, side-effect faults (controller-fatal, races) included.
       const n = ctx.faults.get(faultId)?.fired ?? ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
       if (n === 0) return { verdict: 'error', judgedFrom: 'target', detail: `fault '${faultId}' never fired: the initiator's traffic did not reach the point the scenario targets, so the other checks prove nothing` }
       return { verdict: 'pass', judgedFrom: 'target', detail: `fault '${faultId}' fired ${n} time(s)` }
+    },
+  }
+}
+
+/**
+ * Command Retry Delay (NVMe Base 2.0 §4.2.3, CRD; Identify Controller CRDT1-3 in 100 ms units): a
+ * write answered with CRD = n is not sent again before CRDTn x 100 ms (minus `slackMs`).
+ */
+export function crdHonoured(crdtMs: number, slackMs = 20): CheckDefinition {
+  return {
+    id: 'crd-honoured',
+    title: `a retry after a status with CRD waits the Command Retry Delay (${crdtMs} ms)`,
+    judge: (ctx) => {
+      const gaps: number[] = []
+      for (const list of writeGroups(ctx.journal.attempts).values()) {
+        for (const [i, a] of list.entries()) {
+          if (a.status === undefined || ((a.status >> 11) & 3) === 0 || statusDnr(a.status)) continue
+          const again = list[i + 1]
+          if (again === undefined || a.completedAtMs === undefined) continue
+          const gap = again.landedAtMs - a.completedAtMs
+          if (gap < crdtMs - slackMs)
+            return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, a)} was answered ${st(a.status)} with CRD ${(a.status >> 11) & 3} at ${ms(a.completedAtMs)} and sent again after ${ms(gap)} (delay ${crdtMs} ms)` }
+          gaps.push(gap)
+        }
+      }
+      if (gaps.length === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write answered with a CRD status was sent again' }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${gaps.length} retried write(s) after a CRD status; shortest wait ${ms(Math.min(...gaps))} (delay ${crdtMs} ms)` }
     },
   }
 }

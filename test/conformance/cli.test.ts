@@ -34,6 +34,7 @@ t.test('--list names every entry and its checks', async (t) => {
   t.equal(json.length, CATALOGUE.length)
   t.ok(json.every((e) => e.checks.length > 0))
   t.equal(new Set(json.map((e) => e.id)).size, json.length, 'ids are unique')
+  for (const e of json) t.equal(new Set(e.checks).size, e.checks.length, `${e.id}: check ids are unique`)
 })
 
 t.test('exit status follows the verdicts', async (t) => {
