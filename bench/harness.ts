@@ -3,6 +3,7 @@
  * parts of the project can add theirs to the list in bench/run.ts. Bench code may read the real
  * clock (it measures wall time); library code never does.
  */
+import { loadavg } from 'node:os'
 
 export interface BenchRow {
   section: string
@@ -14,6 +15,13 @@ export interface BenchRow {
   value2?: number
   unit2?: string
   note?: string
+  /** `value` divided by the same-run baseline's figure (`baseline` names that row). */
+  ratio?: number
+  baseline?: string
+  /** 1-minute load average when the row was measured (the machine may be shared). */
+  load?: number
+  /** Further figures for `--json` (latency percentiles, CPU per I/O, RSS...). */
+  metrics?: Record<string, number | string | boolean>
 }
 
 export interface BenchContext {
@@ -21,16 +29,47 @@ export interface BenchContext {
   budgetMs: number
   /** Ops per second of `fn`, which performs `batch` operations per call (calibrated; best of 5 slices of the budget). */
   rate(fn: (batch: number) => void): number
+  /** `--quick`: shorter runs, smaller scale. */
+  quick: boolean
+  /** Wall time of one process-level measurement (ms). */
+  caseMs: number
+  /** Repetitions of each process-level comparison (alternating baseline and measured runs). */
+  rounds: number
+  /** Write V8 CPU profiles of the bench child processes here (`node --cpu-prof`). */
+  profileDir: string | undefined
+  /** `--cases a,b`: only these I/O cases (names as in the table). */
+  cases: string[] | undefined
+  /** Report progress: one step done (`detail` says which). */
+  step(detail: string): void
+}
+
+export interface ContextOptions {
+  budgetMs: number
+  quick?: boolean
+  caseMs?: number
+  rounds?: number
+  profileDir?: string
+  cases?: string[]
+  step?: (detail: string) => void
 }
 
 export interface BenchSection {
   name: string
+  /** Progress steps this section reports through `ctx.step` (for the progress bar; default 1). */
+  steps?(ctx: BenchContext): number
   run(ctx: BenchContext): BenchRow[] | Promise<BenchRow[]>
 }
 
-export function makeContext(budgetMs: number): BenchContext {
+export function makeContext(o: ContextOptions): BenchContext {
+  const budgetMs = o.budgetMs
   return {
     budgetMs,
+    quick: o.quick ?? false,
+    caseMs: o.caseMs ?? 3000,
+    rounds: o.rounds ?? 1,
+    profileDir: o.profileDir,
+    cases: o.cases,
+    step: o.step ?? (() => undefined),
     rate(fn) {
       // Warm up and calibrate a batch that takes ~5 ms, then run batches until the budget is spent.
       let batch = 1
@@ -63,17 +102,30 @@ export function makeContext(budgetMs: number): BenchContext {
   }
 }
 
-function fmt(v: number): string {
+export function fmt(v: number): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M`
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k`
   if (v >= 100) return v.toFixed(0)
   return v.toFixed(2)
 }
 
+/** The 1-minute load average (what `uptime` shows first). */
+export function loadNow(): number {
+  return Math.round(loadavg()[0]! * 100) / 100
+}
+
 export function formatTable(rows: BenchRow[]): string {
-  const lines = rows.map((r) => [r.section, r.name, `${fmt(r.value)}${r.unit}`, r.value2 !== undefined ? `${fmt(r.value2)}${r.unit2 ?? ''}` : '', r.note ?? ''])
-  const head = ['section', 'benchmark', 'rate', 'throughput', 'note']
+  const lines = rows.map((r) => [
+    r.section,
+    r.name,
+    `${fmt(r.value)}${r.unit}`,
+    r.value2 !== undefined ? `${fmt(r.value2)}${r.unit2 ?? ''}` : '',
+    r.ratio !== undefined ? `${r.ratio.toFixed(2)}x` : '',
+    r.load !== undefined ? r.load.toFixed(2) : '',
+    r.note ?? '',
+  ])
+  const head = ['section', 'benchmark', 'rate', 'throughput', 'ratio', 'load', 'note']
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  const row = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  const row = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
   return [row(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(row)].join('\n')
 }

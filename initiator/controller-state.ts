@@ -3,7 +3,7 @@
  * LIVE → RESETTING (error recovery / timeout / ANATT) → CONNECTING; a failed connect waits in
  * RECONNECTING for `reconnectDelay`; DELETING → DELETED is final.
  */
-import { TableStateMachine } from './state-machine.js'
+import { StateMachine } from '../lib/state-machine.js'
 
 export const ControllerState = {
   NEW: 'new',
@@ -31,13 +31,14 @@ export function controllerMayComeBack(state: ControllerStateValue): boolean {
   return state === 'live' || state === 'resetting' || state === 'connecting' || state === 'reconnecting'
 }
 
-export class ControllerStateMachine extends TableStateMachine<ControllerStateValue> {
+export class ControllerStateMachine extends StateMachine<ControllerStateValue> {
   readonly #onTransition: ((from: ControllerStateValue, to: ControllerStateValue) => void) | undefined
   constructor(options: { name: string; onTransition?: (from: ControllerStateValue, to: ControllerStateValue) => void }) {
-    super(CONTROLLER_TRANSITIONS, `controller ${options.name}`, ControllerState.NEW)
+    super({ table: CONTROLLER_TRANSITIONS, name: `controller ${options.name}`, initial: ControllerState.NEW })
     this.#onTransition = options.onTransition
   }
-  transition(to: ControllerStateValue): void {
+  /** Strict: a move to the current state is refused too (Linux `nvme_change_ctrl_state`). */
+  override transition(to: ControllerStateValue): void {
     const from = this.move(to)
     this.#onTransition?.(from, to)
   }

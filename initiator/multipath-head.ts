@@ -81,7 +81,7 @@ export class MultipathHead implements IoDevice {
   readonly #inflight = new Set<HostIo>()
   readonly #clearQosFlagsOnFailover: boolean
   #current: string | undefined
-  #requeueTimer: TimerHandle | undefined
+  #requeueTimer: NodeJS.Immediate | undefined
   #removalTimer: TimerHandle | undefined
   #removed = false
   readonly counters: HeadCounters = { submitted: 0, completed: 0, failed: 0, failovers: 0, requeued: 0, retries: 0, noPathFailures: 0 }
@@ -155,7 +155,7 @@ export class MultipathHead implements IoDevice {
     if (this.#removed) return
     this.#removed = true
     if (this.#removalTimer !== undefined) this.#clock.clearTimeout(this.#removalTimer)
-    if (this.#requeueTimer !== undefined) this.#clock.clearTimeout(this.#requeueTimer)
+    if (this.#requeueTimer !== undefined) clearImmediate(this.#requeueTimer)
     this.#removalTimer = undefined
     this.#requeueTimer = undefined
     for (const p of this.#paths.splice(0)) {
@@ -187,11 +187,14 @@ export class MultipathHead implements IoDevice {
   /** Schedule a run of the requeue list (Linux `kblockd_schedule_work(&head->requeue_work)`). */
   kick(): void {
     if (this.#requeueTimer !== undefined || this.#requeue.length === 0 || this.#removed) return
-    this.#requeueTimer = this.#clock.setTimeout(() => {
+    // The next turn of the event loop, not a 0 ms timer: Node runs those after at least 1 ms, which
+    // was most of a failover's latency (docs/performance.md). Still asynchronous, so a path that
+    // fails at once cannot spin the requeue list inside one turn.
+    this.#requeueTimer = setImmediate(() => {
       this.#requeueTimer = undefined
       const list = this.#requeue.splice(0)
       for (const io of list) this.#dispatch(io)
-    }, 0)
+    })
   }
 
   /** Some path may still come back: a controller live, resetting or connecting and not fast-failed. */

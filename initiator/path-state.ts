@@ -11,7 +11,7 @@
  * - RECONNECTING: the controller lost its connection and waits `reconnectDelay` (with backoff).
  * - DELETED: final; the path left its head.
  */
-import { TableStateMachine } from './state-machine.js'
+import { StateMachine } from '../lib/state-machine.js'
 
 export const PathState = {
   CONNECTING: 'connecting',
@@ -38,14 +38,14 @@ export interface PathTransition {
   to: PathStateValue
 }
 
-export class PathStateMachine extends TableStateMachine<PathStateValue> {
+export class PathStateMachine extends StateMachine<PathStateValue> {
   readonly #onTransition: ((t: PathTransition) => void) | undefined
   constructor(options: { name: string; initial?: PathStateValue; onTransition?: (t: PathTransition) => void }) {
-    super(PATH_TRANSITIONS, `path ${options.name}`, options.initial ?? PathState.CONNECTING)
+    super({ table: PATH_TRANSITIONS, name: `path ${options.name}`, initial: options.initial ?? PathState.CONNECTING })
     this.#onTransition = options.onTransition
   }
   /** Move to `to`; a move to the current state is a no-op returning false; an illegal move throws. */
-  transition(to: PathStateValue): boolean {
+  override transition(to: PathStateValue): boolean {
     if (to === this.state) return false
     const from = this.move(to)
     this.#onTransition?.({ from, to })

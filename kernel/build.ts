@@ -80,6 +80,9 @@ interface ResolvedSource {
   tarball: () => Promise<string>
 }
 
+/** A Debian source line (`linux-source-<line>`): 6.12, 7.2. */
+export const SOURCE_LINE = /^\d+\.\d+$/
+
 async function resolveSource(source: string, log: (l: string) => void): Promise<ResolvedSource> {
   const srcRoot = join(cacheRoot(), 'src')
   const fromDeb = async (deb: string, pkg: string, version: string): Promise<string> => {
@@ -97,7 +100,7 @@ async function resolveSource(source: string, log: (l: string) => void): Promise<
     renameSync(scratch, dir)
     return join(dir, tar)
   }
-  if (/^\d+\.\d+$/.test(source)) {
+  if (SOURCE_LINE.test(source)) {
     const pkg = `linux-source-${source}`
     const apt = DebianApt.open({ log })
     await apt.update()

@@ -3,12 +3,12 @@
  * (kernel/seed-bio-qos.ts). Neither is part of `npm test`: a build takes an hour on 2 cores, a run
  * boots QEMU.
  */
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import { Command, InvalidArgumentError as CommanderArgError } from 'commander'
 import { buildKernel, PATCH_SETS } from './build.js'
-import { imageForBuildTree, runSeedBioQos, SEED_EXIT, type SeedRunResult } from './seed-bio-qos.js'
-import { ensureVmImage, readImage, type VmImage } from './vm-image.js'
+import { runSeedBioQos, SEED_EXIT, SEED_SEVERITY, type SeedRunResult } from './seed-bio-qos.js'
+import { QOS_MODES, type QosMode } from './seed-bio-qos-parse.js'
+import { parseKernelSpec, type KernelSpec } from './kernel-spec.js'
+import { ensureVmImage, type VmImage } from './vm-image.js'
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -23,34 +23,18 @@ const err = (l: string): void => {
 }
 
 /**
- * A kernel spec: a build tree directory (vmlinux + .config), `build:SOURCE[+PATCH]` (built or
- * taken from the cache), a kernel `.deb`, `pkg:NAME` (a Debian package apt can fetch), `image:DIR` (a guest image directory
- * as ensureVmImage writes it), or `default`.
+ * The guest image for `--kernel`: the one kernel-spec parser (kernel/kernel-spec.ts) and the image
+ * path the interop matrix uses, so every matrix spec (default, 6.12, bpo-latest, a package, .debs, a
+ * build tree) works here too, plus build:SOURCE[+PATCH] and image:DIR.
  */
-export async function resolveKernel(spec: string, log: (l: string) => void): Promise<VmImage> {
-  const b = /^build:([^+]+)(?:\+(.+))?$/.exec(spec)
-  if (b !== null) {
-    const k = await buildKernel({ source: b[1]!, ...(b[2] !== undefined ? { patch: b[2] } : {}), log })
-    return imageForBuildTree(k.dir, log)
+export async function resolveKernel(text: string, log: (l: string) => void): Promise<VmImage> {
+  let spec: KernelSpec
+  try {
+    spec = parseKernelSpec(text)
+  } catch (e) {
+    throw new CommanderArgError(`--kernel: ${e instanceof Error ? e.message : String(e)}`)
   }
-  const dir = resolve(spec)
-  if (existsSync(join(dir, 'vmlinux'))) return imageForBuildTree(dir, log)
-  if (existsSync(join(dir, 'tree', 'vmlinux'))) return imageForBuildTree(join(dir, 'tree'), log)
-  if (spec.endsWith('.deb') && existsSync(spec)) {
-    process.env.NVMF_FAULT_KERNEL_DEB = dir
-    return ensureVmImage({ log })
-  }
-  if (spec.startsWith('pkg:')) {
-    process.env.NVMF_FAULT_KERNEL_PKG = spec.slice(4)
-    return ensureVmImage({ log })
-  }
-  if (spec === 'default') return ensureVmImage({ log })
-  if (spec.startsWith('image:')) {
-    const img = readImage(resolve(spec.slice(6)))
-    if (img === undefined) throw new CommanderArgError(`--kernel: ${spec.slice(6)} holds no guest image (image.json, kernel, initramfs.cpio)`)
-    return img
-  }
-  throw new CommanderArgError(`--kernel: '${spec}' is no build tree, build:SOURCE[+PATCH], .deb, pkg:NAME, image:DIR or default`)
+  return ensureVmImage({ kernel: spec, log })
 }
 
 function describe(r: SeedRunResult): string[] {
@@ -63,6 +47,10 @@ function describe(r: SeedRunResult): string[] {
   }
   out.push(`  kprobes: ${r.kprobes}${r.counts !== undefined ? `; failovers ${r.counts.failovers}, flagged bios entering the head ${r.counts.flaggedHeadEntries}, flagged bios failed on the head ${r.counts.flaggedFailedOnHead}, flagged completions ${r.counts.flaggedCompletions}` : ''}`)
   out.push(`  paths ${r.paths}; writes ok ${r.writeOk}, failed ${r.writeErrors}${Object.keys(r.errorKinds).length > 0 ? ` (${Object.entries(r.errorKinds).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}; "no available path" lines ${r.noPathLines}; storm rounds ${r.stormRounds} (${r.scenarioState})`)
+  if (r.qos !== undefined) {
+    out.push(`  qos ${r.qosMode}: ${Object.entries(r.qos).map(([k, v]) => `${k}=${v}`).join('; ')}`)
+    out.push(`  qos findings: ${r.qosFindings !== undefined && r.qosFindings.length > 0 ? r.qosFindings.join('; ') : 'none (everything drained)'}`)
+  }
   if (r.note !== undefined) out.push(`  note: ${r.note}`)
   return out
 }
@@ -85,15 +73,19 @@ export function registerKernelCommands(program: Command): void {
   const reproduce = program.command('reproduce').description('re-find known kernel bugs with our target')
   reproduce
     .command('seed-bio-qos')
-    .description('the seed bug (BIO_QOS flags kept on NVMe multipath failover): nvme/058 topology, writes on every namespace, paced remap storm; exit 0 clean, 2 kernel oops, 3 bug condition reached (kprobes), 1 error')
-    .requiredOption('--kernel <spec>', 'build tree dir, build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos), kernel .deb, pkg:NAME, image:DIR, or default')
+    .description('the seed bug (BIO_QOS flags kept on NVMe multipath failover): nvme/058 topology, writes on every namespace, paced remap storm; exit 0 clean, 2 kernel oops, 3 bug condition reached (kprobes), 4 qos state left behind (--qos), 1 error')
+    .requiredOption('--kernel <spec>', 'kernel spec as the interop matrix takes it (default, 6.1, 6.12, 6.17, bpo-latest, sid, linux-image-NAME[=VERSION], x.deb[,y.deb], a build tree dir), build:SOURCE[+PATCH] (e.g. build:6.12+seed-bio-qos) or image:DIR')
     .option('--seed <n>', 'storm seed', intArg('--seed', 0, Number.MAX_SAFE_INTEGER), 58)
     .option('--runs <n>', 'runs (seeds N, N+1, ...)', intArg('--runs', 1, 100), 1)
     .option('--timeout <s>', 'limit per run in seconds', intArg('--timeout', 60, 3600), 420)
+    .option('--qos <mode>', `cgroup io policies besides the paths' writeback throttling: ${QOS_MODES.join(' | ')} (iocost / throttle / all: writers in a cgroup, io.cost / io.max tried on heads and path disks, drain checks; exit 4 when something does not drain)`, 'wbt')
+    .option('--wbt-lat <usec>', 'with --qos other than wbt: writeback-throttling latency target of every path disk (queue/wbt_lat_usec; lower throttles harder)', intArg('--wbt-lat', 1, 1_000_000))
     .option('-o, --output <fmt>', 'text | json', 'text')
     .option('-v, --verbose', 'guest console on stderr')
-    .action(async (o: { kernel: string; seed: number; runs: number; timeout: number; output: string; verbose?: boolean }) => {
+    .action(async (o: { kernel: string; seed: number; runs: number; timeout: number; qos: string; wbtLat?: number; output: string; verbose?: boolean }) => {
       if (o.output !== 'text' && o.output !== 'json') throw new CommanderArgError(`--output must be text or json, got "${o.output}"`)
+      if (!(QOS_MODES as readonly string[]).includes(o.qos)) throw new CommanderArgError(`--qos must be one of ${QOS_MODES.join(', ')}, got "${o.qos}"`)
+      if (o.wbtLat !== undefined && o.qos === 'wbt') throw new CommanderArgError('--wbt-lat needs --qos iocost, throttle or all (the drain checks come with them)')
       const image = await resolveKernel(o.kernel, err)
       const results: SeedRunResult[] = []
       for (let i = 0; i < o.runs; i++) {
@@ -102,6 +94,8 @@ export function registerKernelCommands(program: Command): void {
           seed: o.seed + i,
           run: i + 1,
           timeoutSec: o.timeout,
+          qos: o.qos as QosMode,
+          ...(o.wbtLat !== undefined ? { wbtLatUsec: o.wbtLat } : {}),
           log: (l) => err(`[run ${i + 1}] ${l}`),
           ...(o.verbose === true ? { onConsoleLine: (l: string) => err(`console: ${l}`) } : {}),
         })
@@ -114,13 +108,13 @@ export function registerKernelCommands(program: Command): void {
         kernel: o.kernel,
         kernelRelease: results[0]?.kernelRelease ?? image.kernelRelease,
         runs: results.length,
-        outcomes: Object.fromEntries((['kernel-oops', 'bug-condition', 'clean', 'error'] as const).map((k) => [k, results.filter((r) => r.outcome === k).length])),
+        outcomes: Object.fromEntries(SEED_SEVERITY.map((k) => [k, results.filter((r) => r.outcome === k).length])),
         crashRate: `${oopses.length}/${results.length}`,
         msWritersToOops: oopses.map((r) => r.msWritersToOops ?? null),
       }
       if (o.output === 'json') process.stdout.write(JSON.stringify({ summary, results }, null, 2) + '\n')
       else process.stdout.write(`summary: ${JSON.stringify(summary)}\n`)
-      const worst = results.some((r) => r.outcome === 'kernel-oops') ? 'kernel-oops' : results.some((r) => r.outcome === 'bug-condition') ? 'bug-condition' : results.some((r) => r.outcome === 'error') ? 'error' : 'clean'
+      const worst = SEED_SEVERITY.find((k) => results.some((r) => r.outcome === k)) ?? 'clean'
       process.exitCode = SEED_EXIT[worst]
     })
 }

@@ -14,6 +14,12 @@ import { ConfigError, InvalidArgumentError } from '../lib/errors.js'
 import { cacheRoot, withDirLock } from './cache.js'
 import { execCapture, execText } from './exec.js'
 
+/**
+ * apt-cache rebuilds its binary cache after every `update`; on a loaded 2-core machine that first
+ * query took over 2 minutes (measured: `pkgnames` killed at 120 s under load 20), so queries get 10.
+ */
+const APT_QUERY_TIMEOUT_MS = 600_000
+
 /** Suites the private configuration lists (component main). */
 export const DEFAULT_SUITES: readonly string[] = ['bookworm', 'trixie', 'trixie-backports', 'sid']
 
@@ -197,7 +203,7 @@ export class DebianApt {
 
   /** Run apt-cache over the private configuration; stdout. */
   async aptCache(args: readonly string[]): Promise<string> {
-    return execText('apt-cache', [...this.aptOptions(), ...args], { timeoutMs: 120_000 })
+    return execText('apt-cache', [...this.aptOptions(), ...args], { timeoutMs: APT_QUERY_TIMEOUT_MS })
   }
 
   /** Package names matching a regular expression (apt-cache pkgnames + filter). */
@@ -209,7 +215,7 @@ export class DebianApt {
   /** Every version of `pkg` the lists know, newest first, with the suites carrying it. */
   async versions(pkg: string): Promise<PackageVersion[]> {
     checkPackageName(pkg)
-    const r = await execCapture('apt-cache', [...this.aptOptions(), 'policy', pkg], { timeoutMs: 120_000 })
+    const r = await execCapture('apt-cache', [...this.aptOptions(), 'policy', pkg], { timeoutMs: APT_QUERY_TIMEOUT_MS })
     if (r.code !== 0) return []
     const out: PackageVersion[] = []
     let cur: PackageVersion | undefined
@@ -237,7 +243,7 @@ export class DebianApt {
   async madison(pkgs: readonly string[]): Promise<PackageVersion[]> {
     if (pkgs.length === 0) return []
     for (const p of pkgs) checkPackageName(p)
-    const r = await execCapture('apt-cache', [...this.aptOptions(), 'madison', ...pkgs], { timeoutMs: 120_000 })
+    const r = await execCapture('apt-cache', [...this.aptOptions(), 'madison', ...pkgs], { timeoutMs: APT_QUERY_TIMEOUT_MS })
     const byKey = new Map<string, PackageVersion>()
     // "  nvme-cli |     2.13-2 | http://mirror/debian trixie/main amd64 Packages" (columns padded)
     for (const line of r.stdout.toString().split('\n')) {
@@ -273,7 +279,7 @@ export class DebianApt {
    */
   async download(pkg: string, version: string): Promise<string> {
     checkPackageName(pkg)
-    const r = await execCapture('apt-cache', [...this.aptOptions(), 'show', '--no-all-versions', `${pkg}=${version}`], { timeoutMs: 120_000 })
+    const r = await execCapture('apt-cache', [...this.aptOptions(), 'show', '--no-all-versions', `${pkg}=${version}`], { timeoutMs: APT_QUERY_TIMEOUT_MS })
     const arch = /^Architecture: (\S+)$/m.exec(r.stdout.toString())?.[1] ?? 'amd64'
     const file = DebianApt.debFileName(pkg, version, arch)
     const dest = join(this.dir, 'debs', file)

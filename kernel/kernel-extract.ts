@@ -92,6 +92,11 @@ export async function extractVmlinux(bzImage: Buffer): Promise<Buffer | undefine
  */
 export async function writeBootKernel(parts: KernelParts, work: string, log: (l: string) => void): Promise<{ kernelFile: string; bootMode: 'pvh' | 'bzimage' }> {
   const pvh = /^CONFIG_PVH=y$/m.test(parts.config)
+  if (pvh && parts.vmlinux !== undefined) {
+    // A build tree has both: its vmlinux needs no extracting.
+    writeFileSync(join(work, 'vmlinux'), readFileSync(parts.vmlinux))
+    return { kernelFile: 'vmlinux', bootMode: 'pvh' }
+  }
   if (parts.bzImage !== undefined) {
     const bz = readFileSync(parts.bzImage)
     writeFileSync(join(work, 'vmlinuz'), bz)

@@ -15,6 +15,7 @@ import { ConfigError } from '../lib/errors.js'
 import { compareDebVersions } from './deb-version.js'
 import { DebianApt, type PackageVersion } from './debian-apt.js'
 import { execCapture, execText } from './exec.js'
+import { buildKernel } from './build.js'
 import { formatKernelSpec, type KernelSpec } from './kernel-spec.js'
 
 export interface DebRef {
@@ -25,6 +26,8 @@ export interface DebRef {
 }
 
 export interface TreeKernel {
+  /** The tree's directory. */
+  dir: string
   /** bzImage (or a vmlinuz), when there is one. */
   bzImage?: string
   /** Uncompressed ELF vmlinux, when there is one. */
@@ -120,6 +123,8 @@ async function systemDefault(): Promise<{ pkg: string; version: string } | undef
 }
 
 function findTree(dir: string): TreeKernel {
+  // A `kernel build` cache directory (build.json + tree/): the tree inside.
+  if (!existsSync(join(dir, 'vmlinux')) && existsSync(join(dir, 'build.json')) && existsSync(join(dir, 'tree', 'vmlinux'))) return findTree(join(dir, 'tree'))
   const first = (...cands: string[]): string | undefined => cands.map((c) => join(dir, c)).find((p) => statSync(p, { throwIfNoEntry: false })?.isFile() === true)
   const boot = existsSync(join(dir, 'boot')) ? readdirSync(join(dir, 'boot')) : []
   const bzImage = first('bzImage', 'arch/x86/boot/bzImage', 'vmlinuz', ...boot.filter((f) => f.startsWith('vmlinuz-')).map((f) => `boot/${f}`))
@@ -139,7 +144,7 @@ function findTree(dir: string): TreeKernel {
   }
   if (release === undefined && existsSync(join(dir, 'include/config/kernel.release'))) release = readFileSync(join(dir, 'include/config/kernel.release'), 'utf8').trim()
   if (release === undefined && bzImage !== undefined) release = bzImageRelease(readFileSync(bzImage))
-  const tree: TreeKernel = { release: release ?? 'unknown' }
+  const tree: TreeKernel = { dir, release: release ?? 'unknown' }
   if (bzImage !== undefined) tree.bzImage = bzImage
   if (vmlinux !== undefined) tree.vmlinux = vmlinux
   if (modules !== undefined) tree.modules = modules
@@ -156,7 +161,10 @@ export function bzImageRelease(b: Buffer): string | undefined {
   return b.toString('latin1', off, end < 0 ? Math.min(b.length, off + 256) : end).split(' ')[0]
 }
 
-/** Decide which files make up the kernel of `spec` (no download yet). */
+/**
+ * Decide which files make up the kernel of `spec` (no download yet). A `build:` spec is the
+ * exception: its tree is built here on first use (an hour on 2 cores), then found in the cache.
+ */
 export async function chooseKernel(spec: KernelSpec, opts: { log?: (l: string) => void; vmDebsDir: string }): Promise<KernelChoice> {
   const log = opts.log ?? (() => {})
   const name = formatKernelSpec(spec)
@@ -165,6 +173,13 @@ export async function chooseKernel(spec: KernelSpec, opts: { log?: (l: string) =
       const tree = findTree(spec.dir)
       return { kind: 'tree', spec: name, label: `tree ${spec.dir} (${tree.release})`, tree }
     }
+    case 'build': {
+      const b = await buildKernel({ source: spec.source, ...(spec.patch !== undefined ? { patch: spec.patch } : {}), log })
+      const tree = findTree(b.dir)
+      return { kind: 'tree', spec: name, label: `${b.sourcePackage} ${b.sourceVersion} + ${b.patch ?? 'no patch'} (${tree.release})`, tree }
+    }
+    case 'image':
+      throw new ConfigError('kernel', `${name} is a finished guest image, not a kernel to build one from`)
     case 'debs':
       return { kind: 'debs', spec: name, label: spec.paths.map((p) => basename(p)).join(' + '), debs: spec.paths.map((path) => ({ path })) }
     case 'default': {

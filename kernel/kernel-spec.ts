@@ -9,11 +9,18 @@
  *   linux-image-...[=V]  a Debian package (V: its version; default the newest)
  *   path/x.deb[,y.deb]   local packages (7.x split packages may be listed together)
  *   path/dir             a kernel build tree or install dir: bzImage or vmlinux, optional
- *                        lib/modules/<release>/, optional .config
+ *                        lib/modules/<release>/, optional .config (a `kernel build` cache
+ *                        directory with its `tree/` works too)
+ *   build:SRC[+PATCH]    `nvmf-fault kernel build --source SRC --patch PATCH` (kernel/build.ts;
+ *                        built on first use, then taken from the cache by input fingerprint)
+ *   image:DIR            a guest image directory as ensureVmImage writes it (image.json)
+ *
+ * `pkg:NAME` is accepted as an older spelling of a package name.
  */
 import { existsSync, statSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { InvalidArgumentError } from '../lib/errors.js'
+import { PATCH_SETS, SOURCE_LINE } from './build.js'
 
 export type KernelSpec =
   | { kind: 'default' }
@@ -22,6 +29,8 @@ export type KernelSpec =
   | { kind: 'package'; pkg: string; version?: string }
   | { kind: 'debs'; paths: string[] }
   | { kind: 'tree'; dir: string }
+  | { kind: 'build'; source: string; patch?: string }
+  | { kind: 'image'; dir: string }
 
 /** Suite aliases and the Debian suite each names. */
 export const SUITE_ALIASES: Readonly<Record<string, string>> = {
@@ -37,10 +46,39 @@ export const MATRIX_KERNELS: readonly string[] = ['6.1', '6.12', '6.17', 'bpo-la
 
 const SERIES = /^\d+\.\d+(\.\d+)?$/
 const PACKAGE = /^(linux-image-[a-z0-9][a-z0-9+.-]*)(?:=([A-Za-z0-9.+~:-]+))?$/
+/** build:SOURCE[+PATCH]: SOURCE a Debian source line (6.12) or a linux-source .deb / .tar.xz. */
+const BUILD = /^build:([^+]+)(?:\+(.+))?$/
+
+function parseBuild(s: string): KernelSpec {
+  const m = BUILD.exec(s)
+  const source = m?.[1]?.trim() ?? ''
+  const patch = m?.[2]?.trim()
+  if (source === '') throw new InvalidArgumentError('kernel', `'${s}': build needs a source, as in build:6.12 or build:6.12+seed-bio-qos`)
+  let src = source
+  if (!SOURCE_LINE.test(source)) {
+    if (!/\.(deb|tar\.xz)$/.test(source)) throw new InvalidArgumentError('kernel', `'${s}': the build source must be a Debian source line like 6.12, or a linux-source .deb / .tar.xz file`)
+    src = resolve(source)
+    if (!existsSync(src)) throw new InvalidArgumentError('kernel', `'${s}': ${src} does not exist`)
+  }
+  if (patch === undefined || patch === 'none') return { kind: 'build', source: src }
+  if (PATCH_SETS[patch] === undefined) throw new InvalidArgumentError('kernel', `'${s}': unknown patch set '${patch}' (known: ${Object.keys(PATCH_SETS).join(', ')}, none)`)
+  return { kind: 'build', source: src, patch }
+}
+
+function isDir(p: string): boolean {
+  return statSync(p, { throwIfNoEntry: false })?.isDirectory() === true
+}
 
 export function parseKernelSpec(text: string): KernelSpec {
-  const s = text.trim()
+  let s = text.trim()
   if (s === '' || s === 'default' || s === 'system') return { kind: 'default' }
+  if (s.startsWith('build:')) return parseBuild(s)
+  if (s.startsWith('image:')) {
+    const dir = resolve(s.slice('image:'.length))
+    if (!existsSync(join(dir, 'image.json'))) throw new InvalidArgumentError('kernel', `'${s}': ${dir} holds no guest image (image.json, kernel, initramfs.cpio)`)
+    return { kind: 'image', dir }
+  }
+  if (s.startsWith('pkg:')) s = s.slice('pkg:'.length)
   if (SERIES.test(s)) return { kind: 'series', series: s }
   const suite = SUITE_ALIASES[s]
   if (suite !== undefined) return { kind: 'suite', suite }
@@ -54,12 +92,12 @@ export function parseKernelSpec(text: string): KernelSpec {
       return { kind: 'debs', paths: parts }
     }
     const dir = parts[0] as string
-    if (parts.length === 1 && statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) return { kind: 'tree', dir }
+    if (parts.length === 1 && isDir(dir)) return { kind: 'tree', dir }
     throw new InvalidArgumentError('kernel', `'${s}' is neither a directory nor a list of .deb files`)
   }
   throw new InvalidArgumentError(
     'kernel',
-    `'${s}' is not a kernel spec (default, a series like 6.12, bpo-latest|trixie|bookworm|sid, linux-image-<name>[=<version>], a .deb path or a kernel tree directory)`,
+    `'${s}' is not a kernel spec (default, a series like 6.12, bpo-latest|trixie|bookworm|sid, linux-image-<name>[=<version>], a .deb path, a kernel tree directory, build:SOURCE[+PATCH] or image:DIR)`,
   )
 }
 
@@ -88,6 +126,10 @@ export function formatKernelSpec(spec: KernelSpec): string {
       return spec.paths.join(',')
     case 'tree':
       return spec.dir
+    case 'build':
+      return `build:${spec.source}${spec.patch !== undefined ? `+${spec.patch}` : ''}`
+    case 'image':
+      return `image:${spec.dir}`
   }
 }
 

@@ -157,3 +157,29 @@ export function qosMaskForRelease(release: string): number {
   const v = m === null ? 0 : Number(m[1]) * 1000 + Number(m[2])
   return v >= 6016 ? 0x300 : 0x600
 }
+
+/** `reproduce seed-bio-qos --qos`: which rq_qos / cgroup io policies the guest sets up. */
+export const QOS_MODES = ['wbt', 'iocost', 'throttle', 'all'] as const
+export type QosMode = (typeof QOS_MODES)[number]
+
+/**
+ * What the guest's cgroup checks (kernel/guest/seed-bio-qos.sh, `qos.*` results) say went wrong
+ * after the storm, once the writers were told to stop and the paths were back: writers still
+ * running or tasks in D state (stuck in throttling), request or writeback-throttling inflight
+ * counts that do not drain, a cgroup that cannot be removed, hung-task reports. Empty: nothing.
+ */
+export function qosFindings(results: Readonly<Record<string, string>>): string[] {
+  const out: string[] = []
+  const n = (k: string): number => Number(results[k] ?? 0)
+  if (n('qos.writers_left') > 0) out.push(`${n('qos.writers_left')} writer(s) still running 90 s after the stop`)
+  if (n('qos.d_state') > 0) out.push(`${n('qos.d_state')} task(s) in D state after the writers stopped`)
+  if (n('qos.hung_tasks') > 0) out.push(`${n('qos.hung_tasks')} hung-task report(s) in the kernel log`)
+  const inflight = results['qos.after_drain.inflight_nonzero'] ?? ''
+  if (inflight !== '') out.push(`request inflight counts not drained 10 s after the stop: ${inflight}`)
+  const wbt = results['qos.after_drain.wbt_inflight_nonzero'] ?? ''
+  if (wbt !== '') out.push(`writeback-throttling inflight not drained 10 s after the stop: ${wbt}`)
+  if (n('kernel_problems') > 0) out.push(`${n('kernel_problems')} WARNING/BUG/Oops/Call Trace line(s) in the kernel log`)
+  const rmdir = results['qos.rmdir']
+  if (rmdir !== undefined && rmdir !== 'ok') out.push(`removing the cgroup: ${rmdir}`)
+  return out
+}

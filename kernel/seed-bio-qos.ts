@@ -9,6 +9,13 @@
  * paced remap storm (examples/scenarios/nvme-058-paced.yaml, seeded) runs. One of three outcomes:
  * kernel oops, bug condition reached (QoS-flagged bios failed on the head, seen by the kprobes),
  * clean.
+ *
+ * `qos` other than `wbt` (the path disks' default writeback throttling) adds cgroup v2 io policies:
+ * the writers run in a group with the io controller; iocost (io.cost.qos / io.cost.model) and
+ * blk-throttle (io.max) are tried on the multipath heads and on the hidden path disks, blk-throttle
+ * stays on every head (re-applied as remapped namespaces come back under new heads); after the storm
+ * the guest checks that the state drains (writers end, inflight and wbt inflight back to 0, the
+ * cgroup can be removed, no hung task). Anything left is outcome `qos-anomaly` (qosFindings).
  */
 import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,15 +25,18 @@ import { parseScenario } from '../faults/scenario.js'
 import { readTargetConfigFile } from '../target/config.js'
 import { createTarget } from '../target/index.js'
 import { projectFile } from './project-dir.js'
-import { ensureVmImage, type VmImage } from './vm-image.js'
+import type { VmImage } from './vm-image.js'
 import { freePort, GUEST_HOST_IP, guestScript, startGuest } from './vm.js'
-import { parseKprobeTrace, parseOops, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt } from './seed-bio-qos-parse.js'
+import { parseKprobeTrace, parseOops, qosFindings, qosMaskForRelease, qosMaskFromBlkTypes, type KprobeCounts, type OopsExcerpt, type QosMode } from './seed-bio-qos-parse.js'
 
 
-export type SeedOutcome = 'kernel-oops' | 'bug-condition' | 'clean' | 'error'
+export type SeedOutcome = 'kernel-oops' | 'qos-anomaly' | 'bug-condition' | 'clean' | 'error'
 
 /** Exit status per outcome (the worst run decides when there are several). */
-export const SEED_EXIT: Readonly<Record<SeedOutcome, number>> = { clean: 0, error: 1, 'kernel-oops': 2, 'bug-condition': 3 }
+export const SEED_EXIT: Readonly<Record<SeedOutcome, number>> = { clean: 0, error: 1, 'kernel-oops': 2, 'bug-condition': 3, 'qos-anomaly': 4 }
+
+/** Outcomes from the worst down: the first present among several runs decides. */
+export const SEED_SEVERITY: readonly SeedOutcome[] = ['kernel-oops', 'qos-anomaly', 'bug-condition', 'error', 'clean']
 
 export interface SeedRunResult {
   run: number
@@ -50,6 +60,12 @@ export interface SeedRunResult {
   scenarioState: string
   durationMs: number
   note?: string
+  /** The cgroup io policies of the run. */
+  qosMode: QosMode
+  /** The guest's `qos.*` results (what was tried and what it answered, drain checks). */
+  qos?: Record<string, string>
+  /** What did not drain or got stuck (qosFindings); empty when all is well. */
+  qosFindings?: string[]
 }
 
 export interface SeedOptions {
@@ -61,25 +77,17 @@ export interface SeedOptions {
   run?: number
   /** Whole-run limit in seconds (default 420). */
   timeoutSec?: number
+  /** cgroup io policies besides the paths' writeback throttling (default wbt: none). */
+  qos?: QosMode
+  /** With a qos mode other than wbt: writeback-throttling latency target of every path disk, µs. */
+  wbtLatUsec?: number
   log?: (line: string) => void
   onConsoleLine?: (line: string) => void
 }
 
-/** A guest image for a kernel build tree (vmlinux + .config, no modules): the stock image's initramfs. */
-export async function imageForBuildTree(tree: string, log: (l: string) => void): Promise<VmImage> {
-  const vmlinux = join(tree, 'vmlinux')
-  if (!existsSync(vmlinux) || !existsSync(join(tree, '.config'))) throw new Error(`${tree} is no kernel build tree (vmlinux and .config needed)`)
-  const config = readFileSync(join(tree, '.config'), 'utf8')
-  if (/^CONFIG_MODULES=y$/m.test(config)) log('note: the build tree uses modules; the image loads none of them')
-  const base = await ensureVmImage({ log })
-  const release = existsSync(join(tree, 'include/config/kernel.release')) ? readFileSync(join(tree, 'include/config/kernel.release'), 'utf8').trim() : 'unknown'
-  // The busybox/nvme-cli initramfs of the stock image; its modules fail to load and are not needed.
-  return { ...base, kernel: vmlinux, bootMode: 'pvh', kernelRelease: release, kernelPackage: `build tree ${tree}` }
-}
-
 /** The BIO_QOS mask for an image: from the build tree's blk_types.h, else by release. */
 export function qosMaskFor(image: VmImage): number {
-  const tree = image.kernelPackage.startsWith('build tree ') ? image.kernelPackage.slice('build tree '.length) : undefined
+  const tree = image.kernelTree
   if (tree !== undefined) {
     const h = join(tree, 'include/linux/blk_types.h')
     if (existsSync(h)) {
@@ -122,6 +130,8 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
         SB_QOS_MASK: `0x${qosMask.toString(16)}`,
         SB_FLAGS_OFF: '20',
         SB_MAX_SECS: String(Math.max(30, timeoutSec - 90)),
+        SB_QOS: opts.qos ?? 'wbt',
+        ...(opts.wbtLatUsec !== undefined ? { SB_WBT_LAT: String(opts.wbtLatUsec) } : {}),
       },
       share,
       image: opts.image,
@@ -170,8 +180,12 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
     for (const [k, v] of Object.entries(res)) if (k.startsWith('errors.')) errorKinds[k.slice(7)] = Number(v)
     const kprobes = res.kprobes ?? (oops !== undefined ? 'unknown (the VM ended in an oops before the report)' : 'unknown')
     const rounds = faults.engine.trace.events.filter((e) => e.action === 'remap-round').length
+    const qos: Record<string, string> = {}
+    for (const [k, v] of Object.entries(res)) if (k.startsWith('qos.')) qos[k.slice(4)] = v
+    const findings = (opts.qos ?? 'wbt') !== 'wbt' ? qosFindings(res) : []
     let outcome: SeedOutcome
     if (oops !== undefined) outcome = 'kernel-oops'
+    else if (findings.length > 0) outcome = 'qos-anomaly'
     else if (r.rc !== 0 && counts === undefined) outcome = 'error'
     else if ((counts?.flaggedFailedOnHead ?? 0) > 0) outcome = 'bug-condition'
     else outcome = 'clean'
@@ -190,6 +204,11 @@ export async function runSeedBioQos(opts: SeedOptions): Promise<SeedRunResult> {
       stormRounds: rounds,
       scenarioState: faults.controller.scenarioInfo()?.state ?? 'none',
       durationMs: Date.now() - t0,
+      qosMode: opts.qos ?? 'wbt',
+    }
+    if (Object.keys(qos).length > 0) {
+      out.qos = qos
+      out.qosFindings = findings
     }
     if (counts !== undefined) out.counts = counts
     if (oops !== undefined) {

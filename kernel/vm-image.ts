@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ConfigError } from '../lib/errors.js'
 import { cacheRoot, withDirLock } from './cache.js'
 import { execCapture, which } from './exec.js'
 import { KERNEL_GUEST_DIR } from './guest-dir.js'
@@ -38,6 +39,8 @@ export interface VmImage {
   kernelPackage: string
   /** The kernel spec the image was built for (`6.12`, `bpo-latest`, `default`, a path ...). */
   kernelSpec: string
+  /** The kernel build tree the image was made from (tree and build: specs), for its sources. */
+  kernelTree?: string
   nvmeCliVersion: string
   busyboxVersion: string
   modules: string[]
@@ -134,6 +137,10 @@ export async function interopAvailability(opts: Pick<VmImageOptions, 'kernel'> =
   }
   try {
     const spec = specOf(opts)
+    if (spec.kind === 'image') {
+      if (readImage(spec.dir) === undefined) throw new Error(`${spec.dir} holds no complete guest image`)
+      return { ok: true }
+    }
     const choose = (): Promise<unknown> => chooseKernel(spec, { vmDebsDir: join(vmCacheRoot(), 'debs') })
     // The system's package index may never have been fetched (fresh CI machine).
     const first = await choose().catch((e: unknown) => e)
@@ -225,6 +232,7 @@ export function readImage(dir: string): VmImage | undefined {
     modules: img.modules,
     fingerprint: img.fingerprint,
     buildMs: 0,
+    ...(img.kernelTree !== undefined ? { kernelTree: img.kernelTree } : {}),
   }
 }
 
@@ -234,9 +242,15 @@ export function readImage(dir: string): VmImage | undefined {
  */
 export async function ensureVmImage(opts: VmImageOptions = {}): Promise<VmImage> {
   const log = opts.log ?? (() => {})
+  const spec = specOf(opts)
+  if (spec.kind === 'image') {
+    const img = readImage(spec.dir)
+    if (img === undefined) throw new ConfigError('kernel', `${spec.dir} holds no complete guest image (image.json, kernel, initramfs.cpio)`)
+    return img
+  }
   const root = vmCacheRoot()
   mkdirSync(join(root, 'debs'), { recursive: true })
-  const inputs = await gatherInputs(opts, log)
+  const inputs = await gatherInputs({ ...opts, kernel: spec }, log)
   const fp = fingerprint(inputs)
   const dir = join(root, fp)
   const force = opts.force === true
@@ -278,6 +292,7 @@ async function buildImage(root: string, dir: string, fp: string, inputs: Inputs,
           kernelRelease: parts.release,
           kernelPackage: inputs.kernel.label,
           kernelSpec: inputs.kernel.spec,
+          ...(inputs.kernel.kind === 'tree' ? { kernelTree: inputs.kernel.tree.dir } : {}),
           nvmeCliVersion: inputs.nvmeCli.version,
           busyboxVersion: inputs.busyboxVersion,
           modules,

@@ -18,6 +18,7 @@ export type NvmeofErrorCode =
   | 'ERR_NVMEOF_INVALID_STATE'
   | 'ERR_NVMEOF_TIMEOUT'
   | 'ERR_NVMEOF_CONNECTION'
+  | 'ERR_NVMEOF_WRITE_QUEUE_FULL'
   | 'ERR_NVMEOF_ABORTED'
   | 'ERR_NVMEOF_CONFIG'
   | 'ERR_NVMEOF_AUTH'
@@ -127,6 +128,20 @@ export class TimeoutError extends NvmeofError {
 export class ConnectionError extends NvmeofError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_NVMEOF_CONNECTION', message, options)
+  }
+}
+
+/**
+ * A queue pair's PDUs waiting for the socket's 'drain' reached their bound (the peer stopped
+ * reading): the command was not sent. `qid` names the queue, `limit` the bound.
+ */
+export class WriteQueueFullError extends NvmeofError {
+  readonly qid: number
+  readonly limit: number
+  constructor(qid: number, limit: number) {
+    super('ERR_NVMEOF_WRITE_QUEUE_FULL', `queue ${qid}: ${limit} PDUs already wait for the socket to drain (the controller is not reading)`)
+    this.qid = qid
+    this.limit = limit
   }
 }
 

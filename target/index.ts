@@ -36,6 +36,7 @@ export { parseTargetConfig, loadTargetConfigFile, defaultTargetConfig, DEFAULT_S
 export { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from './config-export.js'
 export { detectConfigFormat, fromNvmetcli, type ConfigFormat, type ConfigWarning } from './config-nvmetcli.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
+export type { ConnectionDecision, ReceiveDecision, SendDecision, CommandDecision, ConnectionFault, SeamName } from './seams/decisions.js'
 export type { TargetStatus, ControllerEvent, QueueEvent, StoreWrapper } from './core/target-core.js'
 export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'

@@ -7,11 +7,21 @@
  * failure (protocol error, C2HTermReq, socket error, close) kills the queue and rejects every pending
  * command with {@link ConnectionError}; a command timeout does *not* settle the command: it calls
  * `onTimeout` and the owner escalates (Abort, then controller reset, which closes the queue).
+ *
+ * State (the project's one state machine, lib/state-machine.ts): connecting → live → closed.
+ *
+ * Write backpressure (pdu-writer.ts): once `socket.write()` returns false, later PDUs wait, in
+ * order, until the socket's 'drain' (never more than `maxQueuedWrites` of them). A command submitted while that
+ * queue is full is refused with {@link WriteQueueFullError} (the queue stays up); H2CData that an
+ * R2T asks for when it is full ends the queue with that error (a controller that sends R2Ts but does
+ * not read cannot be served).
  */
 import net from 'node:net'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
-import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES } from '../../lib/errors.js'
+import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
+import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
+import { PduWriter } from './pdu-writer.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
@@ -43,6 +53,8 @@ export interface QueuePairOptions {
   inCapsuleMax: number
   /** Largest C2HData we accept (bytes). */
   maxC2HData: number
+  /** PDUs that may wait for the socket's 'drain' (default 2 × depth + 16: a capsule and an R2T's data per command). */
+  maxQueuedWrites?: number
   /** The queue died (not called after a local `close()`). */
   onClose?: (err: Error) => void
   /** A command exceeded its timeout; it stays pending until completed or the queue closes. */
@@ -82,6 +94,16 @@ interface Pending {
   reject(e: Error): void
 }
 
+/** connecting (ICReq sent, no ICResp yet) → live → closed (closed locally, or the queue died). */
+export const QueuePairState = { CONNECTING: 'connecting', LIVE: 'live', CLOSED: 'closed' } as const
+export type QueuePairStateValue = (typeof QueuePairState)[keyof typeof QueuePairState]
+type QueuePairState = QueuePairStateValue
+const QUEUE_PAIR_TRANSITIONS: TransitionTable<QueuePairState> = {
+  connecting: ['live', 'closed'],
+  live: ['closed'],
+  closed: [],
+}
+
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
 /** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
@@ -100,10 +122,11 @@ export class QueuePair {
   readonly #backlog: { run(): void; reject(e: Error): void }[] = []
   #maxh2cdata = 0
   #cpda = 0
-  #closed = false
+  readonly #sm = new StateMachine<QueuePairState>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
+  readonly #writer: PduWriter
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
@@ -117,13 +140,14 @@ export class QueuePair {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
       // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
-      if (this.#closed) return
+      if (this.#sm.is(QueuePairState.CLOSED)) return
       try {
         this.#framer.push(chunk)
       } catch (err) {
         this.#fatal(err as Error)
       }
     })
+    this.#writer = new PduWriter(socket, o.maxQueuedWrites ?? 2 * o.depth + 16)
     socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
   }
@@ -131,6 +155,7 @@ export class QueuePair {
   /** Open the TCP connection and run ICReq/ICResp. */
   static connect(o: QueuePairOptions): Promise<QueuePair> {
     if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
+    if (o.maxQueuedWrites !== undefined && (!Number.isInteger(o.maxQueuedWrites) || o.maxQueuedWrites < 1)) throw new InvalidArgumentError('maxQueuedWrites', 'must be a positive integer')
     return new Promise<QueuePair>((resolve, reject) => {
       const socket = net.connect({ host: o.host, port: o.port })
       const qp = new QueuePair(o, socket)
@@ -153,14 +178,21 @@ export class QueuePair {
     })
   }
 
+  get state(): QueuePairStateValue {
+    return this.#sm.state
+  }
   get closed(): boolean {
-    return this.#closed
+    return this.#sm.is(QueuePairState.CLOSED)
   }
   get outstanding(): number {
     return this.#pending.size
   }
   get maxh2cdata(): number {
     return this.#maxh2cdata
+  }
+  /** PDUs waiting for the socket's 'drain'. */
+  get queuedWrites(): number {
+    return this.#writer.queued
   }
   get localPort(): number | undefined {
     return this.#socket.localPort
@@ -175,7 +207,8 @@ export class QueuePair {
    * outstanding).
    */
   submit(cmd: QueueCommand): Promise<QueueCompletion> {
-    if (this.#closed) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    if (this.#sm.is(QueuePairState.CLOSED)) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    if (this.#writer.full) return Promise.reject(new WriteQueueFullError(this.qid, this.#writer.limit))
     const tag = this.#freeTags.pop()
     if (tag === undefined) {
       return new Promise<QueueCompletion>((resolve, reject) => {
@@ -226,21 +259,19 @@ export class QueuePair {
 
   /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
   close(reason?: Error): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    this.#sm.transition(QueuePairState.CLOSED)
     this.#closeError = reason ?? new ConnectionError(`queue ${this.qid} closed by the host`)
     this.#socket.destroy()
     this.#rejectAll(this.#closeError)
   }
 
   #write(parts: Buffer[]): void {
-    if (this.#closed) return
-    this.#socket.cork()
-    for (const b of parts) this.#socket.write(b)
-    process.nextTick(() => this.#socket.uncork())
+    if (!this.#sm.is(QueuePairState.CLOSED)) this.#writer.write(parts)
   }
 
   #rejectAll(err: Error): void {
+    this.#writer.stop()
     for (const b of this.#backlog.splice(0)) b.reject(err)
     const all = [...this.#pending.values()]
     this.#pending.clear()
@@ -252,8 +283,8 @@ export class QueuePair {
 
   /** The queue is dead. `last` (an H2CTermReq) is flushed before the close; destroy() would drop it. */
   #die(err: Error, last?: Buffer[]): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    this.#sm.transition(QueuePairState.CLOSED)
     this.#closeError = err
     if (last !== undefined && !this.#socket.destroyed) {
       // end() uncorks, writes, then sends FIN; a peer that never reads gets a bounded linger.
@@ -277,7 +308,7 @@ export class QueuePair {
   }
 
   #onPdu(raw: Buffer): void {
-    if (this.#closed) return
+    if (this.#sm.is(QueuePairState.CLOSED)) return
     let pdu: Pdu
     try {
       pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
@@ -304,6 +335,7 @@ export class QueuePair {
         this.#maxh2cdata = pdu.maxh2cdata
         this.#cpda = pdu.cpda
         this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
+        this.#sm.transition(QueuePairState.LIVE)
         this.#icresp()
         return
       }
@@ -338,7 +370,7 @@ export class QueuePair {
   }
 
   #requireLive(): void {
-    if (this.#icresp !== undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
+    if (this.#sm.is(QueuePairState.CONNECTING)) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
   }
 
   #settle(p: Pending, cqe: Cqe): void {
@@ -391,6 +423,10 @@ export class QueuePair {
       off += len
     }
     p.sent = end
+    if (this.#writer.full) {
+      this.#die(new WriteQueueFullError(this.qid, this.#writer.limit))
+      return
+    }
     this.#write(parts)
   }
 }

@@ -58,7 +58,7 @@ export function checkFixedBuffer(name: string, v: unknown, size: number): assert
 /**
  * Build the PDU parts for a header of `hlen` bytes (filled by `fillHeader`) followed by optional data.
  * Returns [header + HDGST + PAD] or [header + HDGST + PAD, data (uncopied), DDGST]. The header
- * buffer is zeroed (`Buffer.alloc`) so reserved bytes and PAD are 0 (spec 1.9).
+ * buffer is zeroed so reserved bytes and PAD are 0 (spec 1.9).
  */
 export function buildParts(
   type: number,
@@ -80,7 +80,9 @@ export function buildParts(
   const plen = headerLen + dataLen + (ddgst ? DIGEST_SIZE : 0)
   if (plen > 0xffffffff) throw new InvalidArgumentError('data', 'is too large for one PDU')
   const f = flags | (hdgst ? PduFlags.HDGSTF : 0) | (ddgst ? PduFlags.DDGSTF : 0)
-  const header = Buffer.alloc(headerLen)
+  // allocUnsafe slices Node's shared pool for small sizes (no new ArrayBuffer per PDU); the pool is
+  // never handed out twice, so a header still queued on a socket is never overwritten. Zeroed here.
+  const header = Buffer.allocUnsafe(headerLen).fill(0)
   writeCommonHeader(header, type, f, hlen, pdo, plen)
   fillHeader(header)
   // HDGST covers exactly the HLEN header bytes as sent, FLAGS included (spec 1.8).

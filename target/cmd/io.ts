@@ -99,7 +99,8 @@ function executeRead(req: Request): number | Promise<number> {
   const store = ns.store
   count(req, req.dataLength, false)
   if (store instanceof MemoryStore) {
-    req.c2hData = store.readSync(off, req.dataLength)
+    // A view where possible: the store copies a lent chunk before changing it.
+    req.c2hData = store.readView(off, req.dataLength)
     return 0
   }
   return store.read(off, req.dataLength).then((b) => {

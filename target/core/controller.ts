@@ -340,7 +340,8 @@ export class Controller {
     while (this.#aers.length > 0 && this.#aenQueue.length > 0) {
       const req = this.#aers.shift()!
       const dw0 = this.#aenQueue.shift()!
-      if (req.queue.inflight.get(req.cid) !== req) continue
+      // Its queue went away (the request was aborted): nothing can be sent on it.
+      if (req.aborted) continue
       req.dw0 = dw0
       req.queue.complete(req, 0)
     }

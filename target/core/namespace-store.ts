@@ -25,11 +25,23 @@ export interface NamespaceStore {
 
 const CHUNK = 64 * 1024
 
-/** Sparse memory: 64 KiB chunks allocated on first write; unwritten chunks read as zeroes. */
+/**
+ * Sparse memory: 64 KiB chunks allocated on first write; unwritten chunks read as zeroes.
+ *
+ * Reads for the I/O path ({@link readView}) return a view into a chunk instead of a copy when the
+ * range lies in one chunk. The view may still be queued on a socket (or held by a fault) after the
+ * command completed, so a chunk that has been lent out is copied before it is changed (copy on
+ * write): the bytes a read returned never change under it, whatever the host writes next, and a
+ * data digest computed over them stays right.
+ */
 export class MemoryStore implements NamespaceStore {
   readonly kind = 'memory' as const
   #size: number
   #chunks = new Map<number, Buffer>()
+  /** Chunks with views lent out by readView: copied before the next change. */
+  readonly #lent = new Set<number>()
+  /** Lent for reads of unwritten chunks; never written. */
+  #zeroes: Buffer | undefined
   constructor(options: { size: number }) {
     if (!Number.isSafeInteger(options.size) || options.size < 0) throw new InvalidArgumentError('size', 'must be a non-negative integer (bytes)')
     this.#size = options.size
@@ -37,8 +49,9 @@ export class MemoryStore implements NamespaceStore {
   get size(): number {
     return this.#size
   }
+  /** A copy of the range (the caller may keep or change it). */
   readSync(offset: number, length: number): Buffer {
-    const out = Buffer.alloc(length)
+    const out = Buffer.allocUnsafe(length)
     let pos = offset
     while (pos < offset + length) {
       const idx = Math.floor(pos / CHUNK)
@@ -46,9 +59,34 @@ export class MemoryStore implements NamespaceStore {
       const n = Math.min(CHUNK - within, offset + length - pos)
       const chunk = this.#chunks.get(idx)
       if (chunk !== undefined) chunk.copy(out, pos - offset, within, within + n)
+      else out.fill(0, pos - offset, pos - offset + n)
       pos += n
     }
     return out
+  }
+  /**
+   * The range for sending: a read-only view when it lies in one chunk (no copy), else a copy. The
+   * caller must not write into it.
+   */
+  readView(offset: number, length: number): Buffer {
+    const idx = Math.floor(offset / CHUNK)
+    const within = offset - idx * CHUNK
+    if (within + length > CHUNK) return this.readSync(offset, length)
+    const chunk = this.#chunks.get(idx)
+    if (chunk === undefined) {
+      this.#zeroes ??= Buffer.alloc(CHUNK)
+      return this.#zeroes.subarray(0, length)
+    }
+    this.#lent.add(idx)
+    return chunk.subarray(within, within + length)
+  }
+  /** The chunk to change in place: a fresh copy if views of it are out. */
+  #own(idx: number, chunk: Buffer): Buffer {
+    if (!this.#lent.delete(idx)) return chunk
+    const copy = Buffer.allocUnsafe(CHUNK)
+    chunk.copy(copy)
+    this.#chunks.set(idx, copy)
+    return copy
   }
   writeSync(offset: number, data: Buffer): void {
     let pos = offset
@@ -61,7 +99,7 @@ export class MemoryStore implements NamespaceStore {
       if (chunk === undefined) {
         chunk = Buffer.alloc(CHUNK)
         this.#chunks.set(idx, chunk)
-      }
+      } else chunk = this.#own(idx, chunk)
       data.copy(chunk, within, pos - offset, pos - offset + n)
       pos += n
     }
@@ -75,8 +113,10 @@ export class MemoryStore implements NamespaceStore {
       const n = Math.min(CHUNK - within, end - pos)
       const chunk = this.#chunks.get(idx)
       if (chunk !== undefined) {
-        if (n === CHUNK) this.#chunks.delete(idx)
-        else chunk.fill(0, within, within + n)
+        if (n === CHUNK) {
+          this.#chunks.delete(idx)
+          this.#lent.delete(idx)
+        } else this.#own(idx, chunk).fill(0, within, within + n)
       }
       pos += n
     }
@@ -100,6 +140,7 @@ export class MemoryStore implements NamespaceStore {
   }
   async close(): Promise<void> {
     this.#chunks.clear()
+    this.#lent.clear()
   }
   allocatedBytes(): number {
     return this.#chunks.size * CHUNK

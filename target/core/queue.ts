@@ -8,7 +8,10 @@
  * - execute; then `complete` writes the CQE fields, advances SQHD, appends to the error log on an
  *   error, runs the `onCompletion` seam and hands the response to the transport.
  *
- * With no hooks installed nothing here awaits unless the command itself is asynchronous.
+ * Each request moves through its own state machine (request.ts), which alone releases the namespace
+ * reference; a continuation that finds its request `aborted` (the queue went away) does nothing.
+ * The seams dispatch through target/seams: with no hooks installed nothing here awaits unless the
+ * command itself is asynchronous.
  */
 import type { Logger } from 'pino'
 import type { Sqe } from '../../lib/nvme/sqe.js'
@@ -16,7 +19,7 @@ import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import { StateMachine } from './state-machine.js'
 import { DEFERRED, Request, type ExecuteResult } from './request.js'
 import type { QueueTransport } from './transport-ops.js'
-import { COMMAND_SEAM_ACTIONS, PASS, type Decision, type HookContext, type HookSlot } from './hooks.js'
+import { SEAMS, type CommandDecision, type HookContext, type HookSlot } from '../seams/index.js'
 import type { Controller } from './controller.js'
 import type { Clock } from '../../lib/clock.js'
 
@@ -115,7 +118,7 @@ export class Queue {
     const req = new Request(this, sqe, inCapsule !== undefined && inCapsule.length > 0 ? Buffer.from(inCapsule) : undefined, this.env.clock.now())
     if (this.inflight.has(req.cid)) {
       // NVMe Base 2.0 section 4.6.1.2.1: CID must be unique among outstanding commands of the SQ.
-      this.#send(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
+      this.#refuse(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
       return
     }
     this.inflight.set(req.cid, req)
@@ -131,20 +134,8 @@ export class Queue {
       this.complete(req, status)
       return
     }
-    const onCommand = this.env.hooks.hooks?.onCommand
-    if (onCommand !== undefined) {
-      void Promise.resolve()
-        .then(() => onCommand(this.#ctx, req.hookCommand))
-        .then(
-          (d) => this.#afterCommandHook(req, d),
-          (err: unknown) => {
-            this.logger.error({ err }, 'onCommand hook failed')
-            this.#proceed(req)
-          },
-        )
-      return
-    }
-    this.#proceed(req)
+    req.transition('DECIDING')
+    SEAMS.command.run(this.env.hooks, this.logger, this.#ctx, req, this.#afterCommandSeam)
   }
 
   /**
@@ -156,35 +147,36 @@ export class Queue {
     const req = new Request(this, sqe, undefined, this.env.clock.now())
     req.errorLocation = errorLocation
     if (this.inflight.has(req.cid)) {
-      this.#send(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
+      this.#refuse(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
       return
     }
     this.inflight.set(req.cid, req)
     this.complete(req, status)
   }
 
-  #afterCommandHook(req: Request, decision: Decision): void {
-    const d = this.#applicable('onCommand', decision)
-    if (this.inflight.get(req.cid) !== req) {
-      // Ended while the hook ran (connection gone): nothing more happens to it.
-      req.releaseNamespace()
-      return
-    }
+  /** A command that never enters the pipeline (CID conflict): answered without the seams, not in flight. */
+  #refuse(req: Request, status: number): void {
+    req.finishExecution()
+    req.transition('COMPLETING')
+    this.#send(req, status)
+  }
+
+  readonly #afterCommandSeam = (d: CommandDecision, req: Request): void => {
+    // Its queue went away while the hook ran: the abort already ended it.
+    if (req.aborted) return
     switch (d.action) {
       case 'pass':
         this.#proceed(req)
         return
       case 'delay':
         this.env.clock.setTimeout(() => {
-          if (this.inflight.get(req.cid) === req && this.sm.is('LIVE')) this.#proceed(req)
-          else req.releaseNamespace()
+          if (!req.aborted) this.#proceed(req)
         }, d.ms)
         return
       case 'drop':
         // Never executed nor completed (it stays in flight for the host to time out), so it no
         // longer uses the namespace: a removal must not wait for it.
-        req.dropped = true
-        req.releaseNamespace()
+        req.drop()
         return
       case 'complete':
         req.dw0 = d.dw0 ?? 0
@@ -198,38 +190,20 @@ export class Queue {
       case 'close':
       case 'reset':
       case 'termReq':
-        // The connection goes away: the command is abandoned (no response can be sent).
+        // The connection goes away and the command with it (no response can be sent).
         this.transport.applyFault(d)
-        req.releaseNamespace()
+        req.abort()
         return
-      default:
-        // Unreachable while COMMAND_SEAM_ACTIONS and this switch agree; never strand the command.
-        this.#proceed(req)
     }
-  }
-
-  /**
-   * The decision if it applies at a command seam; otherwise (mutate/segment are PDU-send only, or an
-   * action — or value — a hook should not return) 'pass' with a warning naming the seam and action
-   * (hooks.ts, "Decisions and seams"): a command must never be stranded in flight.
-   */
-  #applicable(seam: 'onCommand' | 'onCompletion', d: Decision): Decision {
-    const action: unknown = typeof d === 'object' && d !== null ? (d as { action?: unknown }).action : d
-    if (COMMAND_SEAM_ACTIONS.has(action as Decision['action'])) return d
-    this.logger.warn({ seam, action: String(action) }, `fault decision '${String(action)}' does not apply at ${seam}; treated as 'pass'`)
-    return PASS
   }
 
   /** Fetch data if needed, then execute. */
   #proceed(req: Request): void {
     if (req.direction === 'host-to-controller' && req.dataLength > 0 && req.data === undefined) {
-      req.state = 'NEED_DATA'
+      req.transition('TRANSFERRING_H2C')
       this.transport.fetchData(req).then(
         (data) => {
-          if (this.inflight.get(req.cid) !== req || !this.sm.is('LIVE')) {
-            req.releaseNamespace()
-            return
-          }
+          if (req.aborted) return
           if (typeof data === 'number') {
             this.complete(req, data)
             return
@@ -240,7 +214,7 @@ export class Queue {
         (err: unknown) => {
           // The connection is going away; the request dies with it (no response possible).
           this.logger.debug({ err, cid: req.cid }, 'data transfer failed')
-          req.releaseNamespace()
+          req.abort()
         },
       )
       return
@@ -249,16 +223,13 @@ export class Queue {
       // Room for the data is reserved before the command builds it (the transport's byte budget).
       const wait = this.transport.reserveData(req)
       if (wait !== undefined) {
-        req.state = 'NEED_DATA'
+        req.transition('NEED_BUFFER')
         wait.then(
           () => {
-            if (this.inflight.get(req.cid) === req && this.sm.is('LIVE')) this.#execute(req)
-            else {
-              this.transport.releaseData?.(req)
-              req.releaseNamespace()
-            }
+            if (!req.aborted) this.#execute(req)
+            else this.transport.releaseData?.(req)
           },
-          () => req.releaseNamespace(),
+          () => req.abort(),
         )
         return
       }
@@ -267,7 +238,7 @@ export class Queue {
   }
 
   #execute(req: Request): void {
-    req.state = 'EXECUTING'
+    req.transition('EXECUTING')
     const exec = req.execute
     if (exec === undefined) {
       this.complete(req, NvmeStatus.INTERNAL)
@@ -282,8 +253,9 @@ export class Queue {
       return
     }
     if (typeof r === 'number') this.complete(req, r)
-    else if (r !== DEFERRED) {
-      req.executing = true
+    // Deferred (an AER waiting for an event): done with any namespace, completed by its handler.
+    else if (r === DEFERRED) req.executed()
+    else {
       r.then(
         (s) => this.#settled(req, s),
         (err: unknown) => {
@@ -294,14 +266,9 @@ export class Queue {
     }
   }
 
-  /** An asynchronous execute step finished: complete it, or, if its connection is gone, just let go. */
+  /** An asynchronous execute step finished: complete it, or, if its queue went away, let it go. */
   #settled(req: Request, s: number | typeof DEFERRED): void {
-    req.executing = false
-    if (req.state === 'DONE') {
-      // Torn down while the store operation ran: the teardown left the reference to this step.
-      req.releaseNamespace()
-      return
-    }
+    if (!req.executed()) return
     if (s !== DEFERRED) this.complete(req, s)
   }
 
@@ -311,29 +278,16 @@ export class Queue {
    * status a command hook imposed.
    */
   complete(req: Request, status: number, fromHook = false): void {
-    if (req.state === 'COMPLETING' || req.state === 'DONE') return
-    req.state = 'COMPLETING'
-    req.status = status
+    if (req.is('COMPLETING', 'DONE', 'DROPPED', 'ABORTED')) return
     // Execution is over: the namespace is no longer used (the completion hooks see only the status).
-    req.releaseNamespace()
-    const onCompletion = fromHook ? undefined : this.env.hooks.hooks?.onCompletion
-    if (onCompletion !== undefined) {
-      void Promise.resolve()
-        .then(() => onCompletion(this.#ctx, req.hookCommand, { status: req.status, dw0: req.dw0, dw1: req.dw1 }))
-        .then(
-          (d) => this.#afterCompletionHook(req, d),
-          (err: unknown) => {
-            this.logger.error({ err }, 'onCompletion hook failed')
-            this.#send(req, req.status)
-          },
-        )
-      return
-    }
-    this.#send(req, status)
+    req.finishExecution()
+    req.transition('COMPLETING')
+    req.status = status
+    if (fromHook) this.#send(req, status)
+    else SEAMS.completion.run(this.env.hooks, this.logger, this.#ctx, req, this.#afterCompletionSeam)
   }
 
-  #afterCompletionHook(req: Request, decision: Decision): void {
-    const d = this.#applicable('onCompletion', decision)
+  readonly #afterCompletionSeam = (d: CommandDecision, req: Request): void => {
     switch (d.action) {
       case 'pass':
         this.#send(req, req.status)
@@ -342,7 +296,8 @@ export class Queue {
         this.env.clock.setTimeout(() => this.#send(req, req.status), d.ms)
         return
       case 'drop':
-        req.dropped = true
+        if (req.aborted) return
+        req.drop()
         this.transport.releaseData?.(req)
         return
       case 'complete':
@@ -356,20 +311,18 @@ export class Queue {
       case 'close':
       case 'reset':
       case 'termReq':
-        // The connection goes away (its teardown ends the request): nothing is sent.
+        // The connection goes away (its teardown aborts the request): nothing is sent.
         this.transport.applyFault(d)
         return
-      default:
-        // Unreachable while COMMAND_SEAM_ACTIONS and this switch agree; never strand the command.
-        this.#send(req, req.status)
     }
   }
 
   #send(req: Request, status: number): void {
     req.status = status
+    if (req.aborted) return
     if (this.inflight.get(req.cid) === req) this.inflight.delete(req.cid)
     if (!this.sm.is('LIVE')) {
-      req.state = 'DONE'
+      req.transition('DONE')
       return
     }
     // SQHD: advance per completion modulo the queue size (NVMe Base 2.0 section 4.6.1.2.1);
@@ -386,7 +339,7 @@ export class Queue {
         nsid: req.nsid,
       })
     }
-    req.state = 'DONE'
+    req.transition('DONE')
     this.transport.queueResponse(req)
   }
 
@@ -395,12 +348,9 @@ export class Queue {
     if (this.sm.is('CLOSED', 'DISCONNECTING')) return
     this.sm.transition('DISCONNECTING')
     this.logger.debug({ reason, inflight: this.inflight.size }, 'queue disconnecting')
-    for (const req of this.inflight.values()) {
-      req.state = 'DONE'
-      // A store operation still running keeps its reference until it settles (`#settled`), so a
-      // removal cannot close the store under it; every other request lets go now.
-      if (!req.executing) req.releaseNamespace()
-    }
+    // A store operation still running keeps its reference until it settles (`#settled`), so a
+    // removal cannot close the store under it; every other request lets go now (request.ts).
+    for (const req of this.inflight.values()) req.abort()
     this.inflight.clear()
     const ctrl = this.controller
     if (ctrl !== undefined) ctrl.queueGone(this, reason)

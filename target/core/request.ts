@@ -1,14 +1,44 @@
 /**
- * One command in the pipeline `parse → execute → complete` (nvmet `nvmet_req`). Per-command state:
- * NEW → NEED_DATA (R2T) → READY → EXECUTING → COMPLETING → DONE.
+ * One command in the pipeline `parse → execute → complete` (nvmet `nvmet_req`), as an explicit state
+ * machine after SPDK's request states (`spdk_nvmf_request_state` / `nvmf_tcp_req_process`):
+ *
+ *   NEW ─▶ DECIDING ─▶ NEED_BUFFER ──────┐            (onCommand seam; C2H room reserved)
+ *              │   └─▶ TRANSFERRING_H2C ─┤            (R2T → H2CData)
+ *              │                         ▼
+ *              ├──────────────────────▶ EXECUTING ─▶ EXECUTED ─▶ COMPLETING ─▶ DONE
+ *              └─ (error status, drop, abort) ─────▶ EXECUTED ─▶ DROPPED | ABORTED
+ *
+ * EXECUTED means "done with the namespace": the command ran, failed before running, or will never
+ * run. Every path out of the namespace-holding states passes through it, and entering it is the one
+ * place the namespace reference taken at parse time is released. A request whose store operation is
+ * running when its queue goes away stays EXECUTING (the operation keeps the reference) and becomes
+ * ABORTED when it settles. COMPLETING runs the onCompletion seam; DONE = response handed to the
+ * transport; DROPPED = a fault dropped it (never completed, the host times it out); ABORTED = its
+ * queue went away (no response possible).
  */
 import type { Sqe } from '../../lib/nvme/sqe.js'
 import type { DataDirection } from '../../lib/nvme/opcodes.js'
-import type { CommandKind, HookCommand } from './hooks.js'
+import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
+import type { CommandKind, HookCommand } from '../seams/hooks.js'
 import type { TargetNamespaceRef } from './namespace.js'
 import type { Queue } from './queue.js'
 
-export type RequestState = 'NEW' | 'NEED_DATA' | 'READY' | 'EXECUTING' | 'COMPLETING' | 'DONE'
+export type RequestState = 'NEW' | 'DECIDING' | 'NEED_BUFFER' | 'TRANSFERRING_H2C' | 'EXECUTING' | 'EXECUTED' | 'COMPLETING' | 'DONE' | 'DROPPED' | 'ABORTED'
+
+const REQUEST_TABLE: TransitionTable<RequestState> = {
+  NEW: ['DECIDING', 'EXECUTED'],
+  DECIDING: ['NEED_BUFFER', 'TRANSFERRING_H2C', 'EXECUTING', 'EXECUTED'],
+  NEED_BUFFER: ['EXECUTING', 'EXECUTED'],
+  TRANSFERRING_H2C: ['EXECUTING', 'EXECUTED'],
+  EXECUTING: ['EXECUTED'],
+  EXECUTED: ['COMPLETING', 'DROPPED', 'ABORTED'],
+  COMPLETING: ['DONE', 'DROPPED', 'ABORTED'],
+  DONE: [],
+  DROPPED: [],
+  ABORTED: [],
+}
+/** Shared by every request (no options object per command). */
+const REQUEST_MACHINE = { name: 'request', initial: 'NEW', table: REQUEST_TABLE } as const
 
 /**
  * An execute step returns the status (Linux 15-bit form) now or later; `DEFERRED` means the handler
@@ -18,7 +48,7 @@ export const DEFERRED = Symbol('deferred')
 export type ExecuteResult = number | typeof DEFERRED | Promise<number | typeof DEFERRED>
 export type Execute = (req: Request) => ExecuteResult
 
-export class Request {
+export class Request extends StateMachine<RequestState> {
   readonly queue: Queue
   readonly sqe: Sqe
   readonly cid: number
@@ -42,22 +72,20 @@ export class Request {
   execute: Execute | undefined
   /**
    * The namespace reference taken at parse time (lookup and reference in one step). Held while the
-   * command may still touch the store; {@link releaseNamespace} drops it when the command ends.
+   * command may still touch the store; released on entering EXECUTED (and only there).
    */
   ns: TargetNamespaceRef | undefined
   slba: bigint | undefined
   nlb: number | undefined
-  state: RequestState = 'NEW'
-  /** An asynchronous execute step is running; it owns the namespace reference until it settles. */
-  executing = false
-  /** Set when a fault decision dropped it: never completed. */
-  dropped = false
+  /** Its queue went away while the store operation ran: ABORTED once the operation settles. */
+  #abortWhenExecuted = false
   /** Bytes the transport reserved for this command's buffers (given back when its response is out). */
   reservedBytes = 0
   readonly startedAt: number
   #hookCmd: HookCommand | undefined
 
   constructor(queue: Queue, sqe: Sqe, inCapsule: Buffer | undefined, now: number) {
+    super(REQUEST_MACHINE)
     this.queue = queue
     this.sqe = sqe
     this.cid = sqe.cid
@@ -87,15 +115,61 @@ export class Request {
     return this.#hookCmd
   }
 
+  /** An asynchronous execute step is running (it owns the namespace reference until it settles). */
+  get executing(): boolean {
+    return this.state === 'EXECUTING'
+  }
+  /** A fault decision dropped it: never completed. */
+  get dropped(): boolean {
+    return this.state === 'DROPPED'
+  }
+  /** Its queue went away (or will, once the running store operation settles): nothing more is sent. */
+  get aborted(): boolean {
+    return this.state === 'ABORTED' || this.#abortWhenExecuted
+  }
+
+  protected override move(to: RequestState): RequestState {
+    const from = super.move(to)
+    if (to === 'EXECUTED') {
+      // The one place the namespace reference is let go (see the state diagram above).
+      const ref = this.ns
+      this.ns = undefined
+      ref?.release()
+    }
+    return from
+  }
+
+  /** Done with the namespace (ran, failed before running, or will never run). Idempotent. */
+  finishExecution(): void {
+    if (this.state !== 'EXECUTED' && this.canTransition('EXECUTED')) this.transition('EXECUTED')
+  }
+
   /**
-   * The command will not touch the namespace again (completing, dropped, abandoned or its connection
-   * gone): release the reference. Safe on every path that ends a request: the first call releases,
-   * later ones find nothing.
+   * The execute step settled. False when the queue went away meanwhile: the request is ABORTED now
+   * (its reference released) and must not be completed.
    */
-  releaseNamespace(): void {
-    const ref = this.ns
-    this.ns = undefined
-    ref?.release()
+  executed(): boolean {
+    if (this.state !== 'EXECUTING') return this.state === 'EXECUTED'
+    this.transition('EXECUTED')
+    if (!this.#abortWhenExecuted) return true
+    this.transition('ABORTED')
+    return false
+  }
+
+  /** A fault dropped it: never completed, no longer holding its namespace. */
+  drop(): void {
+    this.finishExecution()
+    this.tryTransition('DROPPED')
+  }
+
+  /** Its queue went away: no response can be sent. A running store operation keeps its reference until it settles. */
+  abort(): void {
+    if (this.state === 'EXECUTING') {
+      this.#abortWhenExecuted = true
+      return
+    }
+    this.finishExecution()
+    this.tryTransition('ABORTED')
   }
 
   /** Fail parsing at `offset` (SQE byte) with `status`. */

@@ -4,10 +4,13 @@
 //     being inaccessible; I/O must keep going on both paths, every I/O must succeed and verify, and
 //     the target's store must hold what the guest wrote last.
 //  2. nvme-058.yaml on the nvme-058.target.yaml topology (6 ports, 3 namespaces in ANA groups 1-3):
-//     11 rounds of random-order disable / new UUID / enable while the guest writes namespace 1. Linux
-//     6.1 drops a namespace whose identifiers changed until a rescan, so some I/O fails by design
-//     (ioErrorsOk); the verdict is the guest kernel log (no WARNING/BUG/Oops/Call Trace) and the
-//     fault trace (all 11 rounds ran).
+//     11 rounds of random-order disable / new UUID / enable while the guest writes every namespace
+//     (round-robin, each write read back). Linux 6.1 drops a namespace whose identifiers changed
+//     until a rescan, so some I/O fails by design (ioErrorsOk); the verdict: per namespace, I/O ran
+//     and resumed, no completed write reads back wrong (guest, and the target's store), failed I/O is
+//     of the kinds a vanished path/head gives; the guest kernel log (no WARNING/BUG/Oops/Call
+//     Trace); the fault trace (all 11 rounds ran); and, when the guest kernel has kprobe events, the
+//     seed bug's counters (failovers, QoS-flagged bios failed on the head) are reported.
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -18,6 +21,7 @@ import { attachFaults, type FaultsHandle, type FaultTypeDefinition } from '../..
 import { firstDifference } from './fixtures/pattern.js'
 import { expectedBlock, runHostIo, type HostIoResult } from './fixtures/host-io.js'
 import { ensureVmImage, interopAvailability } from './fixtures/vm-image.js'
+import { qosMaskFor } from '../../kernel/seed-bio-qos.js'
 import { consoleTail, describeRun, freePort, GUEST_HOST_IP, type GuestResult } from './fixtures/vm.js'
 
 const EX = new URL('../../examples/scenarios/', import.meta.url)
@@ -177,6 +181,8 @@ t.test('nvme/058 scenario: remapping loop under kernel host I/O leaves no kernel
     await target.close()
   })
   t.equal(ports.length, 6, '6 ports')
+  const nsids = sub.namespaces.map((n) => n.nsid as number)
+  t.same(nsids, [1, 2, 3], '3 namespaces')
   const uuidsBefore = target.status().subsystems[0]!.namespaces.map((n) => n.uuid)
   const text = await readFile(new URL('nvme-058.yaml', EX), 'utf8')
 
@@ -186,7 +192,9 @@ t.test('nvme/058 scenario: remapping loop under kernel host I/O leaves no kernel
     subnqn: SUBNQN,
     ports,
     seconds: 30,
-    regionMiB: 16,
+    regionMiB: 8,
+    nsids,
+    kprobes: { qosMask: qosMaskFor(image) },
     image,
     // Linux 6.1 removes a namespace whose identifiers changed and re-adds it on a later rescan:
     // failed I/O is expected; the kernel log is the verdict (see fixtures/host-io.ts).
@@ -213,6 +221,10 @@ t.test('nvme/058 scenario: remapping loop under kernel host I/O leaves no kernel
   const rounds = trace.filter((e) => e.faultId === 'remap' && e.action === 'remap-round')
   const nsOps = trace.filter((e) => e.kind === 'state' && e.action?.startsWith('ns-') === true)
   t.comment(`trace: ${rounds.length} rounds, ${nsOps.length} namespace state changes`)
+  for (const [nsid, n] of run.namespaces) t.comment(`nsid ${nsid} (${n.head}): ops ${n.ops}, write errors ${n.writeErrors}, read errors ${n.readErrors}, mismatches ${n.mismatches}, final mismatches ${n.finalMismatches}, gens ${n.generations.map((g) => (g === undefined ? 'x' : g < 0 ? '-' : String(g))).join('')}`)
+  t.comment(`failed I/O by kind: ${JSON.stringify(run.errorKinds)}; "no available path" kernel lines: ${run.noPathLines}`)
+  const k = run.kprobeCounts
+  t.comment(`kprobes: ${run.kprobes ?? 'not asked'}${k !== undefined ? `; failovers ${k.failovers}, flagged bios entering the head ${k.flaggedHeadEntries}, flagged bios failed on the head ${k.flaggedFailedOnHead}, flagged completions ${k.flaggedCompletions}` : ''}`)
   for (const l of notableKernelLines(r)) t.comment(`guest: ${l}`)
 
   t.equal(run.scenarioError, undefined, 'scenario ran')
@@ -225,10 +237,33 @@ t.test('nvme/058 scenario: remapping loop under kernel host I/O leaves no kernel
   for (const p of ports) t.equal(run.checks.get(`connect_${p}`), 'ok', `connected on port ${p}`)
   t.equal(run.checks.get('head_device'), 'ok', 'head device')
   t.ok(run.ops > 0, `I/O ran (${run.ops} ops)`)
-  // Recovery: namespace 1 came back (rescan) and later writes went through and read back.
-  t.ok(run.writeErrors + run.readErrors < run.ops, `I/O resumed after the storm (${run.writeErrors + run.readErrors} of ${run.ops} failed)`)
+  t.equal(run.namespaces.size, 3, 'results for every namespace')
+  for (const [nsid, n] of run.namespaces) {
+    // Recovery: each namespace came back (rescan) and later writes went through and read back.
+    t.ok(n.ops > 0 && n.writeErrors + n.readErrors < n.ops, `nsid ${nsid}: I/O ran and resumed after the storm (${n.writeErrors + n.readErrors} of ${n.ops} failed)`)
+    t.equal(n.mismatches, 0, `nsid ${nsid}: no completed write read back wrong`)
+    t.equal(n.finalMismatches, 0, `nsid ${nsid}: final pass, every block with a known generation verified`)
+    t.ok(n.generations.some((g) => g === 0 || g === 1), `nsid ${nsid}: blocks with a known last generation`)
+    // The target's store holds what the guest wrote last to each block it knows.
+    let bad = 0
+    for (const [block, gen] of n.generations.entries()) {
+      if (gen !== 0 && gen !== 1) continue
+      const got = await target.readNamespace(SUBNQN, nsid, block * MiB, MiB)
+      if (firstDifference(got, expectedBlock(gen, block)) >= 0) bad++
+    }
+    t.equal(bad, 0, `nsid ${nsid}: the target's store matches the guest's last writes`)
+  }
   t.equal(run.mismatches, 0, 'no completed write read back wrong')
   t.equal(run.finalMismatches, 0, 'final pass: every block with a known generation verified')
+  // Failed I/O is what a path or head that went away gives (EIO from the head's "no available path",
+  // ENXIO/ENODEV/ENOENT from a vanished node, the guest's own "not a block device" guard), never a
+  // short or corrupted transfer.
+  const expectedKinds = /^(write|read)\.(Input\/output_error|No_such_device_or_address|No_such_device|No_such_file_or_directory|not_a_block_device)$/
+  const odd = Object.keys(run.errorKinds).filter((kind) => !expectedKinds.test(kind))
+  t.same(odd, [], `failed I/O only of the expected kinds (${JSON.stringify(run.errorKinds)})`)
+  if (run.kprobes?.startsWith('attached') === true) {
+    t.ok(k !== undefined && k.flaggedCompletions > 0, 'kprobes attached and counting (QoS-flagged bios completed on the path disks)')
+  } else t.comment(`kprobe counts unavailable on this kernel: ${run.kprobes ?? '?'}`)
   t.equal(run.checks.get('kernel_log_clean'), 'ok', 'guest kernel log: no WARNING/BUG/Oops/Call Trace')
   t.equal(run.checks.get('disconnect'), 'ok', 'disconnect after the storm')
   t.equal(r.rc, 0, `guest rc 0${r.rc === 0 ? '' : `\n${consoleTail(r, 80)}`}`)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { compareDebVersions } from '../../kernel/deb-version.js'
-import { bzImageRelease } from '../../kernel/kernel-fetch.js'
+import { bzImageRelease, chooseKernel } from '../../kernel/kernel-fetch.js'
 import { formatKernelSpec, kernelSpecFromEnv, MATRIX_KERNELS, parseKernelList, parseKernelSpec } from '../../kernel/kernel-spec.js'
 import { formatMatrix, parseTapRun } from '../interop/fixtures/matrix-report.js'
 
@@ -33,6 +33,43 @@ t.test('aliases, packages, .debs and trees parse; anything else is a typed error
   }
   t.equal(formatKernelSpec(parseKernelSpec('bpo-latest')), 'bpo-latest')
   t.equal(formatKernelSpec(parseKernelSpec('linux-image-x-amd64=1.0')), 'linux-image-x-amd64=1.0')
+})
+
+t.test('build:SOURCE[+PATCH], image:DIR and pkg:NAME are kernel specs too (reproduce and the matrix share them)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmf-kspec-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const src = join(dir, 'linux-source-6.12_6.12.117-1_all.deb')
+  writeFileSync(src, '')
+  mkdirSync(join(dir, 'img'))
+  writeFileSync(join(dir, 'img', 'image.json'), '{}')
+  t.same(parseKernelSpec('build:6.12'), { kind: 'build', source: '6.12' })
+  t.same(parseKernelSpec('build:6.12+none'), { kind: 'build', source: '6.12' })
+  t.same(parseKernelSpec('build:7.2+seed-bio-qos'), { kind: 'build', source: '7.2', patch: 'seed-bio-qos' })
+  t.same(parseKernelSpec(`build:${src}+seed-bio-qos`), { kind: 'build', source: src, patch: 'seed-bio-qos' })
+  t.same(parseKernelSpec(`image:${join(dir, 'img')}`), { kind: 'image', dir: join(dir, 'img') })
+  t.same(parseKernelSpec('pkg:linux-image-6.12.117+deb13-amd64'), { kind: 'package', pkg: 'linux-image-6.12.117+deb13-amd64' })
+  t.equal(formatKernelSpec(parseKernelSpec('build:6.12+seed-bio-qos')), 'build:6.12+seed-bio-qos')
+  t.equal(formatKernelSpec(parseKernelSpec(`image:${join(dir, 'img')}`)), `image:${join(dir, 'img')}`)
+  t.same(parseKernelList('6.1,build:6.12+seed-bio-qos'), ['6.1', 'build:6.12+seed-bio-qos'], 'the matrix takes build specs')
+  for (const bad of ['build:', 'build:+seed-bio-qos', 'build:6.12+nosuchpatch', 'build:6', 'build:linux.zip', `build:${join(dir, 'missing.deb')}`, `image:${dir}`, 'pkg:linux']) {
+    t.throws(() => parseKernelSpec(bad), { code: 'ERR_NVMEOF_INVALID_ARG', field: 'kernel' }, bad)
+  }
+})
+
+t.test('a kernel build cache directory resolves to its tree, with the release and the tree dir', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmf-kspec-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const tree = join(dir, 'tree')
+  mkdirSync(join(tree, 'include', 'config'), { recursive: true })
+  writeFileSync(join(dir, 'build.json'), '{}')
+  writeFileSync(join(tree, 'vmlinux'), 'ELF')
+  writeFileSync(join(tree, '.config'), 'CONFIG_PVH=y\n')
+  writeFileSync(join(tree, 'include', 'config', 'kernel.release'), '6.12.117\n')
+  for (const spec of [dir, tree]) {
+    const c = await chooseKernel(parseKernelSpec(spec), { vmDebsDir: join(dir, 'debs') })
+    t.match(c, { kind: 'tree', tree: { dir: tree, vmlinux: join(tree, 'vmlinux'), config: join(tree, '.config'), release: '6.12.117' } }, spec)
+  }
+  await t.rejects(chooseKernel({ kind: 'image', dir }, { vmDebsDir: dir }), { code: 'ERR_NVMEOF_CONFIG' }, 'an image is no kernel to build from')
 })
 
 t.test('the environment selects the kernel; NVMF_FAULT_KERNEL wins over the older variables', async (t) => {

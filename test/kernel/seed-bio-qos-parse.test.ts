@@ -1,11 +1,12 @@
 /**
  * reproduce seed-bio-qos, the parts that need no QEMU: the oops excerpt from a recorded console,
  * the kprobe trace counts (flagged bios failed on the head = an endio of the same bio right after
- * its head entry, in the same task), the BIO_QOS mask from a kernel's blk_types.h enum.
+ * its head entry, in the same task), the BIO_QOS mask from a kernel's blk_types.h enum, the
+ * findings of the --qos drain checks.
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { parseKprobeTrace, parseOops, qosMaskForRelease, qosMaskFromBlkTypes } from '../../kernel/seed-bio-qos-parse.js'
+import { parseKprobeTrace, parseOops, qosFindings, qosMaskForRelease, qosMaskFromBlkTypes } from '../../kernel/seed-bio-qos-parse.js'
 
 const FX = new URL('./fixtures/', import.meta.url)
 
@@ -68,4 +69,24 @@ t.test('a recorded oops (reproduce seed-bio-qos on Debian 6.12.117 with the rq_q
   t.equal(o?.workqueue, 'kblockd nvme_requeue_work [nvme_core]')
   t.same(o?.callTrace.slice(0, 5), ['bio_endio', 'nvme_ns_head_submit_bio', '__submit_bio', 'submit_bio_noacct_nocheck', 'nvme_requeue_work'], 'the seed trace, module names and ? entries left out')
   t.equal(o?.uptimeSec, undefined, 'no printk times in this excerpt')
+})
+
+t.test('--qos drain checks: what did not drain becomes a finding; a clean run has none', async (t) => {
+  const clean = {
+    'qos.writers_left': '0',
+    'qos.d_state': '0',
+    'qos.hung_tasks': '0',
+    'qos.after_stop.inflight_nonzero': 'nvme1c1n1=1/0',
+    'qos.after_drain.inflight_nonzero': '',
+    'qos.after_drain.wbt_inflight_nonzero': '',
+    'qos.rmdir': 'ok',
+    'qos.iocost.head': 'Operation_not_supported:3',
+  }
+  t.same(qosFindings(clean), [], 'inflight right after the stop may still drain; tried-and-refused configs are no finding')
+  t.same(qosFindings({}), [], 'no qos results: nothing to say')
+  const stuck = qosFindings({ ...clean, 'qos.writers_left': '2', 'qos.d_state': '3', 'qos.hung_tasks': '1', 'qos.after_drain.inflight_nonzero': 'nvme0n1=0/1', 'qos.after_drain.wbt_inflight_nonzero': 'nvme0c0n1=2', 'qos.rmdir': 'hung: still running after 30 s', kernel_problems: '4' })
+  t.equal(stuck.length, 7)
+  t.match(stuck.join('\n'), /2 writer\(s\) still running/)
+  t.match(stuck.join('\n'), /writeback-throttling inflight not drained .*nvme0c0n1=2/)
+  t.match(stuck.join('\n'), /removing the cgroup: hung/)
 })

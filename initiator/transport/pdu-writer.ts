@@ -1,0 +1,57 @@
+/**
+ * The host side's PDU writer: honours `socket.write()`'s return value. Each PDU's parts go out
+ * corked (uncorked on the next tick: header, data and digest as separate buffers, one segment when
+ * they fit). Once a write returns false, later PDUs wait here, in order, until the socket's 'drain'
+ * — at most `limit` of them; `full` tells the queue pair to refuse more (WriteQueueFullError).
+ */
+import type { Socket } from 'node:net'
+
+export class PduWriter {
+  readonly limit: number
+  readonly #socket: Socket
+  /** PDUs (their wire parts) waiting for 'drain', oldest first. */
+  readonly #queued: Buffer[][] = []
+  #needDrain = false
+  #stopped = false
+
+  constructor(socket: Socket, limit: number) {
+    this.#socket = socket
+    this.limit = limit
+    socket.on('drain', () => this.#flush())
+  }
+
+  /** PDUs waiting for 'drain'. */
+  get queued(): number {
+    return this.#queued.length
+  }
+  /** The bound is reached: nothing more may be written until the socket drains. */
+  get full(): boolean {
+    return this.#queued.length >= this.limit
+  }
+
+  /** Writes one PDU, or queues it while the socket needs 'drain'. The caller checks `full` first. */
+  write(parts: Buffer[]): void {
+    if (this.#stopped) return
+    if (this.#needDrain) this.#queued.push(parts)
+    else this.#writeNow(parts)
+  }
+
+  /** The queue is gone: what waits is dropped and nothing more is written. */
+  stop(): void {
+    this.#stopped = true
+    this.#queued.length = 0
+  }
+
+  #writeNow(parts: Buffer[]): void {
+    const s = this.#socket
+    s.cork()
+    for (const b of parts) if (!s.write(b)) this.#needDrain = true
+    process.nextTick(() => s.uncork())
+  }
+
+  /** 'drain': write what waited, in order, until the socket pushes back again. */
+  #flush(): void {
+    this.#needDrain = false
+    while (!this.#stopped && !this.#needDrain && this.#queued.length > 0) this.#writeNow(this.#queued.shift()!)
+  }
+}

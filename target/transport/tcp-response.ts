@@ -1,0 +1,29 @@
+/**
+ * The PDUs that answer a command: one C2HData with its data when it succeeded and has any (like
+ * nvmet and SPDK: DATAO 0, LAST_PDU set), then its CapsuleResp — unless the host disabled SQ flow
+ * control and the completion carries nothing but success, when the C2HData's SUCCESS flag stands
+ * in for the CapsuleResp (wire spec 10.2).
+ */
+import { encodeCqe } from '../../lib/nvme/cqe.js'
+import { PduType, type Pdu } from '../../lib/pdu/index.js'
+import type { Queue } from '../core/queue.js'
+import type { Request } from '../core/request.js'
+
+export interface ResponsePdus {
+  c2hData: Pdu | undefined
+  capsuleResp: Pdu | undefined
+}
+
+export function responsePdus(req: Request, q: Queue): ResponsePdus {
+  const data = req.status === 0 ? req.c2hData : undefined
+  const hasData = data !== undefined && data.length > 0
+  const elide = hasData && q.sqFlowDisabled && req.dw0 === 0 && req.dw1 === 0
+  let c2hData: Pdu | undefined
+  if (hasData) {
+    const len = Math.min(data.length, req.dataLength)
+    c2hData = { type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data: len === data.length ? data : data.subarray(0, len) }
+  }
+  if (elide) return { c2hData, capsuleResp: undefined }
+  const cqe = encodeCqe({ dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status })
+  return { c2hData, capsuleResp: { type: PduType.CAPSULE_RESP, cqe } }
+}

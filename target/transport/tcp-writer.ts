@@ -1,0 +1,182 @@
+/**
+ * The only place the TCP transport writes PDUs. `send(pdu)` encodes (header + HDGST + PAD, the
+ * caller's data buffer uncopied, DDGST: wire spec 1.3), passes the PDU through the onPduSend seam
+ * and the send-side shaper its decision picks (tcp-send-shaping.ts), and writes the parts as
+ * separate buffers inside one cork/uncork (uncorked on the next tick, so a C2HData and its
+ * CapsuleResp leave in one segment when they fit).
+ *
+ * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
+ * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
+ * Backpressure: a `write()` that returns false sets `needDrain` until the socket's 'drain'; the
+ * connection stops reading from a host that does not read what we send.
+ */
+import type { Socket } from 'node:net'
+import type { Logger } from 'pino'
+import type { Clock } from '../../lib/clock.js'
+import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
+import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
+import { shaperFor, type WireOps } from './tcp-send-shaping.js'
+import { tracePdu } from './tcp-trace.js'
+
+export interface TcpWriterOptions {
+  socket: Socket
+  clock: Clock
+  hooks: HookSlot
+  /** The hook context of the connection's queue (grows once Connect binds it). */
+  context: () => HookContext
+  logger: () => Logger
+  tracePdu: boolean
+  /** A connection fault decided at onPduSend (stall, close, reset, termReq). */
+  onFault: (d: ConnectionFault) => void
+  /** A write needs 'drain' (`true`) or the socket drained (`false`). */
+  onDrainNeeded: (needed: boolean) => void
+}
+
+export class TcpWriter implements WireOps {
+  readonly #o: TcpWriterOptions
+  #hdgst = false
+  #ddgst = false
+  #hpda = 0
+  #corked = false
+  #needDrain = false
+  /** Wire parts of PDUs a `hold` decision kept back; they precede the next write. */
+  #held: Buffer[] = []
+  /** Sends waiting behind an asynchronous onPduSend decision (keeps PDU order). */
+  #chain: Promise<void> = Promise.resolve()
+  #chainDepth = 0
+
+  constructor(o: TcpWriterOptions) {
+    this.#o = o
+    o.socket.on('drain', () => {
+      this.#needDrain = false
+      o.onDrainNeeded(false)
+    })
+  }
+
+  /** Writes wait for the socket's 'drain'. */
+  get needDrain(): boolean {
+    return this.#needDrain
+  }
+
+  /** After ICReq/ICResp: the digests the host asked for and its PDU data alignment (HPDA). */
+  setDigests(o: { hdgst: boolean; ddgst: boolean; hpda: number }): void {
+    this.#hdgst = o.hdgst
+    this.#ddgst = o.ddgst
+    this.#hpda = o.hpda
+  }
+
+  /** Encodes and sends `pdu`; `written` runs once its bytes are handed to the kernel (or never will be). */
+  send(pdu: Pdu, written?: () => void): void {
+    // ICResp and TermReq carry no digests (wire spec 1.3: digests start after the ICResp).
+    const bare = pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ
+    const parts = encodePduParts(pdu, bare ? {} : { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda })
+    if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts.reduce((n, p) => n + p.length, 0))
+    if (this.#chainDepth === 0 && !SEAMS.send.installed(this.#o.hooks)) {
+      this.#write(parts, written)
+      return
+    }
+    this.#chainDepth++
+    this.#chain = this.#chain
+      .then(
+        () =>
+          new Promise<void>((resolve) => {
+            const tx: SendSubject = { pdu, parts }
+            SEAMS.send.run(this.#o.hooks, this.#o.logger(), this.#o.context(), tx, (d) => this.#shape(d, parts, resolve))
+          }),
+      )
+      .catch((err: unknown) => this.#o.logger().error({ err }, 'sending a PDU failed'))
+      .finally(() => {
+        this.#chainDepth--
+        // Fault paths (held, dropped, segmented PDUs): the budget is given back once decided.
+        written?.()
+      })
+  }
+
+  /** Carries out the onPduSend decision for one PDU; `resolve` lets the next PDU go. */
+  #shape(d: SendDecision, parts: Buffer[], resolve: () => void): void {
+    const shaper = shaperFor(d, this)
+    let done: void | Promise<void> = undefined
+    if (shaper !== undefined) done = shaper((p) => this.#write(p))(parts)
+    else if (d.action === 'stall') {
+      // The connection stops reading for `ms`; this PDU goes out after it.
+      this.#o.onFault(d)
+      done = this.sleep(d.ms).then(() => this.#write(parts))
+    } else this.#o.onFault(d as ConnectionFault) // close, reset, termReq: the PDU is not sent
+    void Promise.resolve(done).then(resolve, (err: unknown) => {
+      this.#o.logger().error({ err }, 'send-side fault shaping failed')
+      resolve()
+    })
+  }
+
+  /** A TermReq goes out at once, without the seams (the connection closes right after it). */
+  sendTermReq(fes: number, fei: number, header: Buffer): void {
+    const data = header.subarray(0, 128)
+    const pdu: Pdu = { type: PduType.C2H_TERM_REQ, fes, fei, data }
+    const parts = encodePduParts(pdu)
+    if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts[0]!.length)
+    this.writeNow(parts)
+  }
+
+  // ---- WireOps (used by the send-side shapers) -------------------------------------------------
+
+  write(parts: Buffer[]): void {
+    this.#write(parts)
+  }
+
+  hold(parts: Buffer[]): void {
+    this.#held.push(...parts)
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#o.clock.setTimeout(resolve, ms))
+  }
+
+  writeNow(parts: Buffer[]): void {
+    const s = this.#o.socket
+    if (s.destroyed || !s.writable) return
+    const held = this.#takeHeld([])
+    if (held.length > 0) {
+      // Keep wire order: what was held goes out, as one corked write, before these bytes.
+      s.cork()
+      for (const p of held) this.#push(p)
+      s.uncork()
+    }
+    for (const p of parts) this.#push(p)
+  }
+
+  // ---- the socket ------------------------------------------------------------------------------
+
+  /** Parts held by `hold` decisions, taken (in order) to go out in front of `parts`. */
+  #takeHeld(parts: Buffer[]): Buffer[] {
+    if (this.#held.length === 0) return parts
+    const all = [...this.#held, ...parts]
+    this.#held = []
+    return all
+  }
+
+  /** Corked scatter-gather: header, data and digest as separate buffers, uncorked next tick. */
+  #write(parts: Buffer[], written?: () => void): void {
+    const s = this.#o.socket
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return
+    }
+    parts = this.#takeHeld(parts)
+    if (!this.#corked) {
+      this.#corked = true
+      s.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        s.uncork()
+      })
+    }
+    const last = parts.length - 1
+    for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
+    // A host that does not read what we send gets nothing more read from it until 'drain'.
+    if (this.#needDrain) this.#o.onDrainNeeded(true)
+  }
+
+  #push(p: Buffer, written?: () => void): void {
+    if (!this.#o.socket.write(p, written)) this.#needDrain = true
+  }
+}
