@@ -4,6 +4,7 @@ import { registerTargetCommand } from '../target/cli.js'
 import { registerCtlCommand } from '../faults/cli.js'
 import { registerInitiatorCommands } from '../initiator/cli.js'
 import { registerKernelCommands } from '../kernel/cli.js'
+import { registerConformanceCommand } from '../conformance/cli.js'
 
 /** The package version, read from package.json (two levels up in both the source and dist layouts). */
 export function packageVersion(): string {
@@ -34,5 +35,6 @@ export function createProgram(): Command {
   registerCtlCommand(program)
   registerInitiatorCommands(program)
   registerKernelCommands(program)
+  registerConformanceCommand(program, { version: packageVersion() })
   return program
 }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import { type Clock } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
-import type { ControllerEvent, QueueEvent, TargetHandle } from '../target/index.js'
+import type { ControllerEvent, QueueEvent, TargetHandle, TargetHooks } from '../target/index.js'
 import { FaultController } from './controller.js'
 import { startControlServer, type ControlServer } from './control-server.js'
 import type { HttpApi, HttpApiOptions } from './control-http.js'
@@ -96,6 +96,11 @@ export interface AttachFaultsOptions {
   http?: Omit<HttpApiOptions, 'controller'>
   /** Target metrics: their observing hooks wrap the engine's, and /metrics serves them. */
   metrics?: TargetMetrics
+  /**
+   * Observers composed around the engine's hooks (outermost), re-applied whenever the fault list
+   * changes: the conformance runner's journal and timeline see every final decision.
+   */
+  wrapHooks?: (hooks: TargetHooks) => TargetHooks
 }
 
 export interface FaultsHandle {
@@ -125,7 +130,8 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
     return p === undefined ? undefined : { addr: p.address, port: p.port }
   }
   const metrics = opts.metrics
-  const install = (): void => handle.setHooks(metrics !== undefined ? metrics.wrap(engine.hooks()) : engine.hooks())
+  const wrap = opts.wrapHooks ?? ((h: TargetHooks): TargetHooks => h)
+  const install = (): void => handle.setHooks(wrap(metrics !== undefined ? metrics.wrap(engine.hooks()) : engine.hooks()))
   const unsubscribeHooks = engine.onChange(install)
   install()
   // Controller and queue life-cycle changes go into the trace as state events.

@@ -324,7 +324,7 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
   if (!isObject(v)) fail('(root)', 'must be an object with at least "ports"')
   checkKeys(v, '', ['ports', 'subsystems', 'hosts', 'referrals', 'icReqTimeoutMs', 'maxQueueSize', 'inlineDataSize', 'maxH2CData', 'mdts', 'maxBufferedBytes', 'limits',
     // in-process extras accepted and ignored here
-    'logger', 'clock', 'random', 'hooks', 'logLevel', 'tracePdu'])
+    'logger', 'clock', 'random', 'hooks', 'logLevel', 'tracePdu', 'wrapStore'])
   const ports = arr(v.ports, 'ports').map((p, i) => parsePort(p, `ports[${i}]`))
   const ids = new Set<number>()
   ports.forEach((p, i) => {

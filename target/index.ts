@@ -27,7 +27,7 @@ import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
 import type { TargetAuthCounters } from './cmd/auth.js'
-import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type TargetStatus } from './core/target-core.js'
+import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type StoreWrapper, type TargetStatus } from './core/target-core.js'
 import { TcpTransport, type BoundPort, type ConnectionStats } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
 
@@ -37,7 +37,7 @@ export { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from '.
 export { detectConfigFormat, fromNvmetcli, type ConfigFormat, type ConfigWarning } from './config-nvmetcli.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
 export type { ConnectionDecision, ReceiveDecision, SendDecision, CommandDecision, ConnectionFault, SeamName } from './seams/decisions.js'
-export type { TargetStatus, ControllerEvent, QueueEvent } from './core/target-core.js'
+export type { TargetStatus, ControllerEvent, QueueEvent, StoreWrapper } from './core/target-core.js'
 export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export type { TargetAuthCounters } from './cmd/auth.js'
@@ -54,6 +54,8 @@ export interface TargetOptions extends TargetConfig {
   hooks?: TargetHooks
   /** Log every PDU at trace level. */
   tracePdu?: boolean
+  /** Store seam: wrap each namespace store as it is opened (the conformance write journal uses it). */
+  wrapStore?: StoreWrapper
 }
 
 export interface SetAnaStateOptions {
@@ -380,7 +382,7 @@ export async function createTarget(options: TargetOptions): Promise<TargetHandle
   const clock = options.clock ?? systemClock
   const random = options.random ?? seededRandom(Date.now())
   const hooks: HookSlot = { hooks: options.hooks }
-  const core = new TargetCore({ config, logger, clock, random, hooks })
+  const core = new TargetCore({ config, logger, clock, random, hooks, ...(options.wrapStore !== undefined ? { wrapStore: options.wrapStore } : {}) })
   const transport = new TcpTransport({ core, logger, clock, hooks, tracePdu: options.tracePdu === true })
   const target = new Target(core, transport, hooks, logger)
   try {

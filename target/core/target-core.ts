@@ -74,7 +74,15 @@ export interface TargetCoreOptions {
   clock: Clock
   random: Random
   hooks: HookSlot
+  /**
+   * Store seam: wraps every namespace store as it is opened (before it is published), e.g. the
+   * conformance write journal. Default: the store as opened.
+   */
+  wrapStore?: StoreWrapper
 }
+
+/** See {@link TargetCoreOptions.wrapStore}. */
+export type StoreWrapper = (store: NamespaceStore, ns: { nsid: number; blockSize: number }) => NamespaceStore
 
 export class TargetCore extends EventEmitter {
   readonly config: ResolvedConfig
@@ -89,6 +97,7 @@ export class TargetCore extends EventEmitter {
   readonly queues = new Set<Queue>()
   /** DH-HMAC-CHAP state of the queues of hosts with a dhchapKey (target/cmd/auth.ts). */
   readonly auth: TargetAuth
+  readonly #wrapStore: StoreWrapper | undefined
   #nextCntlid = 1
   #closing = false
 
@@ -99,6 +108,7 @@ export class TargetCore extends EventEmitter {
     this.clock = o.clock
     this.random = o.random
     this.hooks = o.hooks
+    this.#wrapStore = o.wrapStore
     this.auth = new TargetAuth({ hosts: o.config.hostAuth, clock: o.clock, logger: o.logger.child({ component: 'auth' }) })
     for (const r of o.config.referrals)
       this.discovery.referrals.push({
@@ -149,6 +159,7 @@ export class TargetCore extends EventEmitter {
     let store: NamespaceStore
     if (ns.store.type === 'file') store = await FileStore.open({ path: ns.store.path, size: ns.sizeBytes })
     else store = new MemoryStore({ size: ns.sizeBytes })
+    if (this.#wrapStore !== undefined) store = this.#wrapStore(store, { nsid: ns.nsid, blockSize: ns.blockSize })
     return {
       nsid: ns.nsid,
       store,
@@ -225,8 +236,10 @@ export class TargetCore extends EventEmitter {
     // A queue that must authenticate runs only Fabrics commands until it has (Base 2.0 8.13; nvmet).
     const authStatus = this.auth.check(q)
     if (authStatus !== 0) return req.fail(authStatus, SQE_OPC)
-    // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet).
-    if (!ctrl.ready) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
+    // Non-fabrics commands need CC.EN = 1 and CSTS.RDY = 1 (Base 2.0 section 3.5.1; nvmet). CSTS.CFS
+    // leaves RDY set: nvmet keeps executing until its fatal work tears the queues down, so a fatal
+    // controller must not answer Command Sequence Error with DNR (a host would fail the I/O).
+    if (!ctrl.ready && !ctrl.sm.is('FATAL')) return req.fail(NvmeStatus.CMD_SEQ_ERROR | STATUS_DNR, SQE_OPC)
     // MDTS bounds every data transfer (Base 2.0 5.17.2.1): nothing larger is buffered or built.
     if (req.dataLength > this.maxTransferBytes) return req.fail(NvmeStatus.INVALID_FIELD | STATUS_DNR, SQE_DPTR)
     if (ctrl.discovery) return q.qid === 0 ? parseDiscovery(req, this, ctrl) : req.fail(NvmeStatus.INVALID_OPCODE | STATUS_DNR, SQE_OPC)

@@ -1,0 +1,415 @@
+/**
+ * The checks of the catalogue, each a factory of a {@link CheckDefinition}: a stable id, a title,
+ * and a judgement from what the target observed (target-observer.ts), the write journal
+ * (write-journal.ts) and what the driver reported. A fail names the first violation precisely
+ * (time, path, command, what the host had been told); a pass states the evidence; a skip says what
+ * was missing.
+ */
+import { NvmeStatus, statusDnr, statusName, statusSct } from '../lib/status.js'
+import { IoOpcode } from '../lib/nvme/opcodes.js'
+import type { CheckDefinition, CheckOutcome, JudgeContext } from './catalogue-types.js'
+import type { WriteAttempt } from './write-journal.js'
+
+const BAD = new Set(['inaccessible', 'persistent-loss'])
+
+function port(ctx: JudgeContext, portId: number): string {
+  return String(ctx.trsvcids.get(portId) ?? `#${portId}`)
+}
+
+function st(s: number): string {
+  return `${statusName(s, 'io')} (0x${s.toString(16)})`
+}
+
+function ms(n: number): string {
+  return `${Math.round(n)} ms`
+}
+
+/** Writes grouped by identity (NSID, offset, payload CRC): one application write and its retries. */
+function writeGroups(attempts: readonly WriteAttempt[]): Map<string, WriteAttempt[]> {
+  const m = new Map<string, WriteAttempt[]>()
+  for (const a of attempts) {
+    const k = `${a.nsid}/${a.offset}/${a.length}/${a.crc}`
+    const l = m.get(k)
+    if (l === undefined) m.set(k, [a])
+    else l.push(a)
+  }
+  return m
+}
+
+function describeWrite(ctx: JudgeContext, a: WriteAttempt): string {
+  const bs = 512
+  void bs
+  return `write #${a.seq} (nsid ${a.nsid}, byte offset ${a.offset}, ${a.length} bytes) on port ${a.portId !== undefined ? port(ctx, a.portId) : '?'}`
+}
+
+export function dataIntact(): CheckDefinition {
+  return {
+    id: 'data-intact',
+    title: 'no acknowledged write lost, corrupted, duplicated or reordered (target journal)',
+    judge: ({ journal }) => {
+      const v = journal.violations
+      const s = journal.stats
+      if (v.length > 0) return { verdict: 'fail', judgedFrom: 'journal', detail: `${v.length} violation(s); first at ${ms(v[0]!.tMs)}: ${v[0]!.detail}` }
+      if (s.acked === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write was acknowledged: nothing to hold reads to' }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${s.acked} acknowledged writes; ${s.reads} reads served, ${s.blocksVerified} written blocks verified against the journal` }
+    },
+  }
+}
+
+export function noAppErrors(): CheckDefinition {
+  return {
+    id: 'no-app-errors',
+    title: 'the application saw no I/O error (the fault was absorbed)',
+    judge: ({ driver }) => {
+      if (driver.ioEvents === 0 && driver.errors === 0 && driver.errorDetails.length === 0) return { verdict: 'skip', judgedFrom: 'initiator', detail: 'the initiator reported no I/O' }
+      if (driver.errors > 0 || driver.errorDetails.length > 0)
+        return { verdict: 'fail', judgedFrom: 'initiator', detail: `${driver.errors} I/O error(s) reported to the application${driver.errorDetails[0] !== undefined ? `: ${driver.errorDetails[0]}` : ''}` }
+      return { verdict: 'pass', judgedFrom: 'initiator', detail: `${driver.ops} I/Os completed, no error reported to the application` }
+    },
+  }
+}
+
+export function ioResumes(): CheckDefinition {
+  return {
+    id: 'io-resumes',
+    title: 'I/O completes successfully after the faults ended',
+    judge: (ctx) => {
+      const after = ctx.observer.io.filter((r) => r.tMs > ctx.scenarioEndMs && r.tMs <= ctx.stopMs && r.status === 0 && r.sent)
+      if (after.length === 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no I/O completed successfully between the scenario's end (${ms(ctx.scenarioEndMs)}) and the stop (${ms(ctx.stopMs)})` }
+      const ports = [...new Set(after.map((r) => port(ctx, r.portId)))].join(', ')
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${after.length} I/Os completed after the scenario's end, on port(s) ${ports}; first after ${ms(after[0]!.tMs - ctx.scenarioEndMs)}` }
+    },
+  }
+}
+
+export function noIoToInaccessible(): CheckDefinition {
+  return {
+    id: 'no-io-to-inaccessible',
+    title: 'no I/O sent to a path the host was told is inaccessible (NVMe Base 2.0 §8.1.3)',
+    judge: (ctx) => {
+      const v = ctx.observer.inaccessibleSends
+      const g = ctx.observer.graceMs
+      if (v.length > 0) {
+        const f = v[0]!
+        return {
+          verdict: 'fail',
+          judgedFrom: 'target',
+          detail: `${v.length >= 1000 ? 'at least 1000' : v.length} I/O command(s) sent to an inaccessible path; first at ${ms(f.tMs)}: nsid ${f.nsid} on port ${port(ctx, f.portId)} (controller ${String(f.cntlid)}), ANA group ${f.anagrpid} ${f.state}, host told by ${f.how} (grace ${g} ms)`,
+        }
+      }
+      const changes = ctx.observer.ana.filter((a) => a.tMs > 0 && BAD.has(a.state)).length
+      if (changes === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no path became inaccessible in this scenario' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${ctx.observer.io.length} I/Os checked against the ANA state each controller had been told (${changes} change(s) to inaccessible, grace ${g} ms)` }
+    },
+  }
+}
+
+/** Time from a path's group becoming inaccessible until an I/O of that group completes on another path. */
+export function failoverTime(limitMs: number): CheckDefinition {
+  return {
+    id: 'time-to-failover',
+    title: `I/O moves to another path within ${limitMs} ms of an ANA change`,
+    judge: (ctx) => {
+      const groupOf = new Map(ctx.entry.topology.namespaces.map((n) => [n.nsid, n.anaGroup ?? 1]))
+      const times: number[] = []
+      for (const ch of ctx.observer.ana) {
+        if (ch.tMs <= 0 || !BAD.has(ch.state)) continue
+        const next = ctx.observer.io.find((r) => r.tMs > ch.tMs && r.portId !== ch.portId && r.status === 0 && r.sent && groupOf.get(r.nsid) === ch.anagrpid)
+        // Too close to the stop to judge a missing failover.
+        if ((next === undefined || next.tMs > ctx.stopMs) && ch.tMs > ctx.stopMs - limitMs) continue
+        if (next === undefined) return { verdict: 'fail', judgedFrom: 'target', detail: `port ${port(ctx, ch.portId)} group ${ch.anagrpid} went ${ch.state} at ${ms(ch.tMs)}; no I/O of that group completed on another path afterwards` }
+        const dt = next.tMs - ch.tMs
+        if (dt > limitMs) return { verdict: 'fail', judgedFrom: 'target', detail: `port ${port(ctx, ch.portId)} group ${ch.anagrpid} went ${ch.state} at ${ms(ch.tMs)}; first I/O on another path after ${ms(dt)} (limit ${limitMs} ms)` }
+        times.push(dt)
+      }
+      if (times.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no path became inaccessible while I/O ran' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${times.length} failover(s): ${times.map((t) => ms(t)).join(', ')} (limit ${limitMs} ms)` }
+    },
+  }
+}
+
+/** After a path comes back optimized, I/O uses it again within `limitMs`. */
+export function failback(limitMs: number): CheckDefinition {
+  return {
+    id: 'failback',
+    title: `I/O returns to a path within ${limitMs} ms of it becoming optimized again`,
+    judge: (ctx) => {
+      const times: number[] = []
+      const prev = new Map<string, string>()
+      for (const ch of ctx.observer.ana) {
+        const k = `${ch.portId}/${ch.anagrpid}`
+        const was = prev.get(k)
+        prev.set(k, ch.state)
+        if (ch.tMs <= 0 || ch.state !== 'optimized' || was === undefined || !BAD.has(was)) continue
+        const next = ctx.observer.io.find((r) => r.tMs > ch.tMs && r.portId === ch.portId && r.status === 0 && r.sent)
+        if ((next === undefined || next.tMs > ctx.stopMs) && ch.tMs > ctx.stopMs - limitMs) continue
+        if (next === undefined || next.tMs - ch.tMs > limitMs)
+          return { verdict: 'fail', judgedFrom: 'target', detail: `port ${port(ctx, ch.portId)} group ${ch.anagrpid} optimized again at ${ms(ch.tMs)}; ${next === undefined ? 'no I/O on it afterwards' : `first I/O on it after ${ms(next.tMs - ch.tMs)}`} (limit ${limitMs} ms)` }
+        times.push(next.tMs - ch.tMs)
+      }
+      if (times.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no path came back from inaccessible while I/O ran' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${times.length} failback(s): ${times.map((t) => ms(t)).join(', ')}` }
+    },
+  }
+}
+
+/** NVMe Base 2.0 §4.2.3 (Status Field, DNR): a command completed with DNR must not be retried. */
+export function dnrObeyed(): CheckDefinition {
+  return {
+    id: 'dnr-obeyed',
+    title: 'a write completed with Do Not Retry is not sent again',
+    judge: (ctx) => {
+      let n = 0
+      for (const list of writeGroups(ctx.journal.attempts).values()) {
+        const i = list.findIndex((a) => a.status !== undefined && a.status !== 0 && statusDnr(a.status))
+        if (i < 0) continue
+        n++
+        const a = list[i]!
+        const again = list[i + 1]
+        if (again !== undefined)
+          return {
+            verdict: 'fail',
+            judgedFrom: 'journal',
+            detail: `${describeWrite(ctx, a)} was answered ${st(a.status!)} with DNR at ${ms(a.completedAtMs ?? 0)}, and the same data was sent again at ${ms(again.landedAtMs)} on port ${again.portId !== undefined ? port(ctx, again.portId) : '?'} (${list.length - i - 1} retry/retries)`,
+          }
+      }
+      if (n === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write was answered with DNR' }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${n} write(s) answered with DNR; none was sent again` }
+    },
+  }
+}
+
+/** Same-path retries of a retryable status stop at the initiator's limit (Linux nvme_max_retries, 5). */
+export function retryLimit(maxRetries: number): CheckDefinition {
+  return {
+    id: 'retry-limit',
+    title: `a failing write is retried at most ${maxRetries} times`,
+    judge: (ctx) => {
+      let worst: WriteAttempt[] | undefined
+      let failed = 0
+      for (const list of writeGroups(ctx.journal.attempts).values()) {
+        if (!list.some((a) => a.status !== undefined && a.status !== 0)) continue
+        failed++
+        if (worst === undefined || list.length > worst.length) worst = list
+      }
+      if (worst === undefined) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write failed' }
+      if (worst.length > maxRetries + 1)
+        return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, worst[0]!)} reached the target ${worst.length} times (limit: 1 + ${maxRetries} retries); last status ${st(worst[worst.length - 1]!.status ?? 0)}` }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${failed} failing write(s); at most ${worst.length} attempt(s) each (limit 1 + ${maxRetries})` }
+    },
+  }
+}
+
+/** A write failed with a path-related status (SCT 3h) is retried (on this or another path), not failed to the application. */
+export function pathErrorRetried(): CheckDefinition {
+  return {
+    id: 'path-error-retried',
+    title: 'a write answered with a path-related status is sent again (failover), not failed',
+    judge: (ctx) => {
+      let n = 0
+      let other = 0
+      for (const list of writeGroups(ctx.journal.attempts).values()) {
+        for (const [i, a] of list.entries()) {
+          if (a.status === undefined || statusSct(a.status) !== 3 || statusDnr(a.status)) continue
+          if ((a.completedAtMs ?? 0) > ctx.stopMs - 500) continue // too close to the stop to judge
+          n++
+          const again = list[i + 1]
+          if (again === undefined) return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, a)} was answered ${st(a.status)} at ${ms(a.completedAtMs ?? 0)} and never sent again` }
+          if (again.portId !== a.portId) other++
+        }
+      }
+      if (n === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write was answered with a path-related status' }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${n} path-related error(s) on writes, every one sent again (${other} on another path)` }
+    },
+  }
+}
+
+/** After a controller is lost, the host connects again on that port within `limitMs` (reconnect_delay, before ctrl_loss_tmo). */
+export function reconnects(limitMs: number): CheckDefinition {
+  return {
+    id: 'reconnect',
+    title: `a lost controller is reconnected within ${limitMs} ms`,
+    judge: (ctx) => {
+      const times: number[] = []
+      const { controllers } = ctx.observer
+      for (const d of controllers) {
+        if (d.type !== 'deleted' || d.tMs < ctx.scenarioStartMs || d.tMs >= ctx.stopMs) continue
+        const c = controllers.find((x) => x.type === 'created' && x.portId === d.portId && x.tMs >= d.tMs)
+        if ((c === undefined || c.tMs > ctx.stopMs) && d.tMs > ctx.stopMs - limitMs) continue
+        if (c === undefined || c.tMs - d.tMs > limitMs)
+          return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${d.cntlid} on port ${port(ctx, d.portId)} went away at ${ms(d.tMs)} (${d.reason ?? '?'}); ${c === undefined ? 'no new controller on that port before the stop' : `reconnected after ${ms(c.tMs - d.tMs)}`} (limit ${limitMs} ms)` }
+        times.push(c.tMs - d.tMs)
+      }
+      if (times.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no controller was lost during the scenario' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${times.length} reconnect(s) after ${times.map((t) => ms(t)).join(', ')} (limit ${limitMs} ms)` }
+    },
+  }
+}
+
+/** At the host's own disconnect no command is still outstanding (a clean teardown drains or aborts first). */
+export function noOutstandingAtDisconnect(): CheckDefinition {
+  return {
+    id: 'no-outstanding-at-disconnect',
+    title: 'no command outstanding when the host disconnects',
+    judge: (ctx) => {
+      const closes = ctx.observer.closes.filter((c) => c.atStop)
+      if (closes.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no connection was closed by the host at the end' }
+      const bad = closes.find((c) => c.outstanding > 0)
+      if (bad !== undefined)
+        return { verdict: 'fail', judgedFrom: 'target', detail: `connection ${bad.connectionId} (port ${port(ctx, bad.portId)}, qid ${String(bad.qid)}) closed at ${ms(bad.tMs)} with ${bad.outstanding} command(s) outstanding` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${closes.length} connection(s) closed by the host, none with a command outstanding (AERs excepted)` }
+    },
+  }
+}
+
+/** Keep Alive at least once per KATO on every controller (NVMe Base 2.0 §3.9.5). */
+export function keepAliveCadence(): CheckDefinition {
+  return {
+    id: 'keep-alive-cadence',
+    title: 'keep-alive sent at least once per KATO',
+    judge: (ctx) => {
+      let worst = 0
+      let n = 0
+      for (const [cntlid, times] of ctx.observer.keepAlives) {
+        const kato = ctx.observer.kato.get(cntlid) ?? 0
+        if (kato === 0 || times.length < 2) continue
+        n++
+        for (let i = 1; i < times.length; i++) {
+          const gap = times[i]! - times[i - 1]!
+          if (gap > kato) return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${cntlid}: ${ms(gap)} between keep-alives at ${ms(times[i - 1]!)} and ${ms(times[i]!)} (KATO ${kato} ms)` }
+          worst = Math.max(worst, gap)
+        }
+      }
+      if (n === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no controller with a KATO sent two keep-alives' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${n} controller(s); longest gap ${ms(worst)}` }
+    },
+  }
+}
+
+/** Every AEN is followed by a read of the log page it names (which also re-enables that event). */
+export function logReadAfterAen(): CheckDefinition {
+  return {
+    id: 'log-read-after-aen',
+    title: 'every AEN is followed by a read of its log page',
+    judge: (ctx) => {
+      const { aens, admin, controllers } = ctx.observer
+      let n = 0
+      for (const a of aens) {
+        const lid = (a.dw0 >>> 16) & 0xff
+        if (a.tMs > ctx.stopMs - 1000) continue
+        const gone = controllers.find((c) => c.type === 'deleted' && c.cntlid === a.cntlid && c.tMs >= a.tMs)
+        const read = admin.find((r) => r.cntlid === a.cntlid && r.opc === 0x02 && r.sub === lid && r.tMs >= a.tMs)
+        if (read === undefined && gone === undefined)
+          return { verdict: 'fail', judgedFrom: 'target', detail: `AEN 0x${a.dw0.toString(16)} to controller ${a.cntlid} (port ${port(ctx, a.portId)}) at ${ms(a.tMs)}: log page 0x${lid.toString(16)} never read afterwards` }
+        n++
+      }
+      if (n === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no AEN was sent' }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${n} AEN(s), each followed by a read of its log page` }
+    },
+  }
+}
+
+/** At the end every live controller has an AER outstanding again (AENs keep reaching the host). */
+export function aerRearmed(): CheckDefinition {
+  return {
+    id: 'aer-rearmed',
+    title: 'every live controller has an Asynchronous Event Request outstanding at the end',
+    judge: (ctx) => {
+      const s = ctx.observer.atStop
+      if (s === undefined || s.live.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no live controller at the end' }
+      const bad = s.live.find((c) => (s.aer.get(c.cntlid) ?? 0) === 0)
+      if (bad !== undefined) return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${bad.cntlid} (port ${port(ctx, bad.portId)}) had no AER outstanding at ${ms(s.tMs)}` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${s.live.length} live controller(s), each with an AER outstanding` }
+    },
+  }
+}
+
+/** At the end (faults over), every port of the topology has a live controller of the host again. */
+export function pathsRestored(): CheckDefinition {
+  return {
+    id: 'paths-restored',
+    title: 'every path is connected again at the end',
+    judge: (ctx) => {
+      const s = ctx.observer.atStop
+      const missing = [...ctx.trsvcids.keys()].filter((p) => !(s?.live ?? []).some((c) => c.portId === p))
+      if (missing.length > 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no live controller on port(s) ${missing.map((p) => port(ctx, p)).join(', ')} at ${ms(s?.tMs ?? ctx.stopMs)}` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${ctx.trsvcids.size} path(s) live at the end` }
+    },
+  }
+}
+
+/** No I/O to a namespace the host could not have identified (announced but not yet enabled, or removed). */
+export function noIoToInvalidNamespace(): CheckDefinition {
+  return {
+    id: 'no-io-to-invalid-namespace',
+    title: 'no I/O sent to a namespace that is not (yet) active',
+    judge: (ctx) => {
+      const bad = ctx.observer.io.filter((r) => (r.status & 0x7ff) === NvmeStatus.INVALID_NS)
+      if (bad.length > 0) {
+        const f = bad[0]!
+        return { verdict: 'fail', judgedFrom: 'target', detail: `${bad.length} I/O(s) answered Invalid Namespace; first at ${ms(f.tMs)}: ${f.opc === IoOpcode.WRITE ? 'write' : 'read'} to nsid ${f.nsid} on port ${port(ctx, f.portId)}` }
+      }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${ctx.observer.io.length} I/Os, none to an inactive namespace` }
+    },
+  }
+}
+
+/** After `action` on `nsid` (a trace state event such as ns-enable), the host identifies it again. */
+export function identifiedAfter(nsid: number, action: string, limitMs: number): CheckDefinition {
+  return {
+    id: `identify-after-${action}`,
+    title: `namespace ${nsid} is identified again within ${limitMs} ms of ${action}`,
+    judge: (ctx) => {
+      const ev = ctx.observer.trace.filter((e) => e.kind === 'state' && e.action === action && e.nsid === nsid)
+      const last = ev[ev.length - 1]
+      if (last === undefined) return { verdict: 'error', judgedFrom: 'target', detail: `the scenario did not ${action} namespace ${nsid}` }
+      const id = ctx.observer.admin.find((r) => r.opc === 0x06 && r.nsid === nsid && r.tMs >= last.timeMs)
+      if (id === undefined || id.tMs - last.timeMs > limitMs)
+        return { verdict: 'fail', judgedFrom: 'target', detail: `namespace ${nsid}: ${action} at ${ms(last.timeMs)}, ${id === undefined ? 'never identified afterwards' : `identified after ${ms(id.tMs - last.timeMs)}`} (limit ${limitMs} ms)` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `namespace ${nsid} identified ${ms(id.tMs - last.timeMs)} after ${action} (Identify CNS 0x${id.sub.toString(16)} on port ${port(ctx, id.portId)})` }
+    },
+  }
+}
+
+export type { CheckOutcome }
+
+/** The scenario's fault really fired (else every other verdict of the run would be vacuous). */
+export function faultFired(faultId: string): CheckDefinition {
+  return {
+    id: `fault-fired-${faultId}`,
+    title: `the injected fault '${faultId}' fired`,
+    judge: (ctx) => {
+      // The engine counts every firing, side-effect faults (controller-fatal, races) included.
+      const n = ctx.faults.get(faultId)?.fired ?? ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
+      if (n === 0) return { verdict: 'error', judgedFrom: 'target', detail: `fault '${faultId}' never fired: the initiator's traffic did not reach the point the scenario targets, so the other checks prove nothing` }
+      return { verdict: 'pass', judgedFrom: 'target', detail: `fault '${faultId}' fired ${n} time(s)` }
+    },
+  }
+}
+
+/**
+ * Command Retry Delay (NVMe Base 2.0 §4.2.3, CRD; Identify Controller CRDT1-3 in 100 ms units): a
+ * write answered with CRD = n is not sent again before CRDTn x 100 ms (minus `slackMs`).
+ */
+export function crdHonoured(crdtMs: number, slackMs = 20): CheckDefinition {
+  return {
+    id: 'crd-honoured',
+    title: `a retry after a status with CRD waits the Command Retry Delay (${crdtMs} ms)`,
+    judge: (ctx) => {
+      const gaps: number[] = []
+      for (const list of writeGroups(ctx.journal.attempts).values()) {
+        for (const [i, a] of list.entries()) {
+          if (a.status === undefined || ((a.status >> 11) & 3) === 0 || statusDnr(a.status)) continue
+          const again = list[i + 1]
+          if (again === undefined || a.completedAtMs === undefined) continue
+          const gap = again.landedAtMs - a.completedAtMs
+          if (gap < crdtMs - slackMs)
+            return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, a)} was answered ${st(a.status)} with CRD ${(a.status >> 11) & 3} at ${ms(a.completedAtMs)} and sent again after ${ms(gap)} (delay ${crdtMs} ms)` }
+          gaps.push(gap)
+        }
+      }
+      if (gaps.length === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write answered with a CRD status was sent again' }
+      return { verdict: 'pass', judgedFrom: 'journal', detail: `${gaps.length} retried write(s) after a CRD status; shortest wait ${ms(Math.min(...gaps))} (delay ${crdtMs} ms)` }
+    },
+  }
+}

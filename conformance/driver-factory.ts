@@ -1,0 +1,57 @@
+/**
+ * `--initiator` values to drivers: `nvmf-fault` (our initiator, in-process), `driver:CMD` (an
+ * external command, docs/conformance-driver.md) and `linux:KERNELSPEC` (the Linux kernel host in a
+ * QEMU guest, conformance/drivers/linux-qemu.ts). A factory makes a fresh driver per scenario run.
+ */
+import { InvalidArgumentError } from '../lib/errors.js'
+import type { InitiatorDriver } from './driver-types.js'
+import type { CatalogueEntry } from './catalogue-types.js'
+import type { InitiatorInfo } from './report-types.js'
+import { ExternalCommandDriver, splitCommand } from './drivers/external-command.js'
+import { NvmfFaultDriver } from './drivers/nvmf-fault.js'
+
+export interface DriverFactory {
+  /** The initiator as the report names it (before any run). */
+  readonly info: InitiatorInfo
+  /** A fresh driver for one scenario run. */
+  create(entry: CatalogueEntry, seed: number): InitiatorDriver
+}
+
+export interface DriverFactoryOptions {
+  version?: string
+  /** `linux:` support, wired in by the build that has the QEMU driver. */
+  linux?: (spec: string) => DriverFactory
+}
+
+export function createDriverFactory(spec: string, o: DriverFactoryOptions = {}): DriverFactory {
+  if (spec === 'nvmf-fault') {
+    const probe = new NvmfFaultDriver({ ...(o.version !== undefined ? { version: o.version } : {}) })
+    return {
+      info: probe.info,
+      create: (entry, seed) =>
+        new NvmfFaultDriver({
+          seed,
+          ...(o.version !== undefined ? { version: o.version } : {}),
+          ...(entry.hostOptions?.persistentDiscovery === true ? { persistentDiscovery: true } : {}),
+          ...(entry.hostOptions?.delayedRemovalMs !== undefined ? { delayedRemovalMs: entry.hostOptions.delayedRemovalMs } : {}),
+          controller: {
+            ...(entry.hostOptions?.kato !== undefined ? { kato: entry.hostOptions.kato } : {}),
+            ...(entry.hostOptions?.reconnectDelayMs !== undefined ? { reconnectDelayMs: entry.hostOptions.reconnectDelayMs } : {}),
+            ...(entry.hostOptions?.ctrlLossTmoMs !== undefined ? { ctrlLossTmoMs: entry.hostOptions.ctrlLossTmoMs } : {}),
+            ...(entry.hostOptions?.hdgst !== undefined ? { hdgst: entry.hostOptions.hdgst } : {}),
+            ...(entry.hostOptions?.ddgst !== undefined ? { ddgst: entry.hostOptions.ddgst } : {}),
+          },
+        }),
+    }
+  }
+  if (spec.startsWith('driver:')) {
+    const command = splitCommand(spec.slice('driver:'.length))
+    const probe = new ExternalCommandDriver({ command })
+    return { info: probe.info, create: () => new ExternalCommandDriver({ command }) }
+  }
+  if (spec.startsWith('linux:')) {
+    if (o.linux === undefined) throw new InvalidArgumentError('initiator', `'${spec}': the Linux kernel host driver is not available in this build`)
+    return o.linux(spec.slice('linux:'.length))
+  }
+  throw new InvalidArgumentError('initiator', `must be nvmf-fault, driver:CMD or linux:KERNELSPEC, got '${spec}'`)
+}
