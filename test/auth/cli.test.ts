@@ -8,15 +8,14 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createTarget } from '../../target/index.js'
 import { generateDhchapSecret } from '../../lib/nvme/auth-secret.js'
+import { childEnv, cliArgs } from '../helpers/cli-process.js'
 
-const bin = fileURLToPath(new URL('../../bin/nvmf-fault.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:auth-cli'
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:4a3b2c1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d'
 
 function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', loader, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', TS_NODE_TRANSPILE_ONLY: '1' } })
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
     let out = ''
     let err = ''
     p.stdout.on('data', (b: Buffer) => (out += b.toString()))

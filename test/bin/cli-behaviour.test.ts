@@ -12,9 +12,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attachFaults } from '../../faults/attach.js'
 import { createTarget } from '../../target/index.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
-const bin = fileURLToPath(new URL('../../bin/nvmf-fault.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:cli-behaviour'
 /** The keys nvme-cli's json_discovery_log() writes for a TCP entry (src/nvme-print-json.c). */
 const NVME_CLI_RECORD_KEYS = ['trtype', 'adrfam', 'subtype', 'treq', 'portid', 'trsvcid', 'subnqn', 'traddr', 'eflags', 'sectype']
@@ -28,7 +27,7 @@ interface Run {
 
 function run(args: string[], opts: { closeStdout?: boolean } = {}, timeoutMs = 120_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', loader, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     let err = ''
     // A reader that went away before the command printed (as `| head -0` would).
@@ -167,7 +166,7 @@ t.test('a progress bar on a terminal (script -qc)', { skip: haveScript() ? false
   const target = await createTarget({ ports: [{ id: 1, address: '127.0.0.1', port: 0 }], subsystems: [{ nqn: SUBNQN, allowAnyHost: true, namespaces: [{ nsid: 1, size: '1MiB' }] }] })
   t.teardown(() => target.close())
   const args = ['io', '-a', '127.0.0.1', '-s', String(target.ports[0]!.port), '-n', SUBNQN, '--count', '400', '--qd', '1']
-  const cmd = [process.execPath, '--import', loader, bin, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  const cmd = [process.execPath, ...cliArgs(), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
   const tty = await new Promise<Run>((resolve) => {
     const p = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''

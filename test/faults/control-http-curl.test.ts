@@ -11,15 +11,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { RawHost } from '../helpers/raw-host.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SUB = 'nqn.2024-11.org.blktests:subsystem-1'
 const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0
-
-function tsImportArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
-}
 
 async function waitFor<T>(get: () => T | undefined, ms: number): Promise<T | undefined> {
   const end = Date.now() + ms
@@ -35,7 +31,7 @@ async function startTarget(t: Test): Promise<{ dir: string; base: string; port1:
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const target: ChildProcess = spawn(
     process.execPath,
-    [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'target', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--record-pdus', '--seed', '58', '--no-pretty'],
+    [...cliArgs(), 'target', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--record-pdus', '--seed', '58', '--no-pretty'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let out = ''

@@ -19,6 +19,7 @@ import { decodeTraceProto } from '../../faults/trace.js'
 import { DEFAULT_SUBSYSTEM_NQN } from '../../target/index.js'
 import { fixture, SUBNQN } from './helpers/fixture.js'
 import { orUndefined, RawHost } from '../helpers/raw-host.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -129,15 +130,9 @@ t.test('in-process: ANA set through the control plane changes the ANA log and ra
   t.equal((await io.read(1, 0n, 1))?.cqe.status, 0x302, 'I/O on the path answers ANA Inaccessible')
 })
 
-/** The TypeScript loader tap runs tests with, so that a child `node` can run bin/nvmf-fault.ts. */
-function tsImportArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
-}
-
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -164,7 +159,7 @@ t.test('CLI: nvmf-fault ctl drives a running nvmf-fault target (child processes)
   const path = join(dir, 'ctl.sock')
   const target: ChildProcess = spawn(
     process.execPath,
-    [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'target', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--control', path, '--seed', '5', '--trace-out', join(dir, 'trace.jsonl'), '--no-pretty', '--log-level', 'info'],
+    [...cliArgs(), 'target', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--control', path, '--seed', '5', '--trace-out', join(dir, 'trace.jsonl'), '--no-pretty', '--log-level', 'info'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''

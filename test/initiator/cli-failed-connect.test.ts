@@ -10,14 +10,13 @@ import { FabricsType } from '../../lib/nvme/opcodes.js'
 import { NvmeStatus } from '../../lib/status.js'
 import { makeConnectInvalidParamDw0 } from '../../lib/nvme/fabrics.js'
 import { RawTarget } from '../helpers/raw-target.js'
+import { childEnv, cliArgs } from '../helpers/cli-process.js'
 
-const bin = fileURLToPath(new URL('../../bin/nvmf-fault.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:cli-refused'
 
 function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', loader, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', TS_NODE_TRANSPILE_ONLY: '1' } })
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() })
     let err = ''
     p.stderr.on('data', (b: Buffer) => (err += b.toString()))
     const timer = setTimeout(() => {

@@ -6,15 +6,15 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createTarget } from '../../target/index.js'
+import { childEnv, scriptArgs } from '../helpers/cli-process.js'
 
 const bin = fileURLToPath(new URL('../../bin/nvmf-fault.ts', import.meta.url))
 const example = fileURLToPath(new URL('../../examples/initiator-basic.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:initiator-cli'
 
 function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', loader, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', TS_NODE_TRANSPILE_ONLY: '1' } })
+    const p = spawn(process.execPath, [...scriptArgs(args[0]!), ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
     let out = ''
     let err = ''
     p.stdout.on('data', (b: Buffer) => (out += b.toString()))

@@ -7,14 +7,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { createTarget } from '../../target/index.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:io-metrics'
-
-function tsImportArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
-}
 
 const completed = (text: string): number => {
   let n = 0
@@ -27,7 +23,7 @@ t.test('io --metrics: scrape the host during a run', async (t) => {
   t.teardown(() => target.close())
   const child = spawn(
     process.execPath,
-    [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'io', '-a', '127.0.0.1', '-s', String(target.ports[0]!.port), '-n', SUBNQN, '--rw', 'read', '--time', '300', '--metrics', '127.0.0.1:0'],
+    [...cliArgs(), 'io', '-a', '127.0.0.1', '-s', String(target.ports[0]!.port), '-n', SUBNQN, '--rw', 'read', '--time', '300', '--metrics', '127.0.0.1:0'],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let err = ''

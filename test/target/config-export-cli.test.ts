@@ -12,18 +12,14 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { parse as parseYaml } from 'yaml'
 import type { TargetStatus } from '../../target/index.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/nvmetcli-tcp.json', import.meta.url))
 
-function tsImportArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
-}
-
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -47,7 +43,7 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 
 /** A target process; resolves once its control socket exists. */
 async function startTarget(t: Test, args: string[], sock: string): Promise<{ stdout: () => string; stop: () => Promise<number | null> }> {
-  const p: ChildProcess = spawn(process.execPath, [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'target', ...args, '--control', sock, '--no-pretty', '--log-level', 'info'], {
+  const p: ChildProcess = spawn(process.execPath, [...cliArgs(), 'target', ...args, '--control', sock, '--no-pretty', '--log-level', 'info'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

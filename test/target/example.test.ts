@@ -3,12 +3,12 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { withTimeout } from '../helpers/raw-host.js'
+import { childEnv, scriptArgs } from '../helpers/cli-process.js'
 
 const example = fileURLToPath(new URL('../../examples/target-two-port.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 
 t.test('two-port example', async (t) => {
-  const p = spawn(process.execPath, ['--import', loader, example], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', TS_NODE_TRANSPILE_ONLY: '1' } })
+  const p = spawn(process.execPath, scriptArgs(example), { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
   t.teardown(() => {
     if (p.exitCode === null) p.kill('SIGKILL')
   })
