@@ -243,7 +243,11 @@ class LinuxSessionDriver implements InitiatorDriver {
     const emit = (e: DriverEvent): void => {
       if (this.#doneSent) return
       if (e.kind === 'done') this.#doneSent = true
-      onEvent(e)
+      try {
+        onEvent(e)
+      } catch {
+        // the runner's handler never throws; a throwing one must not break the session's console reader
+      }
     }
     this.#slot = await this.#session.begin(target, workload, emit, this.#connectOptions)
     emit({ kind: 'ready' })
