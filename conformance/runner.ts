@@ -143,6 +143,8 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
           return
         case 'log':
           if (logExcerpt.length < 50) logExcerpt.push(`${e.level}: ${e.detail}`)
+          // Kept for the checks (checks-kernel.ts): every error line (bounded), the first warnings.
+          if (summary.logs.length < (e.level === 'error' ? 1000 : 200)) summary.logs.push(`${e.level}: ${e.detail}`)
           return
         case 'done':
           summary.done = { ok: e.ok, detail: e.detail }

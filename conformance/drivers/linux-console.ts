@@ -157,3 +157,25 @@ export class IoDeltas {
     return { ops, bytes, errors }
   }
 }
+
+/**
+ * One console line of a Linux host guest to the event it means, if any (shared by the one-guest
+ * driver, linux-qemu.ts, and the session, linux-session.ts). `path` lines only teach the
+ * classifier which controller is which port.
+ */
+export function guestLineEvent(line: string, classifier: KernelLogClassifier, deltas: IoDeltas): DriverEvent | undefined {
+  const g = parseGuestLine(line)
+  switch (g.kind) {
+    case 'io':
+      return deltas.next(g.totals)
+    case 'path':
+      classifier.setPath(g.ctrl, g.port)
+      return undefined
+    case 'connect-failed':
+      return { kind: 'log', level: 'error', detail: `nvme connect to port ${g.port} failed: ${g.detail}` }
+    case 'error':
+      return { kind: 'error', detail: `nsid ${g.nsid}: ${g.detail}` }
+    case 'other':
+      return classifier.classify(line)
+  }
+}

@@ -27,7 +27,7 @@ import { ensureVmImage, type VmImage } from '../../kernel/vm-image.js'
 import { chooseAccel, guestScript, startGuest, type GuestResult, type GuestVm } from '../../kernel/vm.js'
 import type { DriverEvent, DriverTarget, DriverWorkload, InitiatorDriver } from '../driver-types.js'
 import type { InitiatorInfo } from '../report-types.js'
-import { IoDeltas, KernelLogClassifier, parseGuestLine } from './linux-console.js'
+import { guestLineEvent, IoDeltas, KernelLogClassifier } from './linux-console.js'
 
 export interface LinuxQemuDriverOptions {
   /** Kernel spec (kernel/kernel-spec.ts); default `default`. Ignored when `image` is given. */
@@ -57,7 +57,7 @@ const MiB = 1024 * 1024
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
 
 /** Validate the target and workload at the edge (every message names the field). */
-function validate(target: DriverTarget, w: DriverWorkload): void {
+export function validate(target: DriverTarget, w: DriverWorkload): void {
   if (!LOOPBACK.test(target.traddr)) {
     throw new InvalidArgumentError('traddr', `must be a loopback address (the guest reaches this machine only through QEMU user networking), got '${target.traddr}'`)
   }
@@ -75,7 +75,7 @@ function validate(target: DriverTarget, w: DriverWorkload): void {
   patternSeed(w.pattern)
 }
 
-function patternSeed(pattern: string): number {
+export function patternSeed(pattern: string): number {
   const m = /^seed:(\d{1,10})$/.exec(pattern)
   if (m?.[1] === undefined) throw new InvalidArgumentError('pattern', `must be "seed:N", got '${pattern}'`)
   return Number(m[1])
@@ -138,26 +138,10 @@ export class LinuxQemuDriver implements InitiatorDriver {
 
   #onConsole(classifier: KernelLogClassifier, line: string): void {
     this.#opts.onConsoleLine?.(line)
-    const g = parseGuestLine(line)
-    switch (g.kind) {
-      case 'io':
-        this.#emit(this.#deltas.next(g.totals))
-        return
-      case 'path':
-        classifier.setPath(g.ctrl, g.port)
-        return
-      case 'connect-failed':
-        this.#emit({ kind: 'log', level: 'error', detail: `nvme connect to port ${g.port} failed: ${g.detail}` })
-        return
-      case 'error':
-        this.#appErrors++
-        this.#emit({ kind: 'error', detail: `nsid ${g.nsid}: ${g.detail}` })
-        return
-      case 'other': {
-        const e = classifier.classify(line)
-        if (e !== undefined) this.#emit(e)
-      }
-    }
+    const e = guestLineEvent(line, classifier, this.#deltas)
+    if (e === undefined) return
+    if (e.kind === 'error') this.#appErrors++
+    this.#emit(e)
   }
 
   async start(target: DriverTarget, workload: DriverWorkload, onEvent: (e: DriverEvent) => void): Promise<void> {

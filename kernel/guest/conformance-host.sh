@@ -16,6 +16,10 @@
 #   CH_HOLD_SECS     after the workload, how long to wait for the host's "stop" before disconnecting
 #   CH_BLOCKS        blocks of CH_BS in /host/pattern0.bin and /host/pattern1.bin (the region written)
 #   CH_CONNECT_OPTS  extra `nvme connect` options
+#   CH_HOSTNQN, CH_HOSTID  host identity for this connect (default: the guest's /etc/nvme ones)
+#   CH_TAG           suffix of the share signals and files of this run (a session guest runs one
+#                    scenario after another, conformance-session.sh): "ready$CH_TAG", "stop$CH_TAG",
+#                    patterns in $VM_SHARE/p$CH_TAG/; empty for a one-scenario guest
 # Console lines the driver parses (conformance/drivers/linux-console.ts):
 #   @@NVMF path PORT CTRL@@              controller CTRL is the path through PORT
 #   @@NVMF connect-failed PORT TEXT@@
@@ -23,6 +27,14 @@
 #   @@NVMF error NSID TEXT@@             an I/O error or a data mismatch the application saw
 # Share signals: "ready" (every path connected and the heads are there; text: the NSIDs), "failed".
 . "$VM_LIB"
+TAG="${CH_TAG:-}"
+PAT="$VM_SHARE/p$TAG"
+[ -n "$TAG" ] || PAT=/host
+ID_OPTS=""
+[ -n "${CH_HOSTNQN:-}" ] && ID_OPTS="--hostnqn=$CH_HOSTNQN"
+[ -n "${CH_HOSTID:-}" ] && ID_OPTS="$ID_OPTS --hostid=$CH_HOSTID"
+# A previous scenario of a session guest left its stop mark and counters behind.
+rm -f /tmp/stop /tmp/ops.* /tmp/err.* /tmp/got.* /tmp/exp.* /tmp/dd.*
 
 NQN="$CH_SUBNQN"
 RW="${CH_RW:-verify}"
@@ -40,13 +52,13 @@ res() { vm_result "$1" "$2"; }
 bad=0
 for p in $CH_PORTS; do
   # shellcheck disable=SC2086
-  if out=$(timeout 90 nvme connect -t tcp -a "$VM_HOST_IP" -s "$p" -n "$NQN" $OPTS 2>&1); then
+  if out=$(timeout 90 nvme connect -t tcp -a "$VM_HOST_IP" -s "$p" -n "$NQN" $OPTS $ID_OPTS 2>&1); then
     c=$(vm_ctrl_for_port "$p" "$NQN") && echo "@@NVMF path $p $c@@"
   else
     echo "@@NVMF connect-failed $p $(echo "$out" | tr '\n' ' ')@@"; bad=$((bad + 1))
   fi
 done
-if [ $bad -gt 0 ]; then vm_signal failed "$bad of the paths did not connect"; exit 1; fi
+if [ $bad -gt 0 ]; then vm_signal "failed$TAG" "$bad of the paths did not connect"; exit 1; fi
 
 all_nsids() {
   for _s in /sys/class/nvme-subsystem/nvme-subsys*; do
@@ -63,11 +75,11 @@ else
 fi
 heads_ready() { for _n in $NSIDS; do vm_head_dev "$NQN" "$_n" >/dev/null || return 1; done; }
 if [ -z "$NSIDS" ] || ! vm_until 30 heads_ready; then
-  vm_signal failed "no head device for namespaces '${NSIDS:-none}'"
+  vm_signal "failed$TAG" "no head device for namespaces '${NSIDS:-none}'"
   dmesg | grep -i nvme | tail -n 30
   exit 1
 fi
-cp /host/pattern0.bin /tmp/p0 && cp /host/pattern1.bin /tmp/p1 || { vm_signal failed "no pattern files"; exit 1; }
+cp "$PAT/pattern0.bin" /tmp/p0 && cp "$PAT/pattern1.bin" /tmp/p1 || { vm_signal "failed$TAG" "no pattern files"; exit 1; }
 
 # writer NSID K: I/O on blocks K, K+QD, ... of the region (writers never share a block). Each dd is
 # one application I/O of BS bytes with O_DIRECT; each completed one adds a byte to /tmp/ops.NSID.K
@@ -132,14 +144,14 @@ pids=""
 for ns in $NSIDS; do
   for k in $(seq 0 $((QD - 1))); do : > "/tmp/ops.$ns.$k"; : > "/tmp/err.$ns.$k"; writer "$ns" "$k" & pids="$pids $!"; done
 done
-vm_signal ready "$NSIDS"
+vm_signal "ready$TAG" "$NSIDS"
 vm_say "workload $RW bs=$BS qd=$QD on namespaces $NSIDS for $SECS s"
 now=$(vm_now_ms); end=$((now + SECS * 1000)); hold_end=$((end + HOLD * 1000))
 while :; do
   sleep 1
   report
   now=$(vm_now_ms)
-  [ -e "$VM_SHARE/to-guest/stop" ] && break
+  [ -e "$VM_SHARE/to-guest/stop$TAG" ] && break
   if [ "$now" -ge "$end" ] && [ ! -e /tmp/stop ]; then touch /tmp/stop; vm_say "workload time is up"; fi
   [ "$now" -ge "$hold_end" ] && { vm_say "no stop from the host after $HOLD s"; break; }
 done
