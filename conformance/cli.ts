@@ -8,7 +8,8 @@ import { Option, type Command } from 'commander'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { createProgressBar, showProgressHere } from '../bin/progress.js'
 import { CATALOGUE, CATEGORIES, selectEntries } from './catalogue.js'
-import { createDriverFactory, type DriverFactoryOptions } from './driver-factory.js'
+import { createDriverFactory, type DriverFactory, type DriverFactoryOptions } from './driver-factory.js'
+import { kernelConsoleClean } from './checks-kernel.js'
 import { loadHtmlRenderer, renderJson, renderTap, reportExitCode } from './output.js'
 import { runCatalogue } from './run-catalogue.js'
 
@@ -53,7 +54,11 @@ export function registerConformanceCommand(program: Command, o: { version: strin
       // Refuse before the run, not after minutes of it, when the HTML renderer is missing.
       const renderHtml = opts.html !== undefined ? await loadHtmlRenderer() : undefined
       const specs = opts.initiator.length > 0 ? opts.initiator : ['nvmf-fault']
-      const initiators = specs.map((s) => createDriverFactory(s, { version: o.version, ...o.drivers }))
+      const initiators: DriverFactory[] = []
+      for (const s of specs) initiators.push(await createDriverFactory(s, { version: o.version, log: (l) => process.stderr.write(`${l}\n`), ...o.drivers }))
+      // A kernel host is also judged by its console (oops, BUG, WARNING, hung task); the check skips
+      // for initiators without one.
+      const judged = specs.some((s) => s.startsWith('linux:')) ? entries.map((e) => ({ ...e, checks: [...e.checks, kernelConsoleClean()] })) : entries
       // Two initiators with the same id would merge in the verdict table: number the repeats.
       const seen = new Map<string, number>()
       for (const f of initiators) {
@@ -65,7 +70,7 @@ export function registerConformanceCommand(program: Command, o: { version: strin
       let report
       try {
         report = await runCatalogue({
-          entries,
+          entries: judged,
           initiators,
           seed,
           version: o.version,

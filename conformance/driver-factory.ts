@@ -15,15 +15,17 @@ export interface DriverFactory {
   readonly info: InitiatorInfo
   /** A fresh driver for one scenario run. */
   create(entry: CatalogueEntry, seed: number): InitiatorDriver
+  /** After the initiator's last run (the Linux host powers its guest off). */
+  close?(): Promise<void>
 }
 
 export interface DriverFactoryOptions {
   version?: string
-  /** `linux:` support, wired in by the build that has the QEMU driver. */
-  linux?: (spec: string) => DriverFactory
+  /** Progress lines of slow set-up (the Linux host's guest image). */
+  log?: (line: string) => void
 }
 
-export function createDriverFactory(spec: string, o: DriverFactoryOptions = {}): DriverFactory {
+export async function createDriverFactory(spec: string, o: DriverFactoryOptions = {}): Promise<DriverFactory> {
   if (spec === 'nvmf-fault') {
     const probe = new NvmfFaultDriver({ ...(o.version !== undefined ? { version: o.version } : {}) })
     return {
@@ -50,8 +52,9 @@ export function createDriverFactory(spec: string, o: DriverFactoryOptions = {}):
     return { info: probe.info, create: () => new ExternalCommandDriver({ command }) }
   }
   if (spec.startsWith('linux:')) {
-    if (o.linux === undefined) throw new InvalidArgumentError('initiator', `'${spec}': the Linux kernel host driver is not available in this build`)
-    return o.linux(spec.slice('linux:'.length))
+    // Loaded only when asked for: it pulls in the QEMU and guest-image machinery (kernel/).
+    const { createLinuxDriverFactory } = await import('./drivers/linux-factory.js')
+    return createLinuxDriverFactory(spec.slice('linux:'.length), { ...(o.log !== undefined ? { log: o.log } : {}) })
   }
   throw new InvalidArgumentError('initiator', `must be nvmf-fault, driver:CMD or linux:KERNELSPEC, got '${spec}'`)
 }

@@ -32,6 +32,13 @@ export async function runCatalogue(o: RunCatalogueOptions): Promise<ConformanceR
   const total = o.entries.length * o.initiators.length
   const startedAt = new Date().toISOString()
   for (const f of o.initiators) {
+    try {
+      await runInitiator(f)
+    } finally {
+      await f.close?.()
+    }
+  }
+  async function runInitiator(f: DriverFactory): Promise<void> {
     for (const entry of o.entries) {
       const base = { done: runs.length, total, scenario: entry.info.id, initiator: f.info.id }
       o.onProgress?.({ ...base, phase: 'starting' })

@@ -14,7 +14,7 @@ const all = process.env.NVMF_FAULT_CONFORMANCE_ALL === '1'
 const entries = all ? [...CATALOGUE] : CATALOGUE.filter((e) => SUBSET.includes(e.info.id))
 
 t.test(`our initiator passes every check (${all ? 'whole catalogue' : 'default subset'})`, async (t) => {
-  const report = await runCatalogue({ entries, initiators: [createDriverFactory('nvmf-fault')], seed: 7, version: 'test' })
+  const report = await runCatalogue({ entries, initiators: [await createDriverFactory('nvmf-fault')], seed: 7, version: 'test' })
   t.equal(report.runs.length, entries.length)
   for (const run of report.runs) {
     for (const c of run.checks) {
