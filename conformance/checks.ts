@@ -10,6 +10,9 @@ import { IoOpcode } from '../lib/nvme/opcodes.js'
 import type { CheckDefinition, CheckOutcome, JudgeContext } from './catalogue-types.js'
 import type { WriteAttempt } from './write-journal.js'
 
+/** How long after an AEN a controller may still be without an AER before aer-rearmed fails. */
+export const AER_REARM_GRACE_MS = 10_000
+
 const BAD = new Set(['inaccessible', 'persistent-loss'])
 
 function port(ctx: JudgeContext, portId: number): string {
@@ -313,13 +316,26 @@ export function logReadAfterAen(): CheckDefinition {
 export function aerRearmed(): CheckDefinition {
   return {
     id: 'aer-rearmed',
-    title: 'every live controller has an Asynchronous Event Request outstanding at the end',
+    title: 'every live controller re-arms its Asynchronous Event Request after an AEN',
     judge: (ctx) => {
       const s = ctx.observer.atStop
       if (s === undefined || s.live.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no live controller at the end' }
-      const bad = s.live.find((c) => (s.aer.get(c.cntlid) ?? 0) === 0)
-      if (bad !== undefined) return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${bad.cntlid} (port ${port(ctx, bad.portId)}) had no AER outstanding at ${ms(s.tMs)}` }
-      return { verdict: 'pass', judgedFrom: 'target', detail: `${s.live.length} live controller(s), each with an AER outstanding` }
+      // The spec sets no deadline for resubmitting an AER (NVMe Base 2.0 §5.2): Linux re-arms from
+      // a work item after it has handled the event, which took up to 3.3 s on a 6.1 guest under
+      // TCG. A controller is judged only once its last AEN is AER_REARM_GRACE_MS old.
+      const pending: string[] = []
+      for (const c of s.live) {
+        if ((s.aer.get(c.cntlid) ?? 0) > 0) continue
+        const last = ctx.observer.aens.filter((a) => a.cntlid === c.cntlid && a.portId === c.portId).at(-1)
+        if (last !== undefined && s.tMs - last.tMs < AER_REARM_GRACE_MS) {
+          pending.push(`controller ${c.cntlid} (AEN at ${ms(last.tMs)}, ${s.tMs - last.tMs} ms before the end)`)
+          continue
+        }
+        const since = last !== undefined ? `its last AEN at ${ms(last.tMs)}` : 'it never had one answered'
+        return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${c.cntlid} (port ${port(ctx, c.portId)}) had no AER outstanding at ${ms(s.tMs)}, ${since}` }
+      }
+      const note = pending.length > 0 ? `; not yet re-armed but within the ${AER_REARM_GRACE_MS} ms grace: ${pending.join(', ')}` : ''
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${s.live.length} live controller(s), each with an AER outstanding${note}` }
     },
   }
 }
