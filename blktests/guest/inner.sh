@@ -1,0 +1,49 @@
+#!/bin/bash
+# Inside the Debian rootfs (chroot, see job.sh): build the patched blktests copy, then run the
+# requested tests once per side (nvmf-fault through the bridge, then the kernel's own nvmet) and
+# copy each side's results and ./check output to /run/share. Settings come from settings.env.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SHARE=/run/share
+# shellcheck source=/dev/null
+. "$SHARE/settings.env"
+
+# The device nodes kmod declares for on-demand loading (a normal system's tmpfiles creates them):
+# blktests unloads loop after tests, and /dev/loop-control must then load it again.
+kmod static-nodes --format=tmpfiles 2>/dev/null | while read -r type path mode _ _ _ dev; do
+	case $type in
+	c* | b*)
+		[ -e "$path" ] && continue
+		mkdir -p "$(dirname "$path")"
+		mknod -m "$mode" "$path" "${type:0:1}" "${dev%%:*}" "${dev##*:}"
+		;;
+	esac
+done
+/lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
+udevadm trigger >/dev/null 2>&1
+udevadm settle -t 30 >/dev/null 2>&1
+
+cp -a "$SHARE/blktests" /tmp/blktests
+cd /tmp/blktests || exit 2
+echo "@@BLKTESTS building@@"
+make -j2 >/tmp/make.log 2>&1 || { echo "[job] make failed:"; tail -n 20 /tmp/make.log; }
+
+rc=0
+for side in $BLKTESTS_SIDES; do
+	printf 'NVMET_TRTYPES=tcp\nNVME_IMG_SIZE=%s\n' "$BLKTESTS_IMG_SIZE" >/tmp/config-"$side"
+	if [ "$side" = nvmf-fault ]; then
+		export NVME_TARGET_CONTROL="$SHARE/nvme-target-control"
+	else
+		unset NVME_TARGET_CONTROL
+	fi
+	echo "@@BLKTESTS side-start $side@@"
+	# shellcheck disable=SC2086 # BLKTESTS_TESTS is a list of words
+	./check -c /tmp/config-"$side" -o /tmp/out-"$side" $BLKTESTS_TESTS 2>&1 | tee "$SHARE/check-$side.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	mkdir -p "$SHARE/results-$side"
+	# The per-test scratch directories hold the NVME_IMG_SIZE images: left behind.
+	tar -C /tmp/out-"$side" --exclude='tmpdir.*' -cf - . | tar -C "$SHARE/results-$side" -xf -
+	dmesg >"$SHARE/dmesg-$side.log"
+	echo "@@BLKTESTS side-end $side@@"
+done
+exit "$rc"
