@@ -107,6 +107,8 @@ t.test('bridge: blktests NVME_TARGET_CONTROL verbs drive a running target', { sk
 
   // _nvmet_target_setup, with the controller key spelled as blktests passes it in other tests.
   ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN) // a leftover subsystem is replaced
+  t.equal(ctl('cleanup', '--subsysnqn', 'blktests-subsystem-9').code, 0, 'cleanup of a subsystem that is not there succeeds')
   ok('add-ports', '--ports', '2', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
   const ports = ok('ports', '--subsysnqn', SUB).split('\n').map(Number)
   t.same(ports, [1, 100, 101], 'the default port and the two added ones expose the subsystem')
