@@ -32,6 +32,19 @@ cd /tmp/blktests || exit 2
 echo "@@BLKTESTS building@@"
 make -k -j2 >/tmp/make.log 2>&1 || { echo "[job] make failed:"; tail -n 20 /tmp/make.log; }
 
+# blktests keeps its images under the output directory. /tmp is tmpfs, which has no O_DIRECT, and
+# nvmet opens a file-backed namespace with O_DIRECT (bd=file fails with EINVAL there): the output
+# goes to an ext4 file system on a loop device instead.
+mkdir -p /scratch
+truncate -s 8G /tmp/scratch.img
+# The kernel autoloads modules with the initramfs's modprobe, which cannot see this rootfs: load here.
+modprobe loop
+modprobe ext4
+if ! mkfs.ext4 -q -F /tmp/scratch.img || ! scratch_dev=$(losetup -f --show /tmp/scratch.img) || ! mount "$scratch_dev" /scratch; then
+	echo "[job] no scratch file system"
+	exit 2
+fi
+
 rc=0
 for side in $BLKTESTS_SIDES; do
 	printf 'NVMET_TRTYPES=tcp\nNVME_IMG_SIZE=%s\n' "$BLKTESTS_IMG_SIZE" >/tmp/config-"$side"
@@ -42,11 +55,11 @@ for side in $BLKTESTS_SIDES; do
 	fi
 	echo "@@BLKTESTS side-start $side@@"
 	# shellcheck disable=SC2086 # BLKTESTS_TESTS is a list of words
-	./check -c /tmp/config-"$side" -o /tmp/out-"$side" $BLKTESTS_TESTS 2>&1 | tee "$SHARE/check-$side.log"
+	./check -c /tmp/config-"$side" -o /scratch/out-"$side" $BLKTESTS_TESTS 2>&1 | tee "$SHARE/check-$side.log"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 	mkdir -p "$SHARE/results-$side"
 	# The per-test scratch directories hold the NVME_IMG_SIZE images: left behind.
-	tar -C /tmp/out-"$side" --exclude='tmpdir.*' -cf - . | tar -C "$SHARE/results-$side" -xf -
+	tar -C /scratch/out-"$side" --exclude='tmpdir.*' -cf - . | tar -C "$SHARE/results-$side" -xf -
 	dmesg >"$SHARE/dmesg-$side.log"
 	echo "@@BLKTESTS side-end $side@@"
 done
