@@ -1,0 +1,176 @@
+/**
+ * blktests/nvme-target-control against a running `nvmf-fault target` process, called with sh the
+ * way blktests calls NVME_TARGET_CONTROL (common/nvme, tests/nvme/rc): each config query, setup,
+ * add-ports, the port/ANA/namespace verbs of the blktests patch, and cleanup. Our initiator
+ * connects between setup and cleanup; cleanup must drop it (nvme/061 relies on that). Skips when
+ * curl (Debian package curl) is missing; the shellcheck check skips without shellcheck.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { NvmeHost } from '../../initiator/host.js'
+import { AnaState } from '../../lib/nvme/log-ana.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const BRIDGE = join(ROOT, 'blktests/nvme-target-control')
+const SUB = 'blktests-subsystem-1'
+const UUID = '5f3c2b1a-0e9d-4c8b-a7f6-e5d4c3b2a190'
+const HOSTID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'
+const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`
+const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0
+const hasShellcheck = spawnSync('shellcheck', ['--version'], { stdio: 'ignore' }).status === 0
+
+function tsImportArgs(): string[] {
+  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
+  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
+}
+
+async function waitFor<T>(get: () => T | undefined | false, ms: number): Promise<T | undefined> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = get()
+    if ((v !== undefined && v !== false) || Date.now() > end) return v === false ? undefined : v
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** A target process with one NVMe/TCP port and the HTTP API, both on free loopback ports. */
+async function startTarget(t: Test): Promise<{ url: string; port1: number }> {
+  const target: ChildProcess = spawn(process.execPath, [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'target', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--no-pretty'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  target.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  target.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const exited = new Promise<void>((r) => target.on('exit', () => r()))
+  t.teardown(async () => {
+    if (target.exitCode === null) {
+      target.kill('SIGTERM')
+      await exited
+    }
+  })
+  const logged = <T>(pred: (o: Record<string, unknown>) => T | undefined): T | undefined => {
+    for (const l of out.split('\n')) if (l.startsWith('{')) {
+      const v = pred(JSON.parse(l) as Record<string, unknown>)
+      if (v !== undefined) return v
+    }
+    return undefined
+  }
+  // A loaded machine starts the child slowly.
+  const http = await waitFor(() => logged((o) => (o.msg === 'http API listening' ? (o.http as { port: number }).port : undefined)), 300_000)
+  if (http === undefined) throw new Error(`the target did not log its HTTP address: ${err}`)
+  const port1 = logged((o) => (o.portId === 1 && typeof o.port === 'number' ? o.port : undefined))!
+  return { url: `http://127.0.0.1:${http}`, port1 }
+}
+
+t.test('bridge: blktests NVME_TARGET_CONTROL verbs drive a running target', { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmf-fault-bridge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { url, port1 } = await startTarget(t)
+  const logFile = join(dir, 'bridge.log')
+  const env = {
+    ...process.env,
+    NVMF_FAULT_URL: url,
+    NVMF_FAULT_BRIDGE_LOG: logFile,
+    NVMF_FAULT_HOSTNQN: HOSTNQN,
+    NVMF_FAULT_HOSTID: HOSTID,
+    NVMF_FAULT_SUBSYS_UUID: UUID,
+    NVMF_FAULT_NS_SIZE: '8MiB',
+    TMPDIR: dir,
+  }
+  const ctl = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync('sh', [BRIDGE, ...args], { env, encoding: 'utf8', timeout: 120_000 })
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  const ok = (...args: string[]): string => {
+    const r = ctl(...args)
+    t.equal(r.code, 0, `${args.join(' ')} exits 0 ${r.stderr}`)
+    return r.stdout.trim()
+  }
+  const api = async (path: string): Promise<unknown> => (await fetch(`${url}${path}`)).json()
+
+  // group_setup and _setup_nvmet: one invocation per value, read from stdout.
+  t.equal(ok('config', '--show-trtype'), 'tcp')
+  t.equal(ok('config', '--show-blkdev-type'), 'file')
+  t.equal(ok('config', '--show-hostnqn'), HOSTNQN)
+  t.equal(ok('config', '--show-hostid'), HOSTID)
+  t.equal(ok('config', '--show-traddr'), '127.0.0.1')
+  t.equal(ok('config', '--show-trsvid'), String(port1), 'trsvid (blktests spelling) is the first port')
+  t.equal(ok('config', '--show-subsys-uuid'), UUID)
+  t.equal(ok('config', '--show-subsysnqn'), SUB)
+  t.equal(ctl('config', '--show-nothing').code, 1, 'an unknown query fails')
+
+  // _nvmet_target_setup, with the controller key spelled as blktests passes it in other tests.
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN) // a leftover subsystem is replaced
+  t.equal(ctl('cleanup', '--subsysnqn', 'blktests-subsystem-9').code, 0, 'cleanup of a subsystem that is not there succeeds')
+  ok('add-ports', '--ports', '2', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
+  const ports = ok('ports', '--subsysnqn', SUB).split('\n').map(Number)
+  t.same(ports, [1, 100, 101], 'the default port and the two added ones expose the subsystem')
+  const [, p100] = ok('port-addr', '--port', '100').split(' ').slice(1)
+  t.match(ok('port-addr', '--port', '1'), `tcp 127.0.0.1 ${port1}`)
+  const subs = (await api('/v1/subsystems')) as Array<{ nqn: string; hosts: string[]; allowAnyHost: boolean; namespaces: Array<{ nsid: number; uuid?: string }> }>
+  const s = subs.find((x) => x.nqn === SUB)
+  t.ok(s, 'setup created the subsystem in the running target')
+  t.same(s?.hosts, [HOSTNQN], 'only the given host is allowed')
+  t.equal(s?.namespaces[0]?.uuid, UUID, 'namespace 1 has the subsystem UUID')
+
+  // The host side: our initiator on two ports, as nvme/057 connects one controller per port.
+  const host = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => host.close())
+  const c1 = await host.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB })
+  const c2 = await host.connect({ traddr: '127.0.0.1', trsvcid: Number(p100), subnqn: SUB })
+  t.equal(c1.state, 'live')
+  t.equal(c2.state, 'live')
+
+  // _setup_nvmet_port_ana through the bridge: the host reads the change (ANA change AEN).
+  ok('ana', '--port', '100', '--group', '1', '--state', 'inaccessible')
+  t.ok(await waitFor(() => c2.anaStateOf(1) === AnaState.INACCESSIBLE, 30_000), 'the host saw port 100 group 1 inaccessible')
+  t.equal(c1.anaStateOf(1), AnaState.OPTIMIZED, 'port 1 stays optimized')
+  const bad = ctl('ana', '--port', '100', '--group', '1', '--state', 'sideways')
+  t.equal(bad.code, 1, 'a bad ANA state fails')
+  t.match(bad.stderr, /state/, 'and the error names the field')
+
+  // _disable_nvmet_ns / _set_nvmet_ns_uuid / _enable_nvmet_ns (nvme/058's remap loop), ns add/group.
+  const uuid2 = '7e6d5c4b-3a29-4817-9605-f4e3d2c1b0a9'
+  ok('ns-disable', '--nsid', '1')
+  ok('ns-uuid', '--nsid', '1', '--uuid', uuid2)
+  ok('ns-enable', '--nsid', '1')
+  ok('ns-add', '--nsid', '2', '--uuid', UUID.replace(/^5/, '6'), '--group', '2', '--size', '4m')
+  ok('ana', '--port', '1', '--group', '2', '--state', 'non-optimized')
+  const after = ((await api('/v1/subsystems')) as typeof subs).find((x) => x.nqn === SUB)!
+  t.equal(after.namespaces.find((n) => n.nsid === 1)?.uuid, uuid2, 'namespace 1 has its new UUID')
+  t.ok(after.namespaces.some((n) => n.nsid === 2), 'namespace 2 was added')
+
+  // Forced reconnect and the controller list.
+  t.match(ok('ctrl-list'), /"cntlid"/)
+
+  // _nvmet_target_cleanup: the subsystem goes, and with it the host's controllers.
+  ok('cleanup', '--subsysnqn', SUB)
+  t.ok(await waitFor(() => c1.state !== 'live' && c2.state !== 'live', 30_000), `cleanup dropped the host (states ${c1.state}, ${c2.state})`)
+  t.same(await api('/v1/controllers'), [], 'no controller is left on the target')
+  t.same(ok('ports', '--subsysnqn', SUB), '', 'no port exposes the removed subsystem')
+  const portsLeft = ((await api('/v1/ports')) as Array<{ id: number }>).map((p) => p.id)
+  t.same(portsLeft, [1], "the ports the bridge added are gone; the target's own stays")
+
+  // Every verb is in the bridge log (the issue asks it to show nvme/057 and 058's verbs).
+  const log = readFileSync(logFile, 'utf8')
+  for (const v of ['setup --subsysnqn', 'add-ports --ports 2', 'ana --port 100 --group 1 --state inaccessible', 'ns-disable --nsid 1', 'ns-uuid --nsid 1', 'cleanup --subsysnqn', 'PUT /v1/ana/100/1'])
+    t.ok(log.includes(v), `bridge log shows "${v}"`)
+})
+
+t.test('bridge: shellcheck-clean POSIX sh', { skip: hasShellcheck ? false : 'shellcheck is not installed (Debian package shellcheck)' }, async (t) => {
+  const r = spawnSync('shellcheck', ['-s', 'sh', BRIDGE], { encoding: 'utf8' })
+  t.equal(r.status, 0, r.stdout)
+})
+
+t.test('bridge: usage without a verb', async (t) => {
+  const r = spawnSync('sh', [BRIDGE], { encoding: 'utf8', env: { ...process.env, NVMF_FAULT_BRIDGE_LOG: '/dev/null' } })
+  t.equal(r.status, 2)
+  t.match(r.stderr, /usage: nvme-target-control VERB/)
+})
