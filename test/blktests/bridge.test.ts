@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { NvmeHost } from '../../initiator/host.js'
 import { AnaState } from '../../lib/nvme/log-ana.js'
+import { cliArgs } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BRIDGE = join(ROOT, 'blktests/nvme-target-control')
@@ -22,11 +23,6 @@ const HOSTID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'
 const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`
 const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0
 const hasShellcheck = spawnSync('shellcheck', ['--version'], { stdio: 'ignore' }).status === 0
-
-function tsImportArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'))
-  return fromTap.length > 0 ? fromTap : [`--import=${new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
-}
 
 async function waitFor<T>(get: () => T | undefined | false, ms: number): Promise<T | undefined> {
   const end = Date.now() + ms
@@ -39,7 +35,7 @@ async function waitFor<T>(get: () => T | undefined | false, ms: number): Promise
 
 /** A target process with one NVMe/TCP port and the HTTP API, both on free loopback ports. */
 async function startTarget(t: Test): Promise<{ url: string; port1: number }> {
-  const target: ChildProcess = spawn(process.execPath, [...tsImportArgs(), join(ROOT, 'bin/nvmf-fault.ts'), 'target', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--no-pretty'], {
+  const target: ChildProcess = spawn(process.execPath, [...cliArgs(), 'target', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--no-pretty'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -13,9 +13,8 @@ import { listCatalogue } from '../../conformance/cli.js'
 import { CATALOGUE } from '../../conformance/catalogue.js'
 import { reportExitCode } from '../../conformance/output.js'
 import type { ConformanceReport } from '../../conformance/report-types.js'
+import { childEnv, cliArgs } from '../helpers/cli-process.js'
 
-const bin = fileURLToPath(new URL('../../bin/nvmf-fault.ts', import.meta.url))
-const loader = import.meta.resolve('@tapjs/typescript/import')
 
 const parse = (...args: string[]) => createProgram().parseAsync(['node', 'nvmf-fault', 'conformance', ...args])
 
@@ -49,7 +48,7 @@ t.test('a run as a process: TAP on stdout, the JSON report in a file, exit 0', a
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'report.json')
   const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', loader, bin, 'conformance', '--scenario', 'dnr-obeyed', '--seed', '5', '--json', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', TS_NODE_TRANSPILE_ONLY: '1' } })
+    const p = spawn(process.execPath, [...cliArgs(), 'conformance', '--scenario', 'dnr-obeyed', '--seed', '5', '--json', file], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() })
     let out = ''
     let err = ''
     p.stdout.on('data', (b: Buffer) => (out += b.toString()))

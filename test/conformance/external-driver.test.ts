@@ -10,12 +10,12 @@ import t from 'tap'
 import { CATALOGUE } from '../../conformance/catalogue.js'
 import { ExternalCommandDriver, parseDriverEvent, splitCommand } from '../../conformance/drivers/external-command.js'
 import { runScenario } from '../../conformance/runner.js'
+import { childEnv, scriptArgs } from '../helpers/cli-process.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const loader = fileURLToPath(new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url))
-const env = { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' }
+const env = childEnv()
 const entry = (id: string) => CATALOGUE.find((e) => e.info.id === id)!
-const driver = (script: string) => new ExternalCommandDriver({ command: [process.execPath, `--import=${loader}`, script], env, cwd: root, graceMs: 30_000 })
+const driver = (script: string) => new ExternalCommandDriver({ command: [process.execPath, ...scriptArgs(script)], env, cwd: root, graceMs: 30_000 })
 
 t.test('DriverEvent lines are validated, naming what is wrong', async (t) => {
   t.same(parseDriverEvent('{"kind":"ready"}'), { kind: 'ready' })
@@ -38,7 +38,7 @@ t.test('a driver that exits before ready is an error naming its exit and stderr'
 
 t.test('our initiator behind the driver contract passes ANA failover/failback', async (t) => {
   const d = driver('examples/conformance-driver.ts')
-  t.equal(d.info.id, 'driver:conformance-driver.ts')
+  t.match(d.info.id, /^driver:conformance-driver\.(ts|js)$/, 'named after the command (source or built)')
   const run = await runScenario({ entry: entry('ana-failover-failback'), driver: d, seed: 3 })
   for (const c of run.checks) t.not(c.verdict, 'fail', `${c.id}: ${c.detail}`)
   t.equal(run.verdict, 'pass', run.checks.map((c) => `${c.id} ${c.verdict} ${c.detail}`).join('\n'))
