@@ -1,7 +1,8 @@
 /**
- * The host side's PDU writer: honours `socket.write()`'s return value. Each PDU's parts go out
- * corked (uncorked on the next tick: header, data and digest as separate buffers, one segment when
- * they fit). Once a write returns false, later PDUs wait here, in order, until the socket's 'drain'
+ * The host side's PDU writer: honours `socket.write()`'s return value. PDUs go out corked, header,
+ * data and digest as separate buffers: the socket is corked at the first PDU of an event-loop turn
+ * and uncorked once, on `setImmediate`, so every command submitted in that turn leaves in one
+ * `writev` (docs/performance.md: one socket write per turn, not per PDU). Once a write returns false, later PDUs wait here, in order, until the socket's 'drain'
  * — at most `limit` of them; `full` tells the queue pair to refuse more (WriteQueueFullError).
  */
 import type { Socket } from 'node:net'
@@ -13,6 +14,12 @@ export class PduWriter {
   readonly #queued: Buffer[][] = []
   #needDrain = false
   #stopped = false
+  /** The pending end-of-turn uncork while this writer holds the socket corked. */
+  #corked: NodeJS.Immediate | undefined
+  readonly #uncork = (): void => {
+    this.#corked = undefined
+    this.#socket.uncork()
+  }
 
   constructor(socket: Socket, limit: number) {
     this.#socket = socket
@@ -44,9 +51,11 @@ export class PduWriter {
 
   #writeNow(parts: Buffer[]): void {
     const s = this.#socket
-    s.cork()
+    if (this.#corked === undefined) {
+      s.cork()
+      this.#corked = setImmediate(this.#uncork)
+    }
     for (const b of parts) if (!s.write(b)) this.#needDrain = true
-    process.nextTick(() => s.uncork())
   }
 
   /** 'drain': write what waited, in order, until the socket pushes back again. */

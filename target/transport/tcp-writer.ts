@@ -2,8 +2,10 @@
  * The only place the TCP transport writes PDUs. `send(pdu)` encodes (header + HDGST + PAD, the
  * caller's data buffer uncopied, DDGST: wire spec 1.3), passes the PDU through the onPduSend seam
  * and the send-side shaper its decision picks (tcp-send-shaping.ts), and writes the parts as
- * separate buffers inside one cork/uncork (uncorked on the next tick, so a C2HData and its
- * CapsuleResp leave in one segment when they fit).
+ * separate buffers inside one cork/uncork. The socket is corked at the first PDU written in an
+ * event-loop turn and uncorked once, on `setImmediate`, so every PDU of that turn (C2HData +
+ * CapsuleResp of each command completed by all the reads and store callbacks of one poll phase)
+ * leaves in one `writev` (docs/performance.md: one socket write per turn, not per PDU).
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -37,7 +39,12 @@ export class TcpWriter implements WireOps {
   #hdgst = false
   #ddgst = false
   #hpda = 0
-  #corked = false
+  /** The pending end-of-turn uncork while the socket is corked by this writer. */
+  #corked: NodeJS.Immediate | undefined
+  readonly #uncork = (): void => {
+    this.#corked = undefined
+    this.#o.socket.uncork()
+  }
   #needDrain = false
   /** Wire parts of PDUs a `hold` decision kept back; they precede the next write. */
   #held: Buffer[] = []
@@ -134,6 +141,11 @@ export class TcpWriter implements WireOps {
   writeNow(parts: Buffer[]): void {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) return
+    // What this turn corked goes out first, and these bytes in writes of their own (segment shaper).
+    if (this.#corked !== undefined) {
+      clearImmediate(this.#corked)
+      this.#uncork()
+    }
     const held = this.#takeHeld([])
     if (held.length > 0) {
       // Keep wire order: what was held goes out, as one corked write, before these bytes.
@@ -154,7 +166,10 @@ export class TcpWriter implements WireOps {
     return all
   }
 
-  /** Corked scatter-gather: header, data and digest as separate buffers, uncorked next tick. */
+  /**
+   * Corked scatter-gather: header, data and digest as separate buffers, uncorked at the end of the
+   * turn. A socket destroyed meanwhile discards what it buffered (nothing is written after close).
+   */
   #write(parts: Buffer[], written?: () => void): void {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) {
@@ -162,13 +177,9 @@ export class TcpWriter implements WireOps {
       return
     }
     parts = this.#takeHeld(parts)
-    if (!this.#corked) {
-      this.#corked = true
+    if (this.#corked === undefined) {
       s.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        s.uncork()
-      })
+      this.#corked = setImmediate(this.#uncork)
     }
     const last = parts.length - 1
     for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
