@@ -29,6 +29,8 @@ export interface RunScenarioOptions {
   logger?: Logger
   /** Limit for the driver to become ready (ms). Default 30 s in-process, 300 s for other drivers (process start, guest boot). */
   readyTimeoutMs?: number
+  /** How long after an ANA log read a command may still reach a path it reported inaccessible. Default: anaGraceMsFor(kind). */
+  anaGraceMs?: number
   /** Limit for the driver's stop (ms). Default: driverStopLimitMs(driver.info.kind). */
   stopTimeoutMs?: number
   /** Called as the run moves on ("ready", "scenario", "stopping", "judging"). */
@@ -44,6 +46,17 @@ export interface RunScenarioOptions {
  */
 export function driverStopLimitMs(kind: string): number {
   return kind === 'nvmf-fault' ? 60_000 : 180_000
+}
+
+/**
+ * Grace for no-io-to-inaccessible: a command whose path was chosen before the host processed the
+ * ANA log is already past path selection. In-process that is microseconds (500 ms is generous); a
+ * Linux guest under TCG processes the log hundreds of ms after the target built it (measured on
+ * 6.1: I/O moved to the other path 767 ms after the change, and one write reached the
+ * inaccessible path 617 ms after the log read, before the first write on the other path).
+ */
+export function anaGraceMsFor(kind: string): number {
+  return kind === 'nvmf-fault' ? 500 : 1000
 }
 
 function sleep(clock: Clock, ms: number): Promise<void> {
@@ -128,7 +141,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
   try {
     target = await startTarget(entry, seed, clock, journal, o.logger)
     for (const p of target.ports) trsvcids.set(p.id, p.port)
-    const obs = new TargetObserver({ clock, target, journal })
+    const obs = new TargetObserver({ clock, target, journal, graceMs: o.anaGraceMs ?? anaGraceMsFor(driver.info.kind) })
     observer = obs
     faults = await attachFaults(target, { seed, clock, wrapHooks: (h) => obs.wrap(h), ...(o.logger !== undefined ? { logger: o.logger } : {}) })
     obs.attach(faults.engine.trace)
