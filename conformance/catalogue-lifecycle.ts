@@ -59,7 +59,7 @@ export const LIFECYCLE_ENTRIES: CatalogueEntry[] = [
   },
   {
     info: { id: 'controller-deleted-during-connect', title: 'a controller deleted while its Connect completes', category: 'lifecycle' },
-    summary: "port 1's controller is deleted (the host reconnects); as the target answers the reconnect's admin Connect, that new controller is deleted too, so the host holds a CNTLID that no longer exists. It must recover and reconnect again",
+    summary: "port 1's controller is deleted (the host reconnects); as the target answers the reconnect's admin Connect, that new controller is deleted too: its connection closes before the Connect response (and the CNTLID it names) leaves. The host must notice the lost connection and reconnect again",
     topology: { ports: [{}, {}], namespaces: [{ nsid: 1 }] },
     ioMs: 3500,
     scenario: JSON.stringify({

@@ -110,7 +110,8 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
     info: { id: 'dnr-obeyed', title: 'DNR obeyed (no retry)', reference: 'NVMe Base 2.0 §4.2.3', category: 'status' },
     summary: 'the first 5 writes after 300 ms are answered Internal Error with DNR after reaching the store; none may be sent again',
     topology: TWO_PATHS,
-    ioMs: 2000,
+    // A Linux guest under TCG takes ~1.6 s to send those 5 writes; I/O must then be seen resuming.
+    ioMs: 4000,
     scenario: JSON.stringify({
       name: 'dnr',
       steps: [{ atMs: 300, addFault: { id: 'dnr', type: 'status', at: 'completion', match: { commands: ['write'] }, schedule: { firstN: 5 }, params: { status: 'INTERNAL', dnr: true } } }],

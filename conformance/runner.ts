@@ -29,8 +29,34 @@ export interface RunScenarioOptions {
   logger?: Logger
   /** Limit for the driver to become ready (ms). Default 30 s in-process, 300 s for other drivers (process start, guest boot). */
   readyTimeoutMs?: number
+  /** How long after an ANA log read a command may still reach a path it reported inaccessible. Default: anaGraceMsFor(kind). */
+  anaGraceMs?: number
+  /** Limit for the driver's stop (ms). Default: driverStopLimitMs(driver.info.kind). */
+  stopTimeoutMs?: number
   /** Called as the run moves on ("ready", "scenario", "stopping", "judging"). */
   onPhase?: (phase: string) => void
+}
+
+/**
+ * How long the runner waits for a driver's stop. A kernel host can only disconnect once its
+ * reconnect attempt ends: Linux ignores a lost connection while CONNECTING (RESETTING is reachable
+ * only from LIVE), so an unanswered Connect is aborted by the admin timeout (nvme_core.admin_timeout,
+ * 60 s by default), and `nvme disconnect` waits for that reconnect work. The bound must outlast it,
+ * or the run is aborted before the kernel's recovery can be judged.
+ */
+export function driverStopLimitMs(kind: string): number {
+  return kind === 'nvmf-fault' ? 60_000 : 180_000
+}
+
+/**
+ * Grace for no-io-to-inaccessible: a command whose path was chosen before the host processed the
+ * ANA log is already past path selection. In-process that is microseconds (500 ms is generous); a
+ * Linux guest under TCG processes the log hundreds of ms after the target built it (measured on
+ * 6.1: I/O moved to the other path 767 ms after the change, and one write reached the
+ * inaccessible path 617 ms after the log read, before the first write on the other path).
+ */
+export function anaGraceMsFor(kind: string): number {
+  return kind === 'nvmf-fault' ? 500 : 1000
 }
 
 function sleep(clock: Clock, ms: number): Promise<void> {
@@ -97,6 +123,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
   const { entry, driver, seed } = o
   const clock = o.clock ?? systemClock
   const phase = o.onPhase ?? (() => undefined)
+  const stopLimit = o.stopTimeoutMs ?? driverStopLimitMs(driver.info.kind)
   const journal = new WriteJournal({ clock })
   const t0 = clock.now()
   const checksError = (detail: string): CheckResult[] => entry.checks.map((c) => ({ id: c.id, title: c.title, verdict: 'error', detail, judgedFrom: 'target' }))
@@ -114,7 +141,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
   try {
     target = await startTarget(entry, seed, clock, journal, o.logger)
     for (const p of target.ports) trsvcids.set(p.id, p.port)
-    const obs = new TargetObserver({ clock, target, journal })
+    const obs = new TargetObserver({ clock, target, journal, graceMs: o.anaGraceMs ?? anaGraceMsFor(driver.info.kind) })
     observer = obs
     faults = await attachFaults(target, { seed, clock, wrapHooks: (h) => obs.wrap(h), ...(o.logger !== undefined ? { logger: o.logger } : {}) })
     obs.attach(faults.engine.trace)
@@ -167,7 +194,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     obs.markStopping()
     stopMs = obs.nowMs()
-    await withTimeout(clock, driver.stop(), 60_000, "the driver's stop")
+    await withTimeout(clock, driver.stop(), stopLimit, "the driver's stop")
     phase('judging')
     const ctx: JudgeContext = { entry, initiator: driver.info, observer: obs, journal, driver: summary, scenarioStartMs, scenarioEndMs, stopMs, trsvcids, events: driverEvents, faults: faultCounters }
     checks = entry.checks.map((c) => {
@@ -179,7 +206,8 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     })
   } catch (err) {
     checks = checksError(`run aborted: ${(err as Error).message}`)
-    await driver.stop().catch(() => undefined)
+    // Bounded again: a stop that already timed out must not hold the run (and the catalogue) forever.
+    await withTimeout(clock, driver.stop(), stopLimit, "the driver's stop").catch(() => undefined)
   } finally {
     observer?.detach()
     await faults?.close().catch(() => undefined)

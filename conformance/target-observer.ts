@@ -103,9 +103,14 @@ export class TargetObserver {
   readonly aens: Array<{ tMs: number; portId: number; cntlid: number; dw0: number }> = []
   /** Taken by `markStopping()`: outstanding AERs and live I/O controllers per port, just before the stop. */
   atStop: { tMs: number; aer: Map<number, number>; live: Array<{ cntlid: number; portId: number }> } | undefined
-  /** Keep-alive command times per controller, and the KATO (ms) each was connected with. */
-  readonly keepAlives = new Map<number, number[]>()
+  /** The KATO (ms) each controller was connected with. */
   readonly kato = new Map<number, number>()
+  /**
+   * Keep-alive traffic per controller: our target sets CTRATT.TBKAS, so any command counts as a
+   * keep-alive (NVMe Base 2.0 §3.9, Traffic Based Keep Alive). Kept as the longest gap only (I/O
+   * commands are many).
+   */
+  readonly traffic = new Map<number, { lastMs: number; commands: number; keepAlives: number; worst?: { gapMs: number; fromMs: number; toMs: number } }>()
   readonly graceMs: number
   readonly #clock: Clock
   readonly #target: TargetHandle
@@ -213,17 +218,14 @@ export class TargetObserver {
 
   #onCommand(ctx: HookContext, cmd: HookCommand, d: Decision): void {
     const t = this.nowMs()
+    if (ctx.cntlid !== undefined) this.#noteTraffic(ctx.cntlid, t, cmd.kind === 'admin' && cmd.opc === AdminOpcode.KEEP_ALIVE)
     if (d.action === 'complete') this.#journal.answeredByHook(ctx, cmd, d.status)
     // AERs stay outstanding by design (NVMe Base 2.0 §5.2): not counted as commands in flight.
     else if (cmd.opc === AdminOpcode.ASYNC_EVENT_REQUEST && cmd.kind === 'admin') void 0
     else if (d.action === 'pass' || d.action === 'delay' || d.action === 'stall' || d.action === 'drop') this.#inflight.set(ctx.connectionId, (this.#inflight.get(ctx.connectionId) ?? 0) + 1)
     if (cmd.kind === 'admin') {
       if (cmd.opc === AdminOpcode.GET_LOG_PAGE && (cmd.sqe.cdw10 & 0xff) === LID_ANA) this.#anaAtLogRead.set(ctx.connectionId, new Map(this.#anaNow))
-      else if (cmd.opc === AdminOpcode.KEEP_ALIVE && ctx.cntlid !== undefined) {
-        const l = this.keepAlives.get(ctx.cntlid) ?? []
-        l.push(t)
-        this.keepAlives.set(ctx.cntlid, l)
-      } else if (cmd.opc === AdminOpcode.ASYNC_EVENT_REQUEST && ctx.cntlid !== undefined && d.action !== 'complete') {
+      else if (cmd.opc === AdminOpcode.ASYNC_EVENT_REQUEST && ctx.cntlid !== undefined && d.action !== 'complete') {
         this.#aerOutstanding.set(ctx.cntlid, (this.#aerOutstanding.get(ctx.cntlid) ?? 0) + 1)
       }
       return
@@ -234,6 +236,19 @@ export class TargetObserver {
       if ((cmd.sqe.nsid & 0xff) === FabricsType.CONNECT && cmd.sqe.cdw10 >>> 16 === 0) this.#pendingKato.set(ctx.connectionId, cmd.sqe.cdw12 >>> 0)
       return
     }
+  }
+
+  #noteTraffic(cntlid: number, t: number, keepAlive: boolean): void {
+    const r = this.traffic.get(cntlid)
+    if (r === undefined) {
+      this.traffic.set(cntlid, { lastMs: t, commands: 1, keepAlives: keepAlive ? 1 : 0 })
+      return
+    }
+    const gap = t - r.lastMs
+    if (r.worst === undefined || gap > r.worst.gapMs) r.worst = { gapMs: gap, fromMs: r.lastMs, toMs: t }
+    r.lastMs = t
+    r.commands++
+    if (keepAlive) r.keepAlives++
   }
 
   readonly #pendingKato = new Map<number, number>()

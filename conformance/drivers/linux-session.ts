@@ -54,6 +54,12 @@ function assign(name: string, value: string): string {
   return `${name}='${value}'`
 }
 
+/**
+ * The guest's stop: writers get 60 s to leave the kernel, then `nvme disconnect` up to 90 s (it
+ * waits out a reconnect's admin timeout). Below the runner's driverStopLimitMs for Linux (180 s).
+ */
+const SESSION_STOP_MS = 170_000
+
 export class LinuxQemuSession {
   readonly info: InitiatorInfo
   readonly #o: LinuxSessionOptions
@@ -175,7 +181,7 @@ export class LinuxQemuSession {
   async end(slot: ScenarioSlot, why: string): Promise<void> {
     if (this.#current !== slot) return
     const vm = this.#vm
-    const limit = this.#o.stopTimeoutMs ?? 120_000
+    const limit = this.#o.stopTimeoutMs ?? SESSION_STOP_MS
     let rc = 'none'
     let killed = false
     if (vm !== undefined) {
@@ -214,7 +220,7 @@ export class LinuxQemuSession {
       // already gone
     }
     let timer: NodeJS.Timeout | undefined
-    const ended = await Promise.race([vm.done.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.#o.stopTimeoutMs ?? 120_000)))])
+    const ended = await Promise.race([vm.done.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.#o.stopTimeoutMs ?? SESSION_STOP_MS)))])
     clearTimeout(timer)
     if (!ended) vm.kill()
     await vm.done

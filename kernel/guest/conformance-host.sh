@@ -166,7 +166,9 @@ done
 [ $alive -gt 0 ] && vm_say "$alive writers still in the kernel after 60 s"
 report
 res writers_stuck "$alive"
-out=$(timeout 60 nvme disconnect -n "$NQN" 2>&1) && res disconnect ok || res disconnect "fail: $(echo "$out" | tr '\n' ' ')"
+# A controller reconnecting when the disconnect comes is deleted only after its reconnect attempt
+# ends: an unanswered Connect lasts the admin timeout (nvme_core.admin_timeout, 60 s by default).
+out=$(timeout 90 nvme disconnect -n "$NQN" 2>&1) && res disconnect ok || res disconnect "fail: $(echo "$out" | tr '\n' ' ')"
 vm_say "nvme disconnect: $out"
 res kernel_problems "$(dmesg | grep -cE 'WARNING|BUG|Oops|Call Trace|general protection|blocked for more than')"
 exit 0

@@ -28,7 +28,7 @@ while :; do
   )
   rc=$?
   nq=$(sed -n "s/^CH_SUBNQN='\(.*\)'$/\1/p" "$VM_SHARE/to-guest/run.$n")
-  [ -n "$nq" ] && timeout 60 nvme disconnect -n "$nq" >/dev/null 2>&1
+  [ -n "$nq" ] && timeout 90 nvme disconnect -n "$nq" >/dev/null 2>&1
   echo "@@NVMF finished $n $rc@@"
   vm_signal "finished.$n" "$rc"
   n=$((n + 1))

@@ -9,7 +9,7 @@ import { createDriverFactory } from '../../conformance/driver-factory.js'
 import { renderTap } from '../../conformance/output.js'
 import { runCatalogue } from '../../conformance/run-catalogue.js'
 
-const SUBSET = ['ana-failover-failback', 'ns-remap', 'path-status-ana-inaccessible', 'dnr-obeyed', 'controller-fatal', 'reset-mid-h2cdata', 'ana-change-after-log-read']
+const SUBSET = ['ana-failover-failback', 'ns-remap', 'path-status-ana-inaccessible', 'dnr-obeyed', 'controller-fatal', 'reset-mid-h2cdata', 'ana-change-after-log-read', 'keep-alive-expiry']
 const all = process.env.NVMF_FAULT_CONFORMANCE_ALL === '1'
 const entries = all ? [...CATALOGUE] : CATALOGUE.filter((e) => SUBSET.includes(e.info.id))
 
