@@ -19,7 +19,7 @@ import { decodeTraceProto } from '../../faults/trace.js'
 import { DEFAULT_SUBSYSTEM_NQN } from '../../target/index.js'
 import { fixture, SUBNQN } from './helpers/fixture.js'
 import { orUndefined, RawHost } from '../helpers/raw-host.js'
-import { cliArgs } from '../helpers/cli-process.js'
+import { cliArgs, runCli, waitFor } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -129,30 +129,6 @@ t.test('in-process: ANA set through the control plane changes the ANA log and ra
   await io.connectIo({ subnqn: SUBNQN, cntlid, qid: 1 })
   t.equal((await io.read(1, 0n, 1))?.cqe.status, 0x302, 'I/O on the path answers ANA Inaccessible')
 })
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000)
-    p.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return cond()
-}
 
 t.test('CLI: nvmf-fault ctl drives a running nvmf-fault target (child processes)', async (t) => {
   const dir = tmp(t)

@@ -6,6 +6,7 @@
  * editing sources) the child runs the TypeScript source under tap's loader (several seconds of CPU
  * per start on a loaded machine), so a stale build is never what a test exercises.
  */
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -61,4 +62,30 @@ export function scriptArgs(script: string): string[] {
 /** Node arguments that run the `nvmf-fault` CLI. */
 export function cliArgs(): string[] {
   return scriptArgs('bin/nvmf-fault.ts')
+}
+
+/** Runs the CLI to its end (killed after `timeoutMs`), collecting its output. */
+export function runCli(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
+    p.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Polls `cond` every 50 ms for at most `ms`; its last value. */
+export async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (cond()) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return cond()
 }

@@ -12,34 +12,10 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { parse as parseYaml } from 'yaml'
 import type { TargetStatus } from '../../target/index.js'
-import { cliArgs } from '../helpers/cli-process.js'
+import { cliArgs, runCli as runCliFor, waitFor } from '../helpers/cli-process.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/nvmetcli-tcp.json', import.meta.url))
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...cliArgs(), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000)
-    p.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return cond()
-}
 
 /** A target process; resolves once its control socket exists. */
 async function startTarget(t: Test, args: string[], sock: string): Promise<{ stdout: () => string; stop: () => Promise<number | null> }> {
@@ -113,3 +89,7 @@ t.test('ctl config export -> restart -> identical ctl status', async (t) => {
   t.ok(readFileSync(file, 'utf8').includes('"portid"'), 'nvmetcli shape')
   t.equal(await second.stop(), 0)
 })
+
+function runCli(args: string[]): ReturnType<typeof runCliFor> {
+  return runCliFor(args, 120_000)
+}
