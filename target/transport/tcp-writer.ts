@@ -9,8 +9,8 @@
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
- * Backpressure: a `write()` that returns false sets `needDrain` until the socket's 'drain'; the
- * connection stops reading from a host that does not read what we send.
+ * Backpressure: once SEND_BACKLOG bytes wait unsent in the socket, `needDrain` is set until the
+ * socket's 'drain'; the connection stops reading from a host that does not read what we send.
  */
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
@@ -19,6 +19,9 @@ import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
+
+/** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
+export const SEND_BACKLOG = 256 * 1024
 
 export interface TcpWriterOptions {
   socket: Socket
@@ -188,6 +191,11 @@ export class TcpWriter implements WireOps {
   }
 
   #push(p: Buffer, written?: () => void): void {
-    if (!this.#o.socket.write(p, written)) this.#needDrain = true
+    const s = this.#o.socket
+    // write() turns false past the socket's 16 KiB high-water mark, which one turn's batch of
+    // responses passes at QD32 (32 x 4 KiB): stopping there would split the batch over several
+    // writes and pause/resume reading every turn. Reading stops once SEND_BACKLOG bytes are unsent;
+    // the stream still emits 'drain' (its own flag is set), which clears ours.
+    if (!s.write(p, written) && s.writableLength >= SEND_BACKLOG) this.#needDrain = true
   }
 }
