@@ -75,15 +75,19 @@ export class TcpWriter implements WireOps {
     this.#hpda = o.hpda
   }
 
-  /** Encodes and sends `pdu`; `written` runs once its bytes are handed to the kernel (or never will be). */
-  send(pdu: Pdu, written?: () => void): void {
+  /**
+   * Encodes and sends `pdu`; `written` runs once its bytes are handed to the kernel (or never will be).
+   * True when the PDU went straight to the socket; false when it waits for an onPduSend decision
+   * (then `written` runs once decided, and a fault may still hold the parts).
+   */
+  send(pdu: Pdu, written?: () => void): boolean {
     // ICResp and TermReq carry no digests (wire spec 1.3: digests start after the ICResp).
     const bare = pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ
     const parts = encodePduParts(pdu, bare ? {} : { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda })
     if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts.reduce((n, p) => n + p.length, 0))
     if (this.#chainDepth === 0 && !SEAMS.send.installed(this.#o.hooks)) {
       this.#write(parts, written)
-      return
+      return true
     }
     this.#chainDepth++
     this.#chain = this.#chain
@@ -100,6 +104,7 @@ export class TcpWriter implements WireOps {
         // Fault paths (held, dropped, segmented PDUs): the budget is given back once decided.
         written?.()
       })
+    return false
   }
 
   /** Carries out the onPduSend decision for one PDU; `resolve` lets the next PDU go. */
