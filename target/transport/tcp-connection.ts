@@ -31,7 +31,7 @@ import { ConnectionTimers, type TimedConnection } from './tcp-timers.js'
 import { TcpWriter } from './tcp-writer.js'
 import { ADMIN_IN_CAPSULE, checkCapsule, checkIcReq } from './tcp-pdu-checks.js'
 import { PduReceiver } from './tcp-receive.js'
-import { responsePdus } from './tcp-response.js'
+import { sendResponse, type ResponseSink } from './tcp-response.js'
 import { ReadGate } from './tcp-read-gate.js'
 import { ReadBufferPool } from './read-buffer-pool.js'
 
@@ -61,6 +61,9 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   readonly #gate: ReadGate
   readonly #receiver: PduReceiver
   readonly #readBuffers: ReadBufferPool
+  readonly readBuffer: (bytes: number) => Buffer
+  /** Where responses go (made once: nothing allocated per response for it). */
+  readonly #sink: ResponseSink
   #digests: DigestOptions = { hdgst: false, ddgst: false }
   #lastRx = 0
   #resolveClosed!: () => void
@@ -94,6 +97,8 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     // Free read buffers kept per connection: a quarter of its data budget, at most 1 MiB.
     this.#readBuffers = new ReadBufferPool({ maxFreeBytes: Math.min(1 << 20, cfg.limits.maxBufferedBytes >> 2) })
     this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE') })
+    this.readBuffer = this.#readBuffers.take
+    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
     this.#timers = new ConnectionTimers({ clock: o.transport.clock, limits: () => this.#t.core.config.limits, framer: this.#framer, conn: this })
     this.#gate = new ReadGate({
       socket: o.socket,
@@ -260,32 +265,12 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#data.release(req)
   }
 
-  get readBuffer(): (bytes: number) => Buffer {
-    return this.#readBuffers.take
-  }
-
   queueResponse(req: Request): void {
     if (!this.#sm.is('LIVE')) {
       req.reservedBytes = 0
       return
     }
-    // The reservation is given back once the response has been handed to the kernel: until then
-    // the data is still held here (a host that does not read keeps it in the budget). So is a
-    // pooled read buffer — only when its PDUs went straight to the socket (read-buffer-pool.ts).
-    const buf = req.c2hData
-    const pooled = this.#readBuffers.lent(buf)
-    const reserved = req.reservedBytes > 0
-    let direct = true
-    const written =
-      reserved || pooled
-        ? (): void => {
-            if (reserved) this.#data.release(req)
-            if (pooled && direct) this.#readBuffers.giveBack(buf)
-          }
-        : undefined
-    const r = responsePdus(req, this.queue)
-    if (r.c2hData !== undefined) direct = this.#send(r.c2hData, r.capsuleResp === undefined ? written : undefined)
-    if (r.capsuleResp !== undefined) direct = this.#send(r.capsuleResp, written) && direct
+    sendResponse(req, this.#sink)
     this.#gate.maybeResume()
   }
 
