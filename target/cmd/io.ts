@@ -100,7 +100,7 @@ function executeRead(req: Request): number | Promise<number> {
   count(req, req.dataLength, false)
   if (store instanceof MemoryStore) {
     // A view where possible: the store copies a lent chunk before changing it.
-    req.c2hData = store.readView(off, req.dataLength)
+    req.c2hData = store.readView(off, req.dataLength, req.queue.transport.readBuffer)
     return 0
   }
   return store.read(off, req.dataLength).then((b) => {

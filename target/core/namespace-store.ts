@@ -49,9 +49,9 @@ export class MemoryStore implements NamespaceStore {
   get size(): number {
     return this.#size
   }
-  /** A copy of the range (the caller may keep or change it). */
-  readSync(offset: number, length: number): Buffer {
-    const out = Buffer.allocUnsafe(length)
+  /** A copy of the range (the caller may keep or change it), in a buffer from `alloc`. */
+  readSync(offset: number, length: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+    const out = alloc(length)
     let pos = offset
     while (pos < offset + length) {
       const idx = Math.floor(pos / CHUNK)
@@ -66,12 +66,12 @@ export class MemoryStore implements NamespaceStore {
   }
   /**
    * The range for sending: a read-only view when it lies in one chunk (no copy), else a copy. The
-   * caller must not write into it.
+   * caller must not write into it. `alloc` provides the buffer for a copy.
    */
-  readView(offset: number, length: number): Buffer {
+  readView(offset: number, length: number, alloc?: (bytes: number) => Buffer): Buffer {
     const idx = Math.floor(offset / CHUNK)
     const within = offset - idx * CHUNK
-    if (within + length > CHUNK) return this.readSync(offset, length)
+    if (within + length > CHUNK) return this.readSync(offset, length, alloc)
     const chunk = this.#chunks.get(idx)
     if (chunk === undefined) {
       this.#zeroes ??= Buffer.alloc(CHUNK)

@@ -24,6 +24,11 @@ export interface QueueTransport {
   reserveData?(req: Request): Promise<void> | undefined
   /** Gives back what `req` reserved when it ends without a response (a fault dropped it). Optional. */
   releaseData?(req: Request): void
+  /**
+   * A buffer for a read's data when the store has to copy it, which the transport takes back once the
+   * response is written (a transport that reuses them). Optional.
+   */
+  readonly readBuffer?: (bytes: number) => Buffer
   /** Sends the command's C2H data (when it succeeded and has any) and then its response capsule. */
   queueResponse(req: Request): void
   /** Tears the connection down (controller deleted, keep-alive expired, target closing). */

@@ -31,8 +31,9 @@ import { ConnectionTimers, type TimedConnection } from './tcp-timers.js'
 import { TcpWriter } from './tcp-writer.js'
 import { ADMIN_IN_CAPSULE, checkCapsule, checkIcReq } from './tcp-pdu-checks.js'
 import { PduReceiver } from './tcp-receive.js'
-import { responsePdus } from './tcp-response.js'
+import { sendResponse, type ResponseSink } from './tcp-response.js'
 import { ReadGate } from './tcp-read-gate.js'
+import { ReadBufferPool } from './read-buffer-pool.js'
 
 export type ConnectionState = 'CONNECTING' | 'LIVE' | 'CLOSING' | 'CLOSED'
 const CONNECTION_TABLE: TransitionTable<ConnectionState> = {
@@ -59,6 +60,10 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   #logger: Logger
   readonly #gate: ReadGate
   readonly #receiver: PduReceiver
+  readonly #readBuffers: ReadBufferPool
+  readonly readBuffer: (bytes: number) => Buffer
+  /** Where responses go (made once: nothing allocated per response for it). */
+  readonly #sink: ResponseSink
   #digests: DigestOptions = { hdgst: false, ddgst: false }
   #lastRx = 0
   #resolveClosed!: () => void
@@ -89,7 +94,11 @@ export class TcpConnection implements QueueTransport, TimedConnection {
         else if (this.#sm.is('LIVE')) this.#gate.pause()
       },
     })
+    // Free read buffers kept per connection: a quarter of its data budget, at most 1 MiB.
+    this.#readBuffers = new ReadBufferPool({ maxFreeBytes: Math.min(1 << 20, cfg.limits.maxBufferedBytes >> 2) })
     this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE') })
+    this.readBuffer = this.#readBuffers.take
+    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
     this.#timers = new ConnectionTimers({ clock: o.transport.clock, limits: () => this.#t.core.config.limits, framer: this.#framer, conn: this })
     this.#gate = new ReadGate({
       socket: o.socket,
@@ -261,12 +270,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
       req.reservedBytes = 0
       return
     }
-    // The reservation is given back once the response has been handed to the kernel: until then
-    // the data is still held here (a host that does not read keeps it in the budget).
-    const written = req.reservedBytes > 0 ? (): void => this.#data.release(req) : undefined
-    const r = responsePdus(req, this.queue)
-    if (r.c2hData !== undefined) this.#send(r.c2hData, r.capsuleResp === undefined ? written : undefined)
-    if (r.capsuleResp !== undefined) this.#send(r.capsuleResp, written)
+    sendResponse(req, this.#sink)
     this.#gate.maybeResume()
   }
 
@@ -312,12 +316,13 @@ export class TcpConnection implements QueueTransport, TimedConnection {
 
   // ---- errors and teardown ---------------------------------------------------------------------
 
-  #send(pdu: Pdu, written?: () => void): void {
+  /** False when the PDU waits for an onPduSend decision (see TcpWriter.send). */
+  #send(pdu: Pdu, written?: () => void): boolean {
     if (this.#sm.is('CLOSED')) {
       written?.()
-      return
+      return true
     }
-    this.#writer.send(pdu, written)
+    return this.#writer.send(pdu, written)
   }
 
   /** A transport-fatal error: C2HTermReq with FES/FEI and the offending header, then close (spec 1.5). */

@@ -8,6 +8,7 @@ import { encodeCqe } from '../../lib/nvme/cqe.js'
 import { PduType, type Pdu } from '../../lib/pdu/index.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
+import type { ReadBufferPool } from './read-buffer-pool.js'
 
 export interface ResponsePdus {
   c2hData: Pdu | undefined
@@ -26,4 +27,36 @@ export function responsePdus(req: Request, q: Queue): ResponsePdus {
   if (elide) return { c2hData, capsuleResp: undefined }
   const cqe = encodeCqe({ dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status })
   return { c2hData, capsuleResp: { type: PduType.CAPSULE_RESP, cqe } }
+}
+
+export interface ResponseSink {
+  queue: Queue
+  /** Writes one PDU; false when it waits for an onPduSend decision (TcpWriter.send). */
+  send: (pdu: Pdu, written?: () => void) => boolean
+  /** Gives back the command's reserved bytes (the connection's byte budget). */
+  release: (req: Request) => void
+  readBuffers: ReadBufferPool
+}
+
+/**
+ * Sends the response PDUs of `req`. Its reserved bytes are given back once the response has been
+ * handed to the kernel: until then the data is still held here (a host that does not read keeps it
+ * in the budget). So is a pooled read buffer, and only when its PDUs went straight to the socket
+ * (read-buffer-pool.ts).
+ */
+export function sendResponse(req: Request, o: ResponseSink): void {
+  const buf = req.c2hData
+  const pooled = o.readBuffers.lent(buf)
+  const reserved = req.reservedBytes > 0
+  let direct = true
+  const written =
+    reserved || pooled
+      ? (): void => {
+          if (reserved) o.release(req)
+          if (pooled && direct) o.readBuffers.giveBack(buf)
+        }
+      : undefined
+  const r = responsePdus(req, o.queue)
+  if (r.c2hData !== undefined) direct = o.send(r.c2hData, r.capsuleResp === undefined ? written : undefined)
+  if (r.capsuleResp !== undefined) direct = o.send(r.capsuleResp, written) && direct
 }

@@ -9,8 +9,8 @@
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
- * Backpressure: a `write()` that returns false sets `needDrain` until the socket's 'drain'; the
- * connection stops reading from a host that does not read what we send.
+ * Backpressure: once SEND_BACKLOG bytes wait unsent in the socket, `needDrain` is set until the
+ * socket's 'drain'; the connection stops reading from a host that does not read what we send.
  */
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
@@ -19,6 +19,9 @@ import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
+
+/** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
+export const SEND_BACKLOG = 256 * 1024
 
 export interface TcpWriterOptions {
   socket: Socket
@@ -72,15 +75,19 @@ export class TcpWriter implements WireOps {
     this.#hpda = o.hpda
   }
 
-  /** Encodes and sends `pdu`; `written` runs once its bytes are handed to the kernel (or never will be). */
-  send(pdu: Pdu, written?: () => void): void {
+  /**
+   * Encodes and sends `pdu`; `written` runs once its bytes are handed to the kernel (or never will be).
+   * True when the PDU went straight to the socket; false when it waits for an onPduSend decision
+   * (then `written` runs once decided, and a fault may still hold the parts).
+   */
+  send(pdu: Pdu, written?: () => void): boolean {
     // ICResp and TermReq carry no digests (wire spec 1.3: digests start after the ICResp).
     const bare = pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ
     const parts = encodePduParts(pdu, bare ? {} : { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda })
     if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts.reduce((n, p) => n + p.length, 0))
     if (this.#chainDepth === 0 && !SEAMS.send.installed(this.#o.hooks)) {
       this.#write(parts, written)
-      return
+      return true
     }
     this.#chainDepth++
     this.#chain = this.#chain
@@ -97,6 +104,7 @@ export class TcpWriter implements WireOps {
         // Fault paths (held, dropped, segmented PDUs): the budget is given back once decided.
         written?.()
       })
+    return false
   }
 
   /** Carries out the onPduSend decision for one PDU; `resolve` lets the next PDU go. */
@@ -188,6 +196,11 @@ export class TcpWriter implements WireOps {
   }
 
   #push(p: Buffer, written?: () => void): void {
-    if (!this.#o.socket.write(p, written)) this.#needDrain = true
+    const s = this.#o.socket
+    // write() turns false past the socket's 16 KiB high-water mark, which one turn's batch of
+    // responses passes at QD32 (32 x 4 KiB): stopping there would split the batch over several
+    // writes and pause/resume reading every turn. Reading stops once SEND_BACKLOG bytes are unsent;
+    // the stream still emits 'drain' (its own flag is set), which clears ours.
+    if (!s.write(p, written) && s.writableLength >= SEND_BACKLOG) this.#needDrain = true
   }
 }
