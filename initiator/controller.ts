@@ -13,7 +13,7 @@ import type { Clock, Random, TimerHandle } from '../lib/clock.js'
 import { ConnectionError, InvalidStateError, NvmeStatusError, TimeoutError } from '../lib/errors.js'
 import type { AuthResult } from './auth.js'
 import { ControllerAuth } from './controller-auth.js'
-import { CONNECT_DYNAMIC_CNTLID, encodeConnectData, makeConnectSqe, parseConnectResponseDw0 } from '../lib/nvme/fabrics.js'
+import { CONNECT_DYNAMIC_CNTLID, parseConnectResponseDw0 } from '../lib/nvme/fabrics.js'
 import { CMIC_ANA, decodeIdentifyController, OAES_ANA_CHANGE, OAES_DISC_CHANGE, OAES_FW_ACTIVATION, OAES_NS_ATTR, type IdentifyController } from '../lib/nvme/identify-controller.js'
 import { AenNotice, AenType, parseAenDw0 } from '../lib/nvme/aen.js'
 import { encodeNumQueues, usableIoQueues } from '../lib/nvme/features.js'
@@ -29,10 +29,10 @@ import { CHANNELS, publish, type AenEvent, type ControllerStateEvent } from './e
 import type { HostIo } from './host-io.js'
 import type { IoResult, PathBackend } from './ns-path.js'
 import { QueuePair, type QueueCompletion } from './transport/queue-pair.js'
-import { ConnectRejectedError } from './connect-error.js'
 import { enableController, getLogPage, shutdownController } from './controller-admin.js'
 import { ControllerAna } from './controller-ana.js'
 import { KeepAlive } from './controller-keep-alive.js'
+import { connectQueue, ioQueueGeometry, openQueue } from './controller-queues.js'
 import { ioCommand } from './io-command.js'
 import { scanNamespaces, type ScannedNamespace } from './namespace-scan.js'
 
@@ -185,29 +185,14 @@ export class HostController implements PathBackend {
     const o = this.options
     const gen = ++this.#generation
     this.counters.connects++
-    const admin = await QueuePair.connect({
-      host: o.traddr,
-      port: o.trsvcid,
-      qid: 0,
-      depth: ADMIN_QUEUE_DEPTH,
-      hdgst: o.hdgst,
-      ddgst: o.ddgst,
-      clock: this.#clock,
-      connectTimeoutMs: o.connectTimeoutMs,
-      inCapsuleMax: ADMIN_IN_CAPSULE,
-      maxC2HData: 1 << 20,
-      onClose: (err) => this.#onQueueLost(gen, err),
-      onTimeout: (info) => this.#onTimeout(gen, info),
-    })
+    const handlers = { onClose: (err: Error) => this.#onQueueLost(gen, err), onTimeout: (info: { qid: number; cid: number; opc: number }) => this.#onTimeout(gen, info) }
+    const admin = await openQueue(o, this.#clock, { qid: 0, depth: ADMIN_QUEUE_DEPTH, inCapsuleMax: ADMIN_IN_CAPSULE, maxC2HData: 1 << 20, ...handlers })
     this.#adopt(gen, admin)
     this.#admin = admin
-    const kato = o.kato
-    const connect = await this.#submitAdmin(makeConnectSqe({ cid: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, kato }), {
-      data: encodeConnectData({ hostid: o.hostid, cntlid: CONNECT_DYNAMIC_CNTLID, subnqn: o.subnqn, hostnqn: o.hostnqn }),
-    })
-    if (connect.cqe.status !== 0) throw new ConnectRejectedError(connect.cqe, 0)
-    this.#cntlid = parseConnectResponseDw0(connect.cqe.dw0).cntlid
-    await this.#auth.ifAsked(admin, 0, connect.cqe.dw0)
+    const connectCommand = { hostid: o.hostid, hostnqn: o.hostnqn, subnqn: o.subnqn, timeoutMs: o.adminTimeoutMs }
+    const connect = await connectQueue(admin, { ...connectCommand, cntlid: CONNECT_DYNAMIC_CNTLID, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, kato: o.kato })
+    this.#cntlid = parseConnectResponseDw0(connect.dw0).cntlid
+    await this.#auth.ifAsked(admin, 0, connect.dw0)
     const cap = await enableController(this.#adminCommand, this.#clock, this.id)
     const idc = await this.#submitAdmin(makeIdentifySqe({ cid: 0, cns: Cns.CONTROLLER }), { readLength: 4096 })
     this.#identify = decodeIdentifyController(idc.data as Buffer)
@@ -219,37 +204,16 @@ export class HostController implements PathBackend {
       const nq = await this.#submitAdmin(makeSqe({ opc: AdminOpcode.SET_FEATURES, cdw10: FeatureId.NUM_QUEUES, cdw11: encodeNumQueues({ nsq: n, ncq: n }) }))
       if (nq.cqe.status !== 0) throw new NvmeStatusError(nq.cqe.status, { cid: nq.cqe.cid, qid: 0, name: 'Set Features Number of Queues' })
       const granted = Math.min(n, usableIoQueues(nq.cqe.dw0))
-      const depth = Math.min(o.queueSize, id.maxcmd > 0 ? id.maxcmd : o.queueSize, cap.mqes + 1)
-      const ioInCapsule = id.ioccsz > 4 ? id.ioccsz * 16 - 64 : 0
-      // MDTS is a power of two in units of the minimum memory page size (CAP.MPSMIN); 0 = no limit.
-      const mdts = id.mdts === 0 ? 1 << 26 : 2 ** (12 + cap.mpsmin) * 2 ** id.mdts
-      this.#maxTransferBytes = Math.min(mdts, 1 << 26)
+      const g = ioQueueGeometry(o.queueSize, id, cap)
+      this.#maxTransferBytes = g.maxTransferBytes
       for (let qid = 1; qid <= granted; qid++) {
-        const q = await QueuePair.connect({
-          host: o.traddr,
-          port: o.trsvcid,
-          qid,
-          depth,
-          hdgst: o.hdgst,
-          ddgst: o.ddgst,
-          clock: this.#clock,
-          connectTimeoutMs: o.connectTimeoutMs,
-          inCapsuleMax: 8192,
-          maxC2HData: Math.min(mdts, 1 << 26),
-          onClose: (err) => this.#onQueueLost(gen, err),
-          onTimeout: (info) => this.#onTimeout(gen, info),
-        })
+        const q = await openQueue(o, this.#clock, { qid, depth: g.depth, inCapsuleMax: 8192, maxC2HData: g.maxTransferBytes, ...handlers })
         // Listed at once, so a failure from here on closes it with the others (#teardown).
         this.#adopt(gen, q)
         this.#io.push(q)
-        const c = await q.submit({
-          sqe: makeConnectSqe({ cid: 0, qid, sqsize: depth - 1, kato: 0 }),
-          data: encodeConnectData({ hostid: o.hostid, cntlid: this.#cntlid, subnqn: o.subnqn, hostnqn: o.hostnqn }),
-          timeoutMs: o.adminTimeoutMs,
-        })
-        if (c.cqe.status !== 0) throw new ConnectRejectedError(c.cqe, qid)
-        await this.#auth.ifAsked(q, qid, c.cqe.dw0)
-        q.inCapsuleMax = ioInCapsule
+        const c = await connectQueue(q, { ...connectCommand, cntlid: this.#cntlid, qid, sqsize: g.depth - 1, kato: 0 })
+        await this.#auth.ifAsked(q, qid, c.dw0)
+        q.inCapsuleMax = g.inCapsule
       }
     }
     if (gen !== this.#generation) throw new ConnectionError(`${this.id}: superseded connect attempt`)

@@ -17,11 +17,13 @@
  * not read cannot be served).
  */
 import net from 'node:net'
-import type { Clock, TimerHandle } from '../../lib/clock.js'
+import type { Clock } from '../../lib/clock.js'
 import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
+import { CommandDeadlines } from './command-deadlines.js'
+import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { encodeSgl, sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { encodeSqe, SQE_CID, SQE_DPTR, type Sqe } from '../../lib/nvme/sqe.js'
@@ -32,7 +34,6 @@ import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
-  encodeH2CDataParts,
   encodeIcReqParts,
   encodeTermReqParts,
   type C2HData,
@@ -97,7 +98,7 @@ interface Pending {
   dataDigestError: boolean
   /** H2C bytes sent so far (R2T sequencing: contiguous offsets, wire reference 10.1). */
   sent: number
-  /** Clock time after which `onTimeout` is called (0: no timeout, or already reported). */
+  /** Clock time after which `onTimeout` is called (0: no timeout, or already reported; command-deadlines.ts). */
   deadline: number
   resolve(c: QueueCompletion): void
   reject(e: Error): void
@@ -130,7 +131,6 @@ export class QueuePair {
   /** Commands waiting for a free slot. */
   readonly #backlog: { run(): void; reject(e: Error): void }[] = []
   #maxh2cdata = 0
-  #cpda = 0
   /** Digests and CPDA for the PDUs this queue sends (CPDA known after ICResp). */
   #pduOptions: PduEncodeOptions
   readonly #sm = new StateMachine<QueuePairState>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
@@ -138,12 +138,7 @@ export class QueuePair {
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
   readonly #writer: PduWriter
-  /**
-   * One timer per queue for command timeouts, armed at the earliest deadline (not one timer per
-   * command: a timer created and cleared per I/O was measurable CPU per I/O, docs/performance.md).
-   */
-  #timeoutTimer: TimerHandle | undefined
-  #timeoutAt = 0
+  readonly #deadlines: CommandDeadlines<Pending>
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
@@ -151,6 +146,13 @@ export class QueuePair {
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
     this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#deadlines = new CommandDeadlines<Pending>({
+      clock: o.clock,
+      pending: () => this.#pending.values(),
+      onExpired: (p) => {
+        if (!this.#sm.is(QueuePairState.CLOSED) && this.#pending.get(p.cid) === p) o.onTimeout?.({ qid: this.qid, cid: p.cid, opc: p.opc })
+      },
+    })
     this.#socket = socket
     for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
@@ -247,12 +249,11 @@ export class QueuePair {
         received: 0,
         dataDigestError: false,
         sent: 0,
-        deadline: cmd.timeoutMs > 0 ? this.#o.clock.now() + cmd.timeoutMs : 0,
+        deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
         resolve,
         reject,
       }
       this.#pending.set(cid, p)
-      if (p.deadline !== 0 && (this.#timeoutTimer === undefined || p.deadline < this.#timeoutAt)) this.#armTimeout(p.deadline)
       const sqe = cmd.sqe
       let sgl = sqe.sgl
       let inCapsule: Buffer | undefined
@@ -288,40 +289,13 @@ export class QueuePair {
     this.#rejectAll(this.#closeError)
   }
 
-  #armTimeout(at: number): void {
-    if (this.#timeoutTimer !== undefined) this.#o.clock.clearTimeout(this.#timeoutTimer)
-    this.#timeoutAt = at
-    this.#timeoutTimer = this.#o.clock.setTimeout(() => this.#expire(), Math.max(0, at - this.#o.clock.now()))
-    this.#timeoutTimer.unref?.()
-  }
-
-  /** The earliest deadline passed: report every command past its deadline once, re-arm for the next. */
-  #expire(): void {
-    this.#timeoutTimer = undefined
-    if (this.#sm.is(QueuePairState.CLOSED)) return
-    const now = this.#o.clock.now()
-    let next = 0
-    const expired: Pending[] = []
-    for (const p of this.#pending.values()) {
-      if (p.deadline === 0) continue
-      if (p.deadline <= now) {
-        p.deadline = 0
-        expired.push(p)
-      } else if (next === 0 || p.deadline < next) next = p.deadline
-    }
-    if (next !== 0) this.#armTimeout(next)
-    // Reported after the scan: the owner's escalation (Abort, reset) may complete or close things.
-    for (const p of expired) if (this.#pending.get(p.cid) === p) this.#o.onTimeout?.({ qid: this.qid, cid: p.cid, opc: p.opc })
-  }
-
   #write(parts: Buffer[]): void {
     if (!this.#sm.is(QueuePairState.CLOSED)) this.#writer.write(parts)
   }
 
   #rejectAll(err: Error): void {
     this.#writer.stop()
-    if (this.#timeoutTimer !== undefined) this.#o.clock.clearTimeout(this.#timeoutTimer)
-    this.#timeoutTimer = undefined
+    this.#deadlines.stop()
     for (const b of this.#backlog.splice(0)) b.reject(err)
     const all = [...this.#pending.values()]
     this.#pending.clear()
@@ -374,13 +348,8 @@ export class QueuePair {
     switch (pdu.type) {
       case PduType.IC_RESP: {
         if (this.#icresp === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'ICResp after initialization')
-        // The controller must echo the digests we asked for and advertise MAXH2CDATA >= 4096, %4 == 0
-        // (wire reference 1.4, checks of the Linux host).
-        if (pdu.pfv !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 8, `ICResp PFV ${pdu.pfv}`)
-        if (pdu.hdgst !== this.#o.hdgst || pdu.ddgst !== this.#o.ddgst) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 11, 'ICResp digests differ from ICReq')
-        if (pdu.maxh2cdata < 4096 || pdu.maxh2cdata % 4 !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 12, `ICResp MAXH2CDATA ${pdu.maxh2cdata}`)
+        checkIcResp(pdu, this.#o)
         this.#maxh2cdata = pdu.maxh2cdata
-        this.#cpda = pdu.cpda
         this.#pduOptions = { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: pdu.cpda }
         this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
         this.#sm.transition(QueuePairState.LIVE)
@@ -461,24 +430,8 @@ export class QueuePair {
   #onR2T(r2t: R2T): void {
     const p = this.#pending.get(r2t.cccid)
     if (p === undefined || p.data === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `R2T for unknown or non-write cid 0x${r2t.cccid.toString(16)}`)
-    if (r2t.r2tl === 0 || r2t.r2to !== p.sent || r2t.r2to + r2t.r2tl > p.data.length) {
-      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `R2T r2to ${r2t.r2to} r2tl ${r2t.r2tl} outside ${p.sent}/${p.data.length}`)
-    }
-    const end = r2t.r2to + r2t.r2tl
-    let off = r2t.r2to
-    const parts: Buffer[] = []
-    while (off < end) {
-      const len = Math.min(this.#maxh2cdata, end - off)
-      const chunk = p.data.subarray(off, off + len)
-      parts.push(
-        ...encodeH2CDataParts(
-          { type: PduType.H2C_DATA, cccid: p.cid, ttag: r2t.ttag, datao: off, last: off + len === end, data: chunk },
-          { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: this.#cpda },
-        ),
-      )
-      off += len
-    }
-    p.sent = end
+    const parts = h2cDataFor(r2t, p.cid, p.data, p.sent, this.#maxh2cdata, this.#pduOptions)
+    p.sent = r2t.r2to + r2t.r2tl
     if (this.#writer.full) {
       this.#die(new WriteQueueFullError(this.qid, this.#writer.limit))
       return
