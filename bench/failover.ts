@@ -45,8 +45,18 @@ export async function runFailover(ctx: BenchContext): Promise<BenchRow[]> {
       ratio: e.r.latency.p50 > 0 ? f.latency.p50 / e.r.latency.p50 : 0,
       baseline: 'echo round trip (p50 over p50)',
       load: loadNow(),
-      note: `${f.samples} failovers in ${f.ios} I/Os, ${f.errors} failed`,
-      metrics: { samples: f.samples, ios: f.ios, errors: f.errors, p50Ms: f.latency.p50, p99Ms: f.latency.p99, p999Ms: f.latency.p999, maxMs: f.latency.max },
+      note: `${f.samples} failovers in ${f.ios} I/Os, ${f.errors} failed; first path p50/p99 ${f.legs?.firstPath.p50}/${f.legs?.firstPath.p99}, after failover ${f.legs?.afterFailover.p50}/${f.legs?.afterFailover.p99} ms; echo p99 ${e.r.latency.p99} ms`,
+      metrics: {
+        samples: f.samples,
+        ios: f.ios,
+        errors: f.errors,
+        p50Ms: f.latency.p50,
+        p99Ms: f.latency.p99,
+        p999Ms: f.latency.p999,
+        maxMs: f.latency.max,
+        p99RatioToEchoP99: e.r.latency.p99 > 0 ? f.latency.p99 / e.r.latency.p99 : 0,
+        ...(f.legs !== undefined ? { firstPathP50Ms: f.legs.firstPath.p50, firstPathP99Ms: f.legs.firstPath.p99, afterFailoverP50Ms: f.legs.afterFailover.p50, afterFailoverP99Ms: f.legs.afterFailover.p99 } : {}),
+      },
     })
 
     ctx.step('failover on ANA change')

@@ -13,6 +13,8 @@ import { seededRandom, systemClock } from '../lib/clock.js'
 import * as hdr from 'hdr-histogram-js'
 import type { Handlers } from './rpc.js'
 import { BENCH_NQN } from './role-target.js'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { CHANNELS } from '../initiator/events.js'
 
 export interface InitiatorConnect {
   ports: number[]
@@ -44,6 +46,8 @@ export interface InitiatorJob {
 export interface ProbeResult {
   samples: number
   latency: LatencySummary
+  /** Of a failed-over I/O: issue → the failover (first path's answer), and failover → completion. */
+  legs?: { firstPath: LatencySummary; afterFailover: LatencySummary }
   errors: number
   firstError?: string
 }
@@ -111,23 +115,41 @@ export function initiatorHandlers(): Handlers {
     failoverProbe: async (o: { timeMs: number; maxOps: number; blockCount: number }): Promise<ProbeResult & { ios: number }> => {
       const d = device(1)
       const h = histogram()
+      const first = histogram()
+      const after = histogram()
       let ios = 0
       let errors = 0
       let firstError: string | undefined
-      const end = performance.now() + o.timeMs
-      while (performance.now() < end && ios < o.maxOps) {
-        const f0 = d.head.counters.failovers
-        const t0 = performance.now()
-        try {
-          await d.read(ios % 1024, o.blockCount)
-        } catch (e) {
-          errors++
-          firstError ??= (e as Error).message
-        }
-        ios++
-        if (d.head.counters.failovers !== f0) h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)))
+      // When the I/O failed over (the head publishes it as the first path's answer is handled).
+      let failedAt = 0
+      const onFailover = (): void => {
+        failedAt = performance.now()
       }
-      return { ios, samples: h.totalCount, latency: summarize(h), errors, ...(firstError !== undefined ? { firstError } : {}) }
+      diagnosticsChannel.subscribe(CHANNELS.failover, onFailover)
+      const end = performance.now() + o.timeMs
+      const us = (ms: number): number => Math.max(1, Math.round(ms * 1000))
+      try {
+        while (performance.now() < end && ios < o.maxOps) {
+          const f0 = d.head.counters.failovers
+          const t0 = performance.now()
+          try {
+            await d.read(ios % 1024, o.blockCount)
+          } catch (e) {
+            errors++
+            firstError ??= (e as Error).message
+          }
+          ios++
+          if (d.head.counters.failovers !== f0) {
+            const t1 = performance.now()
+            h.recordValue(us(t1 - t0))
+            first.recordValue(us(failedAt - t0))
+            after.recordValue(us(t1 - failedAt))
+          }
+        }
+      } finally {
+        diagnosticsChannel.unsubscribe(CHANNELS.failover, onFailover)
+      }
+      return { ios, samples: h.totalCount, latency: summarize(h), legs: { firstPath: summarize(first), afterFailover: summarize(after) }, errors, ...(firstError !== undefined ? { firstError } : {}) }
     },
     /**
      * QD1 reads until one completes on the path through `port`; returns when (absolute ms). The

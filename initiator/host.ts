@@ -13,51 +13,21 @@ import { CHANNELS, publish, type DeviceEvent } from './events.js'
 import { HostController, type ControllerOwner, type ScannedNamespace } from './controller.js'
 import { validateControllerOptions, type ControllerConnectOptions } from './controller-options.js'
 import { readDiscoveryLog, type DiscoveredEntry, type DiscoveryLogView, type ReadDiscoveryLogOptions } from './discovery.js'
-import { DISCOVERY_NQN, NQN_UUID_PREFIX } from '../lib/nvme/nqn.js'
-import { isUuid, randomUuid } from '../lib/nvme/uuid.js'
+import { walkDiscovery } from './discovery-walk.js'
+import { DISCOVERY_NQN } from '../lib/nvme/nqn.js'
 import { DiscoverySubtype, TransportType } from '../lib/nvme/log-discovery.js'
 import type { ControllerStateValue } from './controller-state.js'
 import { NvmeDevice } from './device.js'
 import { MultipathHead, nsIdsEqual, nsIdsKey } from './multipath-head.js'
 import { NsPath } from './ns-path.js'
-import { IO_POLICIES, type IoPolicy } from './path-selector.js'
+import type { IoPolicy } from './path-selector.js'
 import type { QosPolicy } from './qos/chain.js'
 import { QosInvariantChecker, type InvariantViolation } from './qos/invariant-checker.js'
 import { LatencyTracker } from './qos/latency-tracker.js'
-import { WriteThrottle, type WriteThrottleOptions } from './qos/write-throttle.js'
+import { WriteThrottle } from './qos/write-throttle.js'
+import { resolveHostOptions, type HostOptions } from './host-options.js'
 
-export interface HostOptions {
-  /** Host NQN; default a UUID NQN derived from `hostid`. */
-  hostnqn?: string
-  /** Host identifier (UUID string); default random from `random`. */
-  hostid?: string
-  clock?: Clock
-  random?: Random
-  logger?: Logger
-  /** Default I/O policy for new heads. */
-  iopolicy?: IoPolicy
-  /** Same-path retries before an error completes (Linux max_retries 5). */
-  maxRetries?: number
-  /** Queue-if-no-path: keep I/O queued this long (ms) after the last path of a head vanished. 0 = off. */
-  delayedRemovalMs?: number
-  qos?: {
-    /** WBT-like write throttle options; `false` disables it. */
-    writeThrottle?: WriteThrottleOptions | false
-    /** HDR latency tracking per path (default on). */
-    latency?: boolean
-  }
-  /** Run the QoS invariant checker (default off; tests turn it on). */
-  checkInvariants?: boolean
-  /** Throw on the first invariant violation instead of recording it. */
-  throwOnViolation?: boolean
-  /** Defaults merged under every `connect()` call. */
-  controllerDefaults?: Partial<ControllerConnectOptions>
-  /**
-   * Internal switches for tests. `clearQosFlagsOnFailover: false` removes the nvme/058 fix (the
-   * failover no longer completes the QoS charge and clears the flags): never use it in production.
-   */
-  internal?: { clearQosFlagsOnFailover?: boolean }
-}
+export type { HostOptions } from './host-options.js'
 
 interface SubsystemEntry {
   subnqn: string
@@ -94,39 +64,13 @@ export class NvmeHost implements ControllerOwner {
     this.#clock = options.clock ?? systemClock
     this.#random = options.random ?? seededRandom(`nvmf-fault-host:${performance.timeOrigin}`)
     this.#log = options.logger
-    if (options.hostid !== undefined && (typeof options.hostid !== 'string' || !isUuid(options.hostid))) {
-      throw new InvalidArgumentError('hostid', 'must be a UUID string')
-    }
-    this.hostid = options.hostid ?? randomUuid(this.#random)
-    if (options.hostnqn !== undefined && (typeof options.hostnqn !== 'string' || options.hostnqn.length === 0 || Buffer.byteLength(options.hostnqn) > 223)) {
-      throw new InvalidArgumentError('hostnqn', 'must be an NQN of 1 to 223 bytes')
-    }
-    this.hostnqn = options.hostnqn ?? NQN_UUID_PREFIX + this.hostid
+    const r = resolveHostOptions(options, this.#random, this.#clock)
+    this.hostid = r.hostid
+    this.hostnqn = r.hostnqn
     this.id = this.hostnqn
-    const pol = options.iopolicy ?? 'numa'
-    if (!IO_POLICIES.includes(pol)) throw new InvalidArgumentError('iopolicy', `must be one of ${IO_POLICIES.join(', ')}`)
-    this.#iopolicy = pol
-    const mr = options.maxRetries ?? 5
-    if (!Number.isInteger(mr) || mr < 0 || mr > 100) throw new InvalidArgumentError('maxRetries', 'must be an integer in [0, 100]')
-    this.#maxRetries = mr
-    const dr = options.delayedRemovalMs ?? 0
-    if (!Number.isInteger(dr) || dr < 0 || dr > 3_600_000) throw new InvalidArgumentError('delayedRemovalMs', 'must be an integer in [0, 3600000] ms')
-    this.#delayedRemovalMs = dr
-    if (options.qos?.writeThrottle !== undefined && options.qos.writeThrottle !== false) {
-      // Validate once up front so a bad option fails at construction, naming the option.
-      new WriteThrottle({ ...options.qos.writeThrottle, clock: this.#clock })
-    }
-    for (const [name, v] of [
-      ['checkInvariants', options.checkInvariants],
-      ['throwOnViolation', options.throwOnViolation],
-      ['qos.latency', options.qos?.latency],
-      ['internal.clearQosFlagsOnFailover', options.internal?.clearQosFlagsOnFailover],
-    ] as const) {
-      if (v !== undefined && typeof v !== 'boolean') throw new InvalidArgumentError(name, 'must be a boolean')
-    }
-    if (options.controllerDefaults !== undefined && (options.controllerDefaults === null || typeof options.controllerDefaults !== 'object')) {
-      throw new InvalidArgumentError('controllerDefaults', 'must be an object of controller options')
-    }
+    this.#iopolicy = r.iopolicy
+    this.#maxRetries = r.maxRetries
+    this.#delayedRemovalMs = r.delayedRemovalMs
     this.checker = options.checkInvariants === true ? new QosInvariantChecker({ throwOnViolation: options.throwOnViolation === true }) : undefined
   }
 
@@ -181,42 +125,7 @@ export class NvmeHost implements ControllerOwner {
   async discover(
     options: { traddr: string; trsvcid?: number; maxReferralDepth?: number; hdgst?: boolean; ddgst?: boolean; onLog?: (source: string, log: DiscoveryLogView) => void } & ReadDiscoveryLogOptions,
   ): Promise<DiscoveredEntry[]> {
-    const depth = options.maxReferralDepth ?? 4
-    if (!Number.isInteger(depth) || depth < 0 || depth > 16) throw new InvalidArgumentError('maxReferralDepth', 'must be an integer in [0, 16]')
-    const seen = new Set<string>()
-    const out: DiscoveredEntry[] = []
-    const keys = new Set<string>()
-    const visit = async (traddr: string, trsvcid: number, level: number): Promise<void> => {
-      const src = `${traddr}:${trsvcid}`
-      if (seen.has(src)) return
-      seen.add(src)
-      const ctrl = this.#newController(
-        { traddr, trsvcid, subnqn: DISCOVERY_NQN, kato: 0, ...(options.hdgst !== undefined ? { hdgst: options.hdgst } : {}), ...(options.ddgst !== undefined ? { ddgst: options.ddgst } : {}) },
-        true,
-      )
-      await ctrl.start()
-      let entries
-      try {
-        const log = await readDiscoveryLog(ctrl, options)
-        options.onLog?.(src, log)
-        entries = log.entries
-      } finally {
-        await ctrl.disconnect().catch(() => undefined)
-      }
-      for (const e of entries) {
-        const key = `${e.subtype}|${e.traddr}|${e.trsvcid}|${e.subnqn}`
-        if (!keys.has(key)) {
-          keys.add(key)
-          out.push({ ...e, source: src })
-        }
-        if (e.subtype === DiscoverySubtype.REFERRAL && e.trtype === TransportType.TCP && level < depth) {
-          const port = Number.parseInt(e.trsvcid, 10)
-          if (Number.isInteger(port) && port > 0 && port < 65536) await visit(e.traddr, port, level + 1).catch((err: unknown) => this.#log?.warn({ err, referral: e }, 'referral failed'))
-        }
-      }
-    }
-    await visit(options.traddr, options.trsvcid ?? 8009, 0)
-    return out
+    return walkDiscovery(options, (traddr, trsvcid) => this.#newController({ traddr, trsvcid, subnqn: DISCOVERY_NQN, kato: 0, ...(options.hdgst !== undefined ? { hdgst: options.hdgst } : {}), ...(options.ddgst !== undefined ? { ddgst: options.ddgst } : {}) }, true), this.#log)
   }
 
   /** Discover, then connect every NVMe/TCP subsystem entry ("connect-all"). Failures are reported, not thrown. */

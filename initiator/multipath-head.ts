@@ -217,20 +217,28 @@ export class MultipathHead implements IoDevice {
       return
     }
     this.#current = path.id
-    void this.#issueOn(path, io)
+    this.#issueOn(path, io)
   }
 
-  async #issueOn(path: NsPath, io: HostIo): Promise<void> {
+  #issueOn(path: NsPath, io: HostIo): void {
     io.device = path
     io.history.push(path.id)
-    try {
-      await path.qos.throttle(io)
-    } catch {
-      // Released from the throttle because the path is going away; no charge was made.
-      io.device = this
-      this.#park(io)
-      return
+    // Admitted at once (no write throttle, or under its limit): issue in this turn, no microtask.
+    const waiting = path.qos.throttle(io)
+    if (waiting === undefined) this.#admitted(path, io)
+    else {
+      waiting.then(
+        () => this.#admitted(path, io),
+        () => {
+          // Released from the throttle because the path is going away; no charge was made.
+          io.device = this
+          this.#park(io)
+        },
+      )
     }
+  }
+
+  #admitted(path: NsPath, io: HostIo): void {
     if (!path.usable) {
       // The path went away (or lost its ANA state) while the write waited in its throttle: give the
       // charge back and choose again instead of sending into a known-bad path.
@@ -240,7 +248,7 @@ export class MultipathHead implements IoDevice {
       return
     }
     path.qos.track(io)
-    await this.#sendRequest(path, io)
+    void this.#sendRequest(path, io)
   }
 
   async #sendRequest(path: NsPath, io: HostIo): Promise<void> {

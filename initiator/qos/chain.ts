@@ -66,21 +66,53 @@ export class QosChain implements QuiescentView {
     return this.policies.find((p) => p.name === name) as T | undefined
   }
 
-  /** Run every throttle hook in order; on success the I/O is charged to this path. */
-  async throttle(io: HostIo): Promise<void> {
-    const admitted: QosPolicy[] = []
+  /**
+   * Run every throttle hook in order; on success the I/O is charged to this path. Returns undefined
+   * when every hook admitted the I/O at once (the charge is made before returning: no promise, no
+   * microtask per I/O), else a promise that settles when the last hook admits or one refuses.
+   */
+  throttle(io: HostIo): Promise<void> | undefined {
+    const ps = this.policies
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i]!
+      if (p.throttle === undefined) continue
+      let r: void | Promise<void>
+      try {
+        r = p.throttle(io)
+      } catch (err) {
+        this.#giveBack(io, i)
+        return Promise.reject(err as Error)
+      }
+      if (r !== undefined) return this.#throttleFrom(io, i, r)
+    }
+    this.#charge(io)
+    return undefined
+  }
+  /** Policy `i` made the I/O wait on `waiting`: finish the hooks from there asynchronously. */
+  async #throttleFrom(io: HostIo, i: number, waiting: Promise<void>): Promise<void> {
+    const ps = this.policies
+    let j = i
     try {
-      for (const p of this.policies) {
-        if (p.throttle === undefined) continue
-        const r = p.throttle(io)
+      await waiting
+      for (j = i + 1; j < ps.length; j++) {
+        const r = ps[j]!.throttle?.(io)
         if (r !== undefined) await r
-        admitted.push(p)
       }
     } catch (err) {
       // A later policy refused (path going away): give back what earlier ones admitted.
-      for (const p of admitted) p.doneIo?.(io)
+      this.#giveBack(io, j)
       throw err
     }
+    this.#charge(io)
+  }
+  /** The throttle hooks before policy `end` admitted the I/O: undo that. */
+  #giveBack(io: HostIo, end: number): void {
+    for (let k = 0; k < end; k++) {
+      const p = this.policies[k]!
+      if (p.throttle !== undefined) p.doneIo?.(io)
+    }
+  }
+  #charge(io: HostIo): void {
     this.#chargedIos++
     this.#checker?.onCharge(io.id, this.pathId)
     io.qos.chargedBy = this.pathId

@@ -17,20 +17,23 @@
  * not read cannot be served).
  */
 import net from 'node:net'
-import type { Clock, TimerHandle } from '../../lib/clock.js'
+import type { Clock } from '../../lib/clock.js'
 import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
+import { CommandDeadlines } from './command-deadlines.js'
+import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
-import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
-import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
+import { encodeSgl, sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
+import { encodeSqe, SQE_CID, SQE_DPTR, type Sqe } from '../../lib/nvme/sqe.js'
+import { buildParts } from '../../lib/pdu/pdu-codec.js'
+import { CAPSULE_CMD_HLEN, CAPSULE_CMD_SQE } from '../../lib/pdu/capsule-cmd.js'
+import type { PduEncodeOptions } from '../../lib/pdu/common.js'
 import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
-  encodeCapsuleCmdParts,
-  encodeH2CDataParts,
   encodeIcReqParts,
   encodeTermReqParts,
   type C2HData,
@@ -83,13 +86,20 @@ interface Pending {
   cid: number
   opc: number
   data: Buffer | undefined
+  /** C2H bytes expected (0: not a read). */
+  readLength: number
+  /**
+   * The C2H data: a view of the received PDU when one C2HData carried all of it (no copy), else a
+   * buffer the PDUs are gathered into (allocated at the first of several).
+   */
   read: Buffer | undefined
   received: number
   /** A C2HData of this command failed its data digest: complete with Data Transfer Error. */
   dataDigestError: boolean
   /** H2C bytes sent so far (R2T sequencing: contiguous offsets, wire reference 10.1). */
   sent: number
-  timer: TimerHandle | undefined
+  /** Clock time after which `onTimeout` is called (0: no timeout, or already reported; command-deadlines.ts). */
+  deadline: number
   resolve(c: QueueCompletion): void
   reject(e: Error): void
 }
@@ -121,18 +131,28 @@ export class QueuePair {
   /** Commands waiting for a free slot. */
   readonly #backlog: { run(): void; reject(e: Error): void }[] = []
   #maxh2cdata = 0
-  #cpda = 0
+  /** Digests and CPDA for the PDUs this queue sends (CPDA known after ICResp). */
+  #pduOptions: PduEncodeOptions
   readonly #sm = new StateMachine<QueuePairState>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
   readonly #writer: PduWriter
+  readonly #deadlines: CommandDeadlines<Pending>
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
     this.qid = o.qid
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
+    this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#deadlines = new CommandDeadlines<Pending>({
+      clock: o.clock,
+      pending: () => this.#pending.values(),
+      onExpired: (p) => {
+        if (!this.#sm.is(QueuePairState.CLOSED) && this.#pending.get(p.cid) === p) o.onTimeout?.({ qid: this.qid, cid: p.cid, opc: p.opc })
+      },
+    })
     this.#socket = socket
     for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
@@ -219,41 +239,44 @@ export class QueuePair {
     this.#gen[tag] = gen
     const cid = tag | (gen << TAG_BITS)
     return new Promise<QueueCompletion>((resolve, reject) => {
+      const readLength = cmd.readLength !== undefined && cmd.readLength > 0 ? cmd.readLength : 0
       const p: Pending = {
         cid,
         opc: cmd.sqe.opc,
         data: cmd.data,
-        read: cmd.readLength !== undefined && cmd.readLength > 0 ? Buffer.allocUnsafe(cmd.readLength) : undefined,
+        readLength,
+        read: undefined,
         received: 0,
         dataDigestError: false,
         sent: 0,
-        timer: undefined,
+        deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
         resolve,
         reject,
       }
       this.#pending.set(cid, p)
-      if (cmd.timeoutMs > 0) {
-        p.timer = this.#o.clock.setTimeout(() => {
-          p.timer = undefined
-          if (this.#pending.get(cid) === p) this.#o.onTimeout?.({ qid: this.qid, cid, opc: p.opc })
-        }, cmd.timeoutMs)
-        p.timer.unref?.()
-      }
-      const sqe: Sqe = { ...cmd.sqe, cid }
+      const sqe = cmd.sqe
+      let sgl = sqe.sgl
       let inCapsule: Buffer | undefined
       if (cmd.data !== undefined && cmd.data.length > 0) {
         if (cmd.data.length <= this.#inCapsuleMax) {
-          sqe.sgl = sglInCapsule(cmd.data.length)
+          sgl = sglInCapsule(cmd.data.length)
           inCapsule = cmd.data
           p.sent = cmd.data.length
-        } else sqe.sgl = sglTransportDataBlock(cmd.data.length)
-      } else if (p.read !== undefined) {
-        sqe.sgl = sglTransportDataBlock(p.read.length)
-      } else if (cmd.sqe.sgl.length === 0) {
-        sqe.sgl = sglTransportDataBlock(0)
+        } else sgl = sglTransportDataBlock(cmd.data.length)
+      } else if (readLength > 0) {
+        sgl = sglTransportDataBlock(readLength)
+      } else if (sgl.length === 0) {
+        sgl = sglTransportDataBlock(0)
       }
-      const pdu = inCapsule === undefined ? { type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe) } : { type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe), data: inCapsule }
-      this.#write(encodeCapsuleCmdParts(pdu as Parameters<typeof encodeCapsuleCmdParts>[0], { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: this.#cpda }))
+      // The SQE is encoded straight into the capsule header (no 64-byte SQE buffer and copy per
+      // command); the caller's SQE object is left as it was, CID and SGL1 are the queue's.
+      this.#write(
+        buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
+          encodeSqe(sqe, h, CAPSULE_CMD_SQE)
+          h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
+          encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
+        }),
+      )
     })
   }
 
@@ -272,13 +295,11 @@ export class QueuePair {
 
   #rejectAll(err: Error): void {
     this.#writer.stop()
+    this.#deadlines.stop()
     for (const b of this.#backlog.splice(0)) b.reject(err)
     const all = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of all) {
-      if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer)
-      p.reject(err)
-    }
+    for (const p of all) p.reject(err)
   }
 
   /** The queue is dead. `last` (an H2CTermReq) is flushed before the close; destroy() would drop it. */
@@ -327,13 +348,9 @@ export class QueuePair {
     switch (pdu.type) {
       case PduType.IC_RESP: {
         if (this.#icresp === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'ICResp after initialization')
-        // The controller must echo the digests we asked for and advertise MAXH2CDATA >= 4096, %4 == 0
-        // (wire reference 1.4, checks of the Linux host).
-        if (pdu.pfv !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 8, `ICResp PFV ${pdu.pfv}`)
-        if (pdu.hdgst !== this.#o.hdgst || pdu.ddgst !== this.#o.ddgst) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 11, 'ICResp digests differ from ICReq')
-        if (pdu.maxh2cdata < 4096 || pdu.maxh2cdata % 4 !== 0) throw new NvmeTcpProtocolError(FES.INVALID_HEADER_FIELD, 12, `ICResp MAXH2CDATA ${pdu.maxh2cdata}`)
+        checkIcResp(pdu, this.#o)
         this.#maxh2cdata = pdu.maxh2cdata
-        this.#cpda = pdu.cpda
+        this.#pduOptions = { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: pdu.cpda }
         this.#framer.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst })
         this.#sm.transition(QueuePairState.LIVE)
         this.#icresp()
@@ -350,8 +367,8 @@ export class QueuePair {
           this.#o.onStrayCompletion?.(cqe)
           return
         }
-        if (p.read !== undefined && cqe.status === 0 && p.received !== p.read.length) {
-          throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.read.length} bytes`)
+        if (p.readLength > 0 && cqe.status === 0 && p.received !== p.readLength) {
+          throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.readLength} bytes`)
         }
         this.#settle(p, cqe)
         return
@@ -375,28 +392,36 @@ export class QueuePair {
 
   #settle(p: Pending, cqe: Cqe): void {
     this.#pending.delete(p.cid)
-    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer)
     this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
     // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
     // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
     // disposition then retries.
     if (p.dataDigestError && cqe.status === 0) cqe = { ...cqe, status: NvmeStatus.DATA_XFER_ERROR }
-    p.resolve({ cqe, data: p.read })
+    // A read that failed before any data arrived still hands back a (zeroed) buffer of its length.
+    p.resolve({ cqe, data: p.readLength > 0 ? (p.read ?? Buffer.alloc(p.readLength)) : undefined })
     this.#backlog.shift()?.run()
   }
 
   #onC2HData(pdu: C2HData): void {
     const p = this.#pending.get(pdu.cccid)
-    if (p === undefined || p.read === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
+    if (p === undefined || p.readLength === 0) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
     if (pdu.dataDigestOk === false) p.dataDigestError = true
     // Data arrives in order; DATAO must continue where the last PDU ended (wire reference 10.2).
-    if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.read.length) {
-      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.read.length}`)
+    if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.readLength) {
+      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.readLength}`)
     }
-    pdu.data.copy(p.read, pdu.datao)
+    if (pdu.datao === 0 && pdu.data.length === p.readLength) {
+      // One PDU carries all the data: hand its view on (the framer's PDUs are views of socket
+      // chunks, or of one buffer assembled for the PDU, never reused), no allocation, no copy.
+      p.read = pdu.data
+    } else {
+      // Several PDUs: gather into one buffer of the command's length.
+      p.read ??= Buffer.allocUnsafe(p.readLength)
+      pdu.data.copy(p.read, pdu.datao)
+    }
     p.received += pdu.data.length
     if (pdu.success) {
-      if (p.received !== p.read.length) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
+      if (p.received !== p.readLength) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
       // Response elision: the command succeeded with DW0 = DW1 = 0 (wire reference 10.2).
       this.#settle(p, { dw0: 0, dw1: 0, sqhd: 0, sqid: this.qid, cid: p.cid, status: 0 })
     }
@@ -405,24 +430,8 @@ export class QueuePair {
   #onR2T(r2t: R2T): void {
     const p = this.#pending.get(r2t.cccid)
     if (p === undefined || p.data === undefined) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `R2T for unknown or non-write cid 0x${r2t.cccid.toString(16)}`)
-    if (r2t.r2tl === 0 || r2t.r2to !== p.sent || r2t.r2to + r2t.r2tl > p.data.length) {
-      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `R2T r2to ${r2t.r2to} r2tl ${r2t.r2tl} outside ${p.sent}/${p.data.length}`)
-    }
-    const end = r2t.r2to + r2t.r2tl
-    let off = r2t.r2to
-    const parts: Buffer[] = []
-    while (off < end) {
-      const len = Math.min(this.#maxh2cdata, end - off)
-      const chunk = p.data.subarray(off, off + len)
-      parts.push(
-        ...encodeH2CDataParts(
-          { type: PduType.H2C_DATA, cccid: p.cid, ttag: r2t.ttag, datao: off, last: off + len === end, data: chunk },
-          { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst, pda: this.#cpda },
-        ),
-      )
-      off += len
-    }
-    p.sent = end
+    const parts = h2cDataFor(r2t, p.cid, p.data, p.sent, this.#maxh2cdata, this.#pduOptions)
+    p.sent = r2t.r2to + r2t.r2tl
     if (this.#writer.full) {
       this.#die(new WriteQueueFullError(this.qid, this.#writer.limit))
       return

@@ -1,0 +1,119 @@
+/**
+ * How a queue pair hands read data back (docs/performance.md, round 2): a read carried by one
+ * C2HData comes back as that PDU's data, unchanged; a read carried by several is gathered in order
+ * into one buffer of the command's length; a read that fails with no data still returns a buffer of
+ * its length. And command timeouts with one timer per queue (command-deadlines.ts): each command
+ * past its deadline is reported once, a completed one never, an earlier deadline re-arms the timer.
+ */
+import t from 'tap'
+import net from 'node:net'
+import { once } from 'node:events'
+import { PduFramer } from '../../lib/framer.js'
+import { encodeC2HData, encodeCapsuleResp, encodeIcResp, PduType, decodePdu } from '../../lib/pdu/index.js'
+import { encodeCqe } from '../../lib/nvme/cqe.js'
+import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
+import { IoOpcode } from '../../lib/nvme/opcodes.js'
+import { ManualClock, systemClock } from '../../lib/clock.js'
+import { NvmeStatus } from '../../lib/status.js'
+import { QueuePair } from '../../initiator/transport/queue-pair.js'
+import { CommandDeadlines } from '../../initiator/transport/command-deadlines.js'
+
+/** Bytes of the read at `slba`: every byte depends on its offset and the LBA. */
+function pattern(slba: number, length: number): Buffer {
+  const b = Buffer.alloc(length)
+  for (let i = 0; i < length; i++) b[i] = (i * 7 + slba) & 0xff
+  return b
+}
+
+t.test('read data: one C2HData, several C2HData, and a failed read', async (t) => {
+  let peer: net.Socket | undefined
+  const framer = new PduFramer({
+    role: 'target',
+    maxInCapsuleData: 1 << 20,
+    onPdu: (raw) => {
+      const pdu = decodePdu(raw, { hdgst: false, ddgst: false })
+      if (pdu.type === PduType.IC_REQ) {
+        peer!.write(encodeIcResp({ type: PduType.IC_RESP, pfv: 0, cpda: 0, hdgst: false, ddgst: false, maxh2cdata: 131072 }))
+        return
+      }
+      if (pdu.type !== PduType.CAPSULE_CMD) return
+      const cid = pdu.sqe.readUInt16LE(2)
+      const slba = pdu.sqe.readUInt32LE(40)
+      const length = pdu.sqe.readUInt32LE(24 + 8)
+      const resp = (status: number): Buffer => encodeCapsuleResp({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: 0, dw1: 0, sqhd: 0, sqid: 1, cid, status }) })
+      // LBA 0: one PDU; LBA 1: 512-byte PDUs; LBA 2: no data, an error status.
+      if (slba === 2) {
+        peer!.write(resp(NvmeStatus.INTERNAL))
+        return
+      }
+      const data = pattern(slba, length)
+      const step = slba === 0 ? length : 512
+      for (let off = 0; off < length; off += step) {
+        peer!.write(encodeC2HData({ type: PduType.C2H_DATA, cccid: cid, datao: off, last: off + step >= length, success: false, data: data.subarray(off, off + step) }))
+      }
+      peer!.write(resp(0))
+    },
+  })
+  const server = net.createServer((s) => {
+    peer = s
+    s.on('data', (c: Buffer) => framer.push(c))
+    s.on('error', () => undefined)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const qp = await QueuePair.connect({
+    host: '127.0.0.1',
+    port: (server.address() as net.AddressInfo).port,
+    qid: 1,
+    depth: 8,
+    hdgst: false,
+    ddgst: false,
+    clock: systemClock,
+    connectTimeoutMs: 10_000,
+    inCapsuleMax: 8192,
+    maxC2HData: 1 << 20,
+  })
+  t.teardown(() => qp.close())
+  const read = (slba: number, length: number) =>
+    qp.submit({ sqe: makeSqe({ opc: IoOpcode.READ, nsid: 1, ...rwDwords({ slba: BigInt(slba), nlb: length / 512 - 1 }) }), readLength: length, timeoutMs: 0 })
+
+  const one = await read(0, 4096)
+  t.equal(one.cqe.status, 0)
+  t.same(one.data, pattern(0, 4096), 'one C2HData: the data as sent')
+  const several = await read(1, 8192)
+  t.equal(several.cqe.status, 0)
+  t.equal(several.data?.length, 8192)
+  t.same(several.data, pattern(1, 8192), '16 C2HData PDUs gathered in order')
+  const failed = await read(2, 4096)
+  t.equal(failed.cqe.status, NvmeStatus.INTERNAL, 'status as data')
+  t.equal(failed.data?.length, 4096, 'a buffer of the read length even without data')
+  t.equal(qp.outstanding, 0)
+})
+
+t.test('command deadlines: one timer, each expired command reported once', (t) => {
+  const clock = new ManualClock()
+  const pending = new Map<number, { id: number; deadline: number }>()
+  const reported: number[] = []
+  const d = new CommandDeadlines<{ id: number; deadline: number }>({ clock, pending: () => pending.values(), onExpired: (p) => reported.push(p.id) })
+  const add = (id: number, timeoutMs: number): void => {
+    pending.set(id, { id, deadline: d.deadlineFor(timeoutMs) })
+  }
+  add(1, 100)
+  add(2, 100)
+  add(3, 0)
+  clock.advance(50)
+  add(4, 20) // earlier than the armed deadline: fires at 70
+  pending.delete(2) // completed: never reported
+  clock.advance(20)
+  t.same(reported, [4], 'the later, shorter command at its own deadline')
+  clock.advance(30)
+  t.same(reported, [4, 1], 'the first at 100; the completed one and the one without a timeout never')
+  clock.advance(1000)
+  t.same(reported, [4, 1], 'each reported once')
+  add(5, 10)
+  d.stop()
+  clock.advance(100)
+  t.same(reported, [4, 1], 'nothing after stop()')
+  t.end()
+})
