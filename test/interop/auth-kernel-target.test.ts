@@ -30,7 +30,7 @@ t.test('our initiator authenticates to the Linux kernel target (DH-HMAC-CHAP)', 
     ...(process.env.NVMF_FAULT_INTEROP_VERBOSE === '1' ? { onConsoleLine: (l: string) => t.comment(`[vm] ${l}`) } : {}),
   })
   t.teardown(() => vm.kill())
-  const got = await vm.share.waitAnySignal(['target-ready', 'target-failed'], 360_000)
+  const got = await vm.waitAnySignal(['target-ready', 'target-failed'], 360_000)
   if (got.name === 'target-failed') {
     vm.kill()
     t.fail(`kernel target set-up failed: ${got.text}\n${consoleTail(vm.console())}`)
