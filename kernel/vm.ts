@@ -13,7 +13,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, w
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AbortedError } from '../lib/errors.js'
+import { AbortedError, InvalidArgumentError } from '../lib/errors.js'
 import { jobArchive, validateGuestOptions } from './vm-job.js'
 import { which } from './exec.js'
 import { GuestShare } from './share.js'
@@ -137,6 +137,19 @@ export function chooseAccel(): { accel: 'kvm' | 'tcg'; why: string } {
   return { accel: 'kvm', why: '/dev/kvm' }
 }
 
+/**
+ * The TCG accelerator option: multi-threaded TCG (QEMU's default for x86 guests) unless
+ * `NVMF_FAULT_VM_TCG_THREAD=single` asks for one thread running every vCPU in turn, where a vCPU
+ * cannot run code another vCPU is patching at that moment (see test/interop/README.md, "Guest
+ * kernels that die during boot").
+ */
+export function tcgAccel(env: NodeJS.ProcessEnv = process.env): string {
+  const mode = env.NVMF_FAULT_VM_TCG_THREAD
+  if (mode === undefined || mode === '') return 'tcg'
+  if (mode !== 'single' && mode !== 'multi') throw new InvalidArgumentError('NVMF_FAULT_VM_TCG_THREAD', `must be 'single' or 'multi', got '${mode}'`)
+  return `tcg,thread=${mode}`
+}
+
 /** A free TCP port on 127.0.0.1 (listen(0), then close). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -153,6 +166,7 @@ export function freePort(): Promise<number> {
 /** Start a guest; resolves once QEMU is running (use `done` for the result). */
 export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
   validateGuestOptions(opts)
+  const tcg = tcgAccel()
   const qemu = which('qemu-system-x86_64')
   if (qemu === undefined) throw new Error('qemu-system-x86_64 not found (Debian package qemu-system-x86)')
   const image = opts.image ?? (await ensureVmImage(opts.log !== undefined ? { log: opts.log } : {}))
@@ -178,7 +192,7 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
     `console=ttyS0,115200 loglevel=${loglevel} panic=-1 pci=noacpi 8250.nr_uarts=2 tsc=reliable no_timer_check rcupdate.rcu_expedited=1${opts.cmdlineExtra !== undefined ? ` ${opts.cmdlineExtra}` : ''}`
   const qemuArgs = (accel: 'kvm' | 'tcg'): string[] => [
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
-    '-accel', accel, '-cpu', accel === 'kvm' ? 'host,-arch-capabilities' : 'max', '-M', 'pc',
+    '-accel', accel === 'tcg' ? tcg : accel, '-cpu', accel === 'kvm' ? 'host,-arch-capabilities' : 'max', '-M', 'pc',
     '-m', String(opts.memMiB ?? 512), '-smp', String(opts.cpus ?? 2),
     '-kernel', image.kernel, '-initrd', initrd, '-append', append,
     '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0',
@@ -304,8 +318,8 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
       }
       // One retry for a boot that never got going: no output at all (stall), or a guest kernel that
       // died before our init started the job. The second happens under TCG (MTTCG) when a vCPU runs
-      // code another vCPU has just patched (text_poke_bp's int3 on a static key; docs/interop.md:
-      // "Guest boots that die"); it says nothing about the job, so it must not read as its status.
+      // code another vCPU has just patched (text_poke_bp's int3 on a static key; test/interop/README.md,
+      // "Guest kernels that die during boot"); it says nothing about the job, so it must not read as its status.
       let bootRetries = 0
       const bootDeaths: BootDeath[] = []
       const deathOf = (a: Attempt): BootDeath | undefined =>
@@ -317,7 +331,7 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
           bootDeaths.push(death)
           why = `the guest kernel died before the job started (${describeBootDeath(death)})`
           // The dead boot's lines leave the run's console (its excerpt stays in bootDeaths): a
-          // caller that looks for an oops in `console` must only see one of the job's boot.
+          // caller that looks for an oops in `console` must only find one of the job's own boot.
           consoleLines.splice(r.firstLine)
         } else why = `boot stalled: no output from the guest ${bootTimeoutMs / 1000} s after QEMU started`
         opts.log?.(`${why}; retrying once`)
