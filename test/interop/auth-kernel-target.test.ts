@@ -8,6 +8,7 @@ import t from 'tap'
 import { NvmeHost } from '../../initiator/host.js'
 import { generateDhchapSecret } from '../../lib/nvme/auth-secret.js'
 import { AuthFailure } from '../../lib/nvme/auth-ids.js'
+import { AuthenticationError } from '../../lib/errors.js'
 import { authKernel } from './fixtures/auth-kernel.js'
 import { consoleTail, describeRun, startGuest } from './fixtures/vm.js'
 
@@ -30,7 +31,7 @@ t.test('our initiator authenticates to the Linux kernel target (DH-HMAC-CHAP)', 
     ...(process.env.NVMF_FAULT_INTEROP_VERBOSE === '1' ? { onConsoleLine: (l: string) => t.comment(`[vm] ${l}`) } : {}),
   })
   t.teardown(() => vm.kill())
-  const got = await vm.share.waitAnySignal(['target-ready', 'target-failed'], 360_000)
+  const got = await vm.waitAnySignal(['target-ready', 'target-failed'], 360_000)
   if (got.name === 'target-failed') {
     vm.kill()
     t.fail(`kernel target set-up failed: ${got.text}\n${consoleTail(vm.console())}`)
@@ -67,10 +68,24 @@ t.test('our initiator authenticates to the Linux kernel target (DH-HMAC-CHAP)', 
     await host.close()
   })
 
-  await t.test('wrong host secret: nvmet sends AUTH_Failure1', async (t) => {
+  await t.test('wrong host secret: nvmet sends AUTH_Failure1 (or closes first)', async (t) => {
     const host = new NvmeHost({ hostnqn: HOSTNQN })
     t.teardown(() => host.close())
-    await t.rejects(host.connect({ ...base, dhchapSecret: generateDhchapSecret({ hash: 'sha256' }) }), { name: 'AuthenticationError', by: 'controller', reason: AuthFailure.FAILED })
+    const err = await host.connect({ ...base, dhchapSecret: generateDhchapSecret({ hash: 'sha256' }) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    // nvmet answers the AUTH Receive with AUTH_Failure1, but calls nvmet_ctrl_fatal_error() before
+    // nvmet_req_complete() (nvmet_execute_auth_receive, drivers/nvme/target/fabrics-cmd-auth.c,
+    // 6.12 to 7.2): the controller teardown (queued work, socket shutdown) races the response, and
+    // when it wins the host sees the connection close without the message (seen once on 7.3.4 under
+    // TCG). Either way the connect must fail; nvmet's log of the mismatch is checked below.
+    if (err instanceof AuthenticationError) {
+      t.match(err, { by: 'controller', reason: AuthFailure.FAILED }, 'AUTH_Failure1 from nvmet')
+    } else {
+      t.match(err, { name: 'ConnectionError', code: 'ERR_NVMEOF_CONNECTION' }, 'nvmet closed the connection before its AUTH_Failure1 left')
+      t.comment(`nvmet's teardown won the race with its AUTH_Failure1: ${String(err)}`)
+    }
   })
 
   await t.test('wrong controller secret: we refuse nvmet with AUTH_Failure2', async (t) => {

@@ -53,10 +53,11 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
       args: ['one', "it's two", 'three'],
       env: { GREETING: 'hello guest' },
       hostnqn: 'nqn.2014-08.org.nvmf-fault:test-host',
-      timeoutSec: 90,
+      timeoutSec: 240,
     })
     t.comment(describeRun(r))
     t.equal(r.rc, 42, 'the job status comes back')
+    t.equal(r.outcome, 'job')
     t.equal(r.results.argc, '3')
     t.equal(r.results.arg2, "it's two")
     t.equal(r.results.env, 'hello guest')
@@ -111,6 +112,7 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
     vm.kill()
     const r = await vm.done
     t.equal(r.rc, 125, 'no status from a killed VM')
+    t.equal(r.outcome, 'killed')
     t.ok(performance.now() - t0 < 10_000, 'done resolves promptly after kill()')
     await t.rejects(vm.waitSignal('never', 60_000), { code: 'ERR_NVMEOF_ABORTED' })
   })
@@ -119,11 +121,37 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
     const r = await runGuest({ image, timeoutSec: 60, bootTimeoutSec: 1, script: { text: 'exit 0\n' } })
     t.equal(r.bootRetries, 1, 'retried once')
     t.equal(r.rc, 125, 'then reported as a failed VM')
+    t.equal(r.outcome, 'boot-stalled')
     t.match(r.qemuStderr, /boot stalled/)
   })
 
+  t.test('a guest kernel that dies before the job is retried once, then reported as boot-died', async (t) => {
+    // No such rdinit: the kernel finds no init and panics before our init runs.
+    const r = await runGuest({ image, timeoutSec: 300, cmdlineExtra: 'rdinit=/nvmf-fault-no-such-init', script: { text: 'exit 0\n' } })
+    t.comment(describeRun(r))
+    t.equal(r.outcome, 'boot-died')
+    t.equal(r.rc, 125, 'no job status')
+    t.equal(r.bootRetries, 1, 'retried once')
+    t.equal(r.bootDeaths.length, 2, 'both deaths recorded')
+    t.match(r.bootDeaths[0]?.bug, /Kernel panic - not syncing/)
+    t.match(r.console, /@@VM host: the guest kernel died before the job started \(Kernel panic/, 'the retry is on the console')
+    t.equal((r.console.match(/^\[\s*\d+\.\d+\] Kernel panic - not syncing/gm) ?? []).length, 1, "the first boot's lines left the console")
+  })
+
+  t.test('a guest kernel that dies during the job is the job\'s failure, not retried', async (t) => {
+    const r = await runGuest({ image, timeoutSec: 300, script: { text: 'echo c > /proc/sysrq-trigger\nsleep 60\n' } })
+    t.comment(describeRun(r))
+    t.equal(r.outcome, 'vm-failed')
+    t.equal(r.rc, 125)
+    t.equal(r.bootRetries, 0, 'not retried')
+    t.same(r.bootDeaths, [])
+    t.match(r.console, /sysrq triggered crash/)
+  })
+
   t.test('a job that overruns is stopped inside the guest with status 124', async (t) => {
-    const r = await runGuest({ image, timeoutSec: 90, jobTimeoutSec: 3, script: { text: 'echo start; sleep 600\n' } })
+    const r = await runGuest({ image, timeoutSec: 240, jobTimeoutSec: 3, script: { text: 'echo start; sleep 600\n' } })
+    t.comment(describeRun(r))
+    t.equal(r.outcome, 'job')
     t.equal(r.rc, 124)
     t.match(r.console, /guest-side time limit/)
   })

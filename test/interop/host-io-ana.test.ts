@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createTarget } from '../../target/index.js'
 import { firstDifference } from './fixtures/pattern.js'
-import { expectedBlock, runHostIo } from './fixtures/host-io.js'
+import { runHostIo } from './fixtures/host-io.js'
+import { expectedBlock } from './fixtures/host-io-pattern.js'
 import { ensureVmImage, interopAvailability } from './fixtures/vm-image.js'
 import { consoleTail, describeRun, freePort, GUEST_HOST_IP } from './fixtures/vm.js'
 
@@ -57,7 +58,7 @@ t.test('kernel host verified I/O across an ANA flip (runHostIo)', { skip: avail.
   for (const [block, gen] of run.generations.entries()) {
     if (gen !== 0 && gen !== 1) continue
     const got = await target.readNamespace(SUBNQN, 1, block * MiB, MiB)
-    const d = firstDifference(got, expectedBlock(gen, block))
+    const d = firstDifference(got, expectedBlock(1, gen, block))
     if (d >= 0) t.fail(`block ${block} (generation ${gen}) differs in the target store at byte ${d}`)
     checked++
   }
