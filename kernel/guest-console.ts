@@ -66,7 +66,8 @@ export function describeBootDeath(d: BootDeath): string {
 export function describeRun(r: GuestResult): string {
   const boot = r.bootMs === undefined ? '?' : (r.bootMs / 1000).toFixed(1)
   const retries = r.bootRetries > 0 ? ` (after ${r.bootRetries} retried boot${r.bootDeaths.length > 0 ? `: ${r.bootDeaths.map(describeBootDeath).join('; ')}` : ', stalled'})` : ''
-  return `rc=${r.rc} outcome=${r.outcome} accel=${r.accel} kernel=${r.kernelVersion} nvme-cli=${r.nvmeCliVersion} boot-to-job=${boot}s${retries} total=${(r.durationMs / 1000).toFixed(1)}s`
+  const cut = r.outcome === 'job' && !r.consoleComplete ? ' console-incomplete (job-exit line missing)' : ''
+  return `rc=${r.rc} outcome=${r.outcome}${cut} accel=${r.accel} kernel=${r.kernelVersion} nvme-cli=${r.nvmeCliVersion} boot-to-job=${boot}s${retries} total=${(r.durationMs / 1000).toFixed(1)}s`
 }
 
 /** The last `n` console lines (for failure messages). */

@@ -82,6 +82,12 @@ export interface GuestResult {
   /** The job's exit status; 124 = timed out, 125 = the VM failed (QEMU error, panic, no status). */
   rc: number
   outcome: GuestOutcome
+  /**
+   * The console holds the init's `@@VM job-exit@@` line, so every line the job printed arrived. False
+   * with outcome 'job' means the status came but the console's tail was lost (the init drains the
+   * console before it reports; a caller missing a result line should say so rather than guess).
+   */
+  consoleComplete: boolean
   /** Guest kernel deaths before the job started, one per boot that died (retried boots included). */
   bootDeaths: BootDeath[]
   timedOut: boolean
@@ -357,6 +363,7 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
       return {
         rc,
         outcome,
+        consoleComplete: consoleLines.some((l) => l.includes('@@VM job-exit rc=')),
         bootDeaths,
         timedOut: timedOut && st === '',
         console: consoleLines.join('\n'),

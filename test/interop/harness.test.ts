@@ -58,6 +58,7 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
     t.comment(describeRun(r))
     t.equal(r.rc, 42, 'the job status comes back')
     t.equal(r.outcome, 'job')
+    t.equal(r.consoleComplete, true, "the console's tail (the job-exit line) arrived before the power-off")
     t.equal(r.results.argc, '3')
     t.equal(r.results.arg2, "it's two")
     t.equal(r.results.env, 'hello guest')
