@@ -113,6 +113,8 @@ export class Controller {
   readonly #aenMasked = new Set<number>()
   #kaTimer: TimerHandle | undefined
   #lastActivity = 0
+  /** The keep-alive check found the controller idle once and looks again after one I/O turn. */
+  #kaRecheck = false
   readonly createdAt: number
 
   constructor(o: ControllerOptions) {
@@ -267,7 +269,19 @@ export class Controller {
     if (this.deleted || this.kato === 0) return
     const idle = this.env.clock.now() - this.#lastActivity
     if (idle < this.kato) {
+      this.#kaRecheck = false
       this.#armKeepAlive()
+      return
+    }
+    if (!this.#kaRecheck) {
+      // Look once more after the event loop has read the sockets: Node runs due timers before it
+      // polls for I/O, so after a stall of this process (GC, a busy or descheduled machine) the
+      // check fires while the host's Keep Alive may already sit unread in the socket. Deleting then
+      // would blame the host for our own delay (Base 2.0 section 3.9: the timer is restarted by
+      // the command, which has arrived). A timer set now runs in a later loop turn than this one.
+      this.#kaRecheck = true
+      this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), 1)
+      this.#kaTimer.unref?.()
       return
     }
     this.logger.warn({ kato: this.kato, idle }, 'keep-alive timeout: deleting controller')

@@ -241,6 +241,32 @@ t.test('keep-alive timeout deletes the controller', async (t) => {
   t.ok(target.status().controllers.some((c) => c.cntlid === ka))
 })
 
+t.test('a Keep Alive that arrives in the turn its KATO expires keeps the controller', async (t) => {
+  // The expiry check looks again one timer tick later (after the event loop has read the sockets):
+  // here the clock reaches the KATO with the host silent, then the Keep Alive arrives before the
+  // second look, as it would when this process stalled while the host's command sat in the socket.
+  const clock = new ManualClock()
+  const target = await startTarget(t, { clock })
+  const host = await RawHost.connect({ port: portOf(target) })
+  t.teardown(() => host.destroy())
+  const cntlid = await host.connectAdmin({ subnqn: SUBNQN, kato: 300 })
+  const deleted: number[] = []
+  target.on('controller', (e) => {
+    if (e.type === 'deleted') deleted.push(e.cntlid)
+  })
+  clock.advance(300)
+  t.equal((await host.admin(AdminOpcode.KEEP_ALIVE)).cqe.status, 0, 'Keep Alive at the expiry instant completes')
+  clock.advance(1)
+  t.same(deleted, [], 'the second look saw the Keep Alive: not deleted')
+  clock.advance(299)
+  t.equal((await host.admin(AdminOpcode.KEEP_ALIVE)).cqe.status, 0)
+  t.ok(target.status().controllers.some((c) => c.cntlid === cntlid), 'controller still there')
+  // Silence past the KATO and the second look: deleted.
+  clock.advance(302)
+  await withTimeout(host.closed, 30_000, 'the silent controller closed')
+  t.same(deleted, [cntlid], 'deleted once the host stayed silent')
+})
+
 t.test('close(): stops accepting, lets in-flight commands complete, then closes', async (t) => {
   const target = await startTarget(t)
   const port = portOf(target)
