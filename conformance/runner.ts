@@ -38,6 +38,17 @@ export interface RunScenarioOptions {
 }
 
 /**
+ * The runner's own steps as timeline notes: where the scenario started and where the driver was
+ * told to stop (what follows is the stop: a kernel host can hold it for its admin timeout).
+ */
+function phaseMarks(scenarioStartMs: number, stopMs: number): TimelineEvent[] {
+  const marks: TimelineEvent[] = []
+  if (scenarioStartMs > 0) marks.push({ tMs: scenarioStartMs, kind: 'note', detail: 'the scenario starts (the driver is ready)' })
+  if (stopMs > 0) marks.push({ tMs: stopMs, kind: 'note', detail: 'the runner stops the driver (I/O time over)' })
+  return marks
+}
+
+/**
  * How long the runner waits for a driver's stop. A kernel host can only disconnect once its
  * reconnect attempt ends: Linux ignores a lost connection while CONNECTING (RESETTING is reachable
  * only from LIVE), so an unanswered Connect is aborted by the admin timeout (nvme_core.admin_timeout,
@@ -217,7 +228,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
   const groups = new Set(entry.topology.namespaces.map((n) => n.anaGroup ?? 1))
   const timeline =
     observer !== undefined
-      ? buildTimeline({ observer, trsvcids, driverEvents, endMs, ...(groups.size === 1 ? { anagrpid: [...groups][0]! } : {}) })
+      ? buildTimeline({ observer, trsvcids, driverEvents: [...driverEvents, ...phaseMarks(scenarioStartMs, stopMs)], endMs, ...(groups.size === 1 ? { anagrpid: [...groups][0]! } : {}) })
       : { bucketMs: 250, endMs, paths: [], ana: [], io: [], events: [] }
   return {
     scenario: entry.info.id,

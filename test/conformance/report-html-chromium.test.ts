@@ -51,6 +51,9 @@ interface ChartInfo {
   series: number
   points: number
   inked: number
+  plotLeft: number
+  plotWidth: number
+  xMax: number
 }
 
 t.test('the report renders in headless Chromium: table, charts with data, screenshot', { skip, timeout: 120_000 }, async (t) => {
@@ -123,7 +126,7 @@ t.test('the report renders in headless Chromium: table, charts with data, screen
       const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data
       let inked = 0
       for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) inked++
-      return { run: c.run, kind: c.kind, series: c.series, points: c.points, inked }
+      return { run: c.run, kind: c.kind, series: c.series, points: c.points, inked, plotLeft: c.plotLeft, plotWidth: c.plotWidth, xMax: c.uplot.scales.x.max }
     })
   })()`)) as ChartInfo[]
   const errors = (await page.evaluate('window.nvmfReport.errors')) as string[]
@@ -133,6 +136,13 @@ t.test('the report renders in headless Chromium: table, charts with data, screen
     t.ok(c.series > 0 && c.points > 0, `${c.run} ${c.kind}: ${c.series} series, ${c.points} data points`)
     t.ok(c.inked > 1000, `${c.run} ${c.kind}: canvas drawn (${c.inked} inked pixels)`)
   }
+  // A run's two charts share the x axis: same plot area, same time range (a marker at the same x).
+  const misaligned = report.runs.map((_, i) => {
+    const io = charts.find((c) => c.run === `run-${i}` && c.kind === 'io')
+    const ana = charts.find((c) => c.run === `run-${i}` && c.kind === 'ana')
+    return io === undefined || ana === undefined || Math.abs(io.plotLeft - ana.plotLeft) > 1 || Math.abs(io.plotWidth - ana.plotWidth) > 1 || io.xMax !== ana.xMax ? `run-${i}` : ''
+  }).filter((r) => r !== '')
+  t.same(misaligned, [], "each run's I/O and ANA charts have the same plot area and time range")
   const ioRun0 = charts.find((c) => c.run === 'run-0' && c.kind === 'io')
   t.equal(ioRun0?.series, (report.runs[0]?.timeline.paths.length ?? 0) + 1, 'I/O chart: one series per path plus errors')
 
