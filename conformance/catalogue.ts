@@ -36,18 +36,21 @@ export function multipathChecks(extra: CheckDefinition[] = []): CheckDefinition[
   return [C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.noIoToInaccessible(), ...extra, C.noOutstandingAtDisconnect()]
 }
 
-/** One path-related status (NVMe Base 2.0 §4.2.3.4, SCT 3h) on 20 % of the writes of port 1 for 1.5 s. */
+/** One path-related status (NVMe Base 2.0 §4.2.3.4, SCT 3h) on the first 3 writes of port 1 after 300 ms. */
 function pathStatusEntry(status: string, title: string): CatalogueEntry {
   const id = `path-status-${status.toLowerCase().replace(/_/g, '-')}`
   return {
     info: { id, title, reference: 'NVMe Base 2.0 §4.2.3.4', category: 'status' },
-    summary: `writes on port 1 are answered ${status} (after they reached the store) 20 % of the time for 1.5 s; a multipath host retries them (on another path) and the application sees no error`,
+    summary: `the first 3 writes on port 1 after 300 ms are answered ${status} (after they reached the store); a multipath host retries them (on another path) and the application sees no error`,
     topology: TWO_PATHS,
     ioMs: 2500,
     scenario: JSON.stringify({
       name: id,
       steps: [
-        { atMs: 300, addFault: { id: 'path-status', type: 'status', at: 'completion', match: { ports: [1], commands: ['write'] }, schedule: { probability: 0.2, durationMs: 1500 }, params: { status } } },
+        // The first N writes, not a share of them in a time window: a Linux guest under TCG on a
+        // loaded machine wrote 24 times in a whole run, and 20 % of port 1's writes for 1.5 s then
+        // met none (path-error-retried skipped on 6.12 and 6.17, linuxcat).
+        { atMs: 300, addFault: { id: 'path-status', type: 'status', at: 'completion', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 3 }, params: { status } } },
       ],
     }),
     checks: [C.dataIntact(), C.noAppErrors(), C.pathErrorRetried(), C.ioResumes(), C.noOutstandingAtDisconnect()],
