@@ -391,12 +391,23 @@ export function noIoToInvalidNamespace(): CheckDefinition {
   }
 }
 
+/**
+ * The limit for a host to identify a namespace again after a change. No spec deadline: the check is
+ * that the host does rescan. Our initiator rescans in-process (the entry's limit); a Linux guest
+ * rescans from its scan work item, behind the previous rescan, and under TCG on a loaded machine
+ * that took 4.8 s on 6.12 (load 23 on 2 cores; 0.1 s on 6.1 in a quieter run).
+ */
+export function identifyLimitMsFor(kind: string, limitMs: number): number {
+  return kind === 'nvmf-fault' ? limitMs : Math.max(limitMs, 8000)
+}
+
 /** After `action` on `nsid` (a trace state event such as ns-enable), the host identifies it again. */
-export function identifiedAfter(nsid: number, action: string, limitMs: number): CheckDefinition {
+export function identifiedAfter(nsid: number, action: string, entryLimitMs: number): CheckDefinition {
   return {
     id: `identify-after-${action}`,
-    title: `namespace ${nsid} is identified again within ${limitMs} ms of ${action}`,
+    title: `namespace ${nsid} is identified again within ${entryLimitMs} ms of ${action} (longer for other initiators than ours)`,
     judge: (ctx) => {
+      const limitMs = identifyLimitMsFor(ctx.initiator.kind, entryLimitMs)
       const ev = ctx.observer.trace.filter((e) => e.kind === 'state' && e.action === action && e.nsid === nsid)
       const last = ev[ev.length - 1]
       if (last === undefined) return { verdict: 'error', judgedFrom: 'target', detail: `the scenario did not ${action} namespace ${nsid}` }
