@@ -126,7 +126,9 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
     info: { id: 'crd-honoured', title: 'CRD delays honoured', reference: 'NVMe Base 2.0 §4.2.3 (CRD), §5.17.2.1 (CRDT)', category: 'status' },
     summary: "port 1's controller is deleted; the host reconnects and the Identify Controller data it then reads advertises CRDT1 = 5 (500 ms, set by a data fault on that C2HData); 3 writes on port 1 are answered Internal Error with CRD 1; none may be sent again within 500 ms",
     topology: TWO_PATHS,
-    ioMs: 3500,
+    // The CRD writes need port 1 back (reconnect delay 1 s on Linux) and three writes there, each
+    // held 500 ms: a Linux 6.17 guest under TCG on a loaded machine sent them only after 3.5 s.
+    ioMs: 6000,
     scenario: JSON.stringify({
       name: 'crd-honoured',
       steps: [

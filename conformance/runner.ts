@@ -202,10 +202,13 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     // The rest of the I/O time shows the recovery; then the host disconnects.
     await sleep(clock, scenarioStartMs + entry.ioMs - obs.nowMs())
     phase('stopping')
-    const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     obs.markStopping()
     stopMs = obs.nowMs()
     await withTimeout(clock, driver.stop(), stopLimit, "the driver's stop")
+    // After the stop: a slow host can meet a fault while it stops (its last writes), and the checks
+    // judged from the journal see those firings too (crd-honoured counted 3 CRD writes on 6.17
+    // while a count taken before the stop said the fault never fired).
+    const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     phase('judging')
     const ctx: JudgeContext = { entry, initiator: driver.info, observer: obs, journal, driver: summary, scenarioStartMs, scenarioEndMs, stopMs, trsvcids, events: driverEvents, faults: faultCounters }
     checks = entry.checks.map((c) => {
