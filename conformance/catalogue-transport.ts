@@ -35,7 +35,9 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
     info: { id: 'controller-fatal', title: 'controller fatal status (CSTS.CFS)', reference: 'NVMe Base 2.0 §3.1.3.6; nvmet debugfs fatal', category: 'transport' },
     summary: "the controller of port 1 reports a fatal status (CSTS.CFS) at a write and is torn down, as nvmet's fatal error does; the host resets and reconnects",
     topology: TWO_PATHS,
-    ioMs: 3000,
+    // The first write on port 1 can come 1.6 s in (a Linux guest under TCG on a loaded machine),
+    // and its reconnect (delay 1 s) 2.4 s after: the host must be seen back before the stop.
+    ioMs: 5000,
     scenario: JSON.stringify({
       name: 'controller-fatal',
       steps: [{ atMs: 300, addFault: { id: 'fatal', type: 'controller-fatal', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 1 } } }],

@@ -243,10 +243,13 @@ export function reconnects(limitMs: number): CheckDefinition {
       const { controllers } = ctx.observer
       for (const d of controllers) {
         if (d.type !== 'deleted' || d.tMs < ctx.scenarioStartMs || d.tMs >= ctx.stopMs) continue
+        // A new controller counts up to the host's own disconnect: a host still reconnecting when
+        // the runner asks it to stop (Linux 6.17 under TCG: lost 1.4 s before the stop, back 1.1 s
+        // after it) is judged by how long it took, not skipped.
         const c = controllers.find((x) => x.type === 'created' && x.portId === d.portId && x.tMs >= d.tMs)
-        if ((c === undefined || c.tMs > ctx.stopMs) && d.tMs > ctx.stopMs - limitMs) continue
+        if (c === undefined && d.tMs > ctx.stopMs - limitMs) continue
         if (c === undefined || c.tMs - d.tMs > limitMs)
-          return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${d.cntlid} on port ${port(ctx, d.portId)} went away at ${ms(d.tMs)} (${d.reason ?? '?'}); ${c === undefined ? 'no new controller on that port before the stop' : `reconnected after ${ms(c.tMs - d.tMs)}`} (limit ${limitMs} ms)` }
+          return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${d.cntlid} on port ${port(ctx, d.portId)} went away at ${ms(d.tMs)} (${d.reason ?? '?'}); ${c === undefined ? 'no new controller on that port before the host disconnected' : `reconnected after ${ms(c.tMs - d.tMs)}`} (limit ${limitMs} ms)` }
         times.push(c.tMs - d.tMs)
       }
       if (times.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no controller was lost during the scenario' }

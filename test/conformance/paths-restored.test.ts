@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { CATALOGUE } from '../../conformance/catalogue.js'
-import { pathsRestored } from '../../conformance/checks.js'
+import { pathsRestored, reconnects } from '../../conformance/checks.js'
 import type { DriverTarget, InitiatorDriver } from '../../conformance/driver-types.js'
 import { runScenario } from '../../conformance/runner.js'
 import { NvmeHost } from '../../initiator/index.js'
@@ -49,4 +49,27 @@ t.test('a path that never comes back fails, naming the port', async (t) => {
   const c = run.checks.find((x) => x.id === 'paths-restored')
   t.equal(c?.verdict, 'fail', c?.detail ?? 'no paths-restored result')
   t.match(c?.detail ?? '', /no live controller on port\(s\) \d+ at \d+ ms, and no I\/O queue connected there before the host disconnected/)
+})
+
+t.test('a controller lost just before the stop and back during it is judged by how long it took', async (t) => {
+  let host: NvmeHost | undefined
+  const driver: InitiatorDriver = {
+    info: { id: 'slow-stop', kind: 'driver', description: 'reconnects while being stopped' },
+    start: async (tgt, _workload, onEvent) => {
+      host = new NvmeHost({ hostnqn: tgt.hostnqn, controllerDefaults: { reconnectDelayMs: 300 } })
+      for (const trsvcid of tgt.trsvcids) await host.connect({ traddr: tgt.traddr, trsvcid, subnqn: tgt.subnqn })
+      onEvent({ kind: 'ready' })
+    },
+    // Give the host's reconnect (300 ms after the loss) time to happen while it is being stopped.
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 1500))
+      await host?.close()
+    },
+  }
+  const steps = [{ atMs: 50, controller: { op: 'delete', port: 2 } }]
+  const run = await runScenario({ entry: { ...entry, ioMs: 150, scenario: JSON.stringify({ name: 'late-reconnect', steps }), checks: [reconnects(2500), pathsRestored()] }, driver, seed: 1 })
+  const c = run.checks.find((x) => x.id === 'reconnect')
+  t.equal(c?.verdict, 'pass', c?.detail ?? 'no reconnect result')
+  t.match(c?.detail ?? '', /1 reconnect\(s\) after \d+ ms \(limit 2500 ms\)/)
+  t.equal(run.checks.find((x) => x.id === 'paths-restored')?.verdict, 'pass')
 })
