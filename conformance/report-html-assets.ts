@@ -131,7 +131,7 @@ export const REPORT_SCRIPT = String.raw`
       scales: { x: { time: false, range: [0, tl.endMs / 1000] } },
       // Tick area + label = ANA_AXIS_SIZE: the plot areas of a run's two charts line up, so a
       // marker in one is at the same x in the other.
-      axes: [{ label: 'seconds since scenario start' }, { label: 'ops/s', labelSize: 30, size: ANA_AXIS_SIZE - 30 }],
+      axes: [{ label: 'seconds since the run started (target up; grey marks: scenario start, stop)' }, { label: 'ops/s', labelSize: 30, size: ANA_AXIS_SIZE - 30 }],
       cursor: { sync: { key: syncKey } },
       plugins: [markerPlugin(tl.events)]
     }, d, el);
@@ -178,7 +178,7 @@ export const REPORT_SCRIPT = String.raw`
       title: 'ANA state per path (band height: optimized > non-optimized > change > inaccessible)',
       width: width, height: Math.max(120, 34 * lanes.length + 70), series: series,
       scales: { x: { time: false, range: [0, tl.endMs / 1000] }, y: { range: [0, Math.max(1, lanes.length)] } },
-      axes: [{ label: 'seconds since scenario start' }, {
+      axes: [{ label: 'seconds since the run started (target up; grey marks: scenario start, stop)' }, {
         size: ANA_AXIS_SIZE, splits: function () { return lanes.map(function (l, i) { return i + 0.5; }); },
         values: function () { return lanes.map(function (l) { return (labels[l.path] || l.path) + ' g' + l.anagrpid; }); }
       }],
