@@ -143,15 +143,16 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
   },
   {
     info: { id: 'retry-limit', title: 'retry limit', reference: 'Linux nvme_max_retries (5)', category: 'status' },
-    summary: 'for 600 ms every write on both paths is answered Internal Error (retryable, no DNR) after reaching the store; each write may reach the target at most 1 + 5 times',
+    summary: 'for 1.5 s every write on both paths is answered Internal Error (retryable, no DNR) after reaching the store; each write may reach the target at most 1 + 5 times',
     topology: TWO_PATHS,
     // A Linux guest under TCG fails the last retried writes to its writers up to ~0.8 s after the
     // fault's last firing and its next write comes ~0.5-1.5 s later (dd per I/O): with 2 s of I/O
-    // io-resumes had 1.3 s to see it and failed on 6.1 (linuxcat). 4 s, as dnr-obeyed.
-    ioMs: 4000,
+    // io-resumes had 1.3 s to see it and failed on 6.1; a 600 ms window met no write at all on 7.3
+    // in a loaded run (linuxcat). 1.5 s of faults, 5 s of I/O.
+    ioMs: 5000,
     scenario: JSON.stringify({
       name: 'retry-limit',
-      steps: [{ atMs: 300, addFault: { id: 'internal', type: 'status', at: 'completion', match: { commands: ['write'] }, schedule: { durationMs: 600 }, params: { status: 'INTERNAL' } } }],
+      steps: [{ atMs: 300, addFault: { id: 'internal', type: 'status', at: 'completion', match: { commands: ['write'] }, schedule: { durationMs: 1500 }, params: { status: 'INTERNAL' } } }],
     }),
     checks: [C.retryLimit(5), C.dataIntact(), C.ioResumes(), C.noOutstandingAtDisconnect()],
   },
