@@ -50,14 +50,16 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       "port 1's controller stops answering Keep Alive (one is dropped); the host's keep-alive timer expires, it resets that controller and reconnects. Port 1 is made inaccessible meanwhile so that it idles: our target sets TBKAS, and a host may skip Keep Alive while I/O completes (Linux does)",
     topology: TWO_PATHS,
     // Linux under TCG: Keep Alive ~0.8 s after the idling, its timeout KATO later, reconnect ~3.4 s after.
+    // KATO 2 s, not 1 s: a loaded 7.3 guest sent nothing for 2.7 s between its admin Connect and its
+    // I/O queue Connect, the controller expired and the path never connected (linuxcat).
     ioMs: 8000,
-    hostOptions: { kato: 1000 },
+    hostOptions: { kato: 2000 },
     scenario: JSON.stringify({
       name: 'keep-alive-expiry',
       steps: [
         { atMs: 200, addFault: { id: 'ka', type: 'drop', at: 'command', match: { ports: [1], commands: ['keep-alive'] }, schedule: { firstN: 1 } } },
         { atMs: 200, ana: { port: 1, group: 1, state: 'inaccessible' } },
-        { atMs: 3000, ana: { port: 1, group: 1, state: 'optimized' } },
+        { atMs: 4000, ana: { port: 1, group: 1, state: 'optimized' } },
       ],
     }),
     checks: [C.faultFired('ka'), ...recoveryChecks(4000, [C.keepAliveCadence()])],
