@@ -3,11 +3,12 @@
  * when the runner asks it to stop (admin queue up, I/O queues connecting — Linux 6.12 in a loaded
  * TCG guest was 0.4 s short) restored it if an I/O queue connects there before it disconnects; a
  * path that never comes back fails. Driven by our initiator on real sockets through the runner: a
- * test driver connects the second port only once its stop has begun (or never).
+ * test driver connects the second port only once its stop has begun (or never). `reconnect` and
+ * `io-resumes` count up to the host's disconnect the same way.
  */
 import t from 'tap'
 import { CATALOGUE } from '../../conformance/catalogue.js'
-import { pathsRestored, reconnects } from '../../conformance/checks.js'
+import { ioResumes, pathsRestored, reconnects } from '../../conformance/checks.js'
 import type { DriverTarget, InitiatorDriver } from '../../conformance/driver-types.js'
 import { runScenario } from '../../conformance/runner.js'
 import { NvmeHost } from '../../initiator/index.js'
@@ -72,4 +73,27 @@ t.test('a controller lost just before the stop and back during it is judged by h
   t.equal(c?.verdict, 'pass', c?.detail ?? 'no reconnect result')
   t.match(c?.detail ?? '', /1 reconnect\(s\) after \d+ ms \(limit 2500 ms\)/)
   t.equal(run.checks.find((x) => x.id === 'paths-restored')?.verdict, 'pass')
+})
+
+t.test('io-resumes counts I/O that completes while the host is stopping', async (t) => {
+  let host: NvmeHost | undefined
+  let subnqn = ''
+  const driver: InitiatorDriver = {
+    info: { id: 'writes-on-stop', kind: 'driver', description: 'writes once, while being stopped' },
+    start: async (tgt, _workload, onEvent) => {
+      subnqn = tgt.subnqn
+      host = new NvmeHost({ hostnqn: tgt.hostnqn })
+      await host.connect({ traddr: tgt.traddr, trsvcid: tgt.trsvcids[0]!, subnqn: tgt.subnqn })
+      onEvent({ kind: 'ready' })
+    },
+    stop: async () => {
+      const dev = host?.devices(subnqn)[0]
+      await dev?.write(0, new Uint8Array(4096))
+      await host?.close()
+    },
+  }
+  const run = await runScenario({ entry: { ...entry, checks: [ioResumes()] }, driver, seed: 1 })
+  const c = run.checks.find((x) => x.id === 'io-resumes')
+  t.equal(c?.verdict, 'pass', c?.detail ?? 'no io-resumes result')
+  t.match(c?.detail ?? '', /while the host was stopping/)
 })
