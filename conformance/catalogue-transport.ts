@@ -35,7 +35,9 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
     info: { id: 'controller-fatal', title: 'controller fatal status (CSTS.CFS)', reference: 'NVMe Base 2.0 §3.1.3.6; nvmet debugfs fatal', category: 'transport' },
     summary: "the controller of port 1 reports a fatal status (CSTS.CFS) at a write and is torn down, as nvmet's fatal error does; the host resets and reconnects",
     topology: TWO_PATHS,
-    ioMs: 3000,
+    // The first write on port 1 can come 1.6 s in (a Linux guest under TCG on a loaded machine),
+    // and its reconnect (delay 1 s) 2.4 s after: the host must be seen back before the stop.
+    ioMs: 5000,
     scenario: JSON.stringify({
       name: 'controller-fatal',
       steps: [{ atMs: 300, addFault: { id: 'fatal', type: 'controller-fatal', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 1 } } }],
@@ -48,14 +50,16 @@ export const TRANSPORT_ENTRIES: CatalogueEntry[] = [
       "port 1's controller stops answering Keep Alive (one is dropped); the host's keep-alive timer expires, it resets that controller and reconnects. Port 1 is made inaccessible meanwhile so that it idles: our target sets TBKAS, and a host may skip Keep Alive while I/O completes (Linux does)",
     topology: TWO_PATHS,
     // Linux under TCG: Keep Alive ~0.8 s after the idling, its timeout KATO later, reconnect ~3.4 s after.
+    // KATO 2 s, not 1 s: a loaded 7.3 guest sent nothing for 2.7 s between its admin Connect and its
+    // I/O queue Connect, the controller expired and the path never connected (linuxcat).
     ioMs: 8000,
-    hostOptions: { kato: 1000 },
+    hostOptions: { kato: 2000 },
     scenario: JSON.stringify({
       name: 'keep-alive-expiry',
       steps: [
         { atMs: 200, addFault: { id: 'ka', type: 'drop', at: 'command', match: { ports: [1], commands: ['keep-alive'] }, schedule: { firstN: 1 } } },
         { atMs: 200, ana: { port: 1, group: 1, state: 'inaccessible' } },
-        { atMs: 3000, ana: { port: 1, group: 1, state: 'optimized' } },
+        { atMs: 4000, ana: { port: 1, group: 1, state: 'optimized' } },
       ],
     }),
     checks: [C.faultFired('ka'), ...recoveryChecks(4000, [C.keepAliveCadence()])],

@@ -47,7 +47,7 @@ export interface JudgeContext {
   /** port id -> trsvcid */
   trsvcids: ReadonlyMap<number, number>
   events: readonly TimelineEvent[]
-  /** The engine's counters per fault id just before the stop (faults a scenario installed). */
+  /** The engine's counters per fault id once the driver stopped (faults a scenario installed). */
   faults: ReadonlyMap<string, { seen: number; fired: number }>
 }
 

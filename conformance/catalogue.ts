@@ -36,18 +36,21 @@ export function multipathChecks(extra: CheckDefinition[] = []): CheckDefinition[
   return [C.dataIntact(), C.noAppErrors(), C.ioResumes(), C.noIoToInaccessible(), ...extra, C.noOutstandingAtDisconnect()]
 }
 
-/** One path-related status (NVMe Base 2.0 §4.2.3.4, SCT 3h) on 20 % of the writes of port 1 for 1.5 s. */
+/** One path-related status (NVMe Base 2.0 §4.2.3.4, SCT 3h) on the first 3 writes of port 1 after 300 ms. */
 function pathStatusEntry(status: string, title: string): CatalogueEntry {
   const id = `path-status-${status.toLowerCase().replace(/_/g, '-')}`
   return {
     info: { id, title, reference: 'NVMe Base 2.0 §4.2.3.4', category: 'status' },
-    summary: `writes on port 1 are answered ${status} (after they reached the store) 20 % of the time for 1.5 s; a multipath host retries them (on another path) and the application sees no error`,
+    summary: `the first 3 writes on port 1 after 300 ms are answered ${status} (after they reached the store); a multipath host retries them (on another path) and the application sees no error`,
     topology: TWO_PATHS,
     ioMs: 2500,
     scenario: JSON.stringify({
       name: id,
       steps: [
-        { atMs: 300, addFault: { id: 'path-status', type: 'status', at: 'completion', match: { ports: [1], commands: ['write'] }, schedule: { probability: 0.2, durationMs: 1500 }, params: { status } } },
+        // The first N writes, not a share of them in a time window: a Linux guest under TCG on a
+        // loaded machine wrote 24 times in a whole run, and 20 % of port 1's writes for 1.5 s then
+        // met none (path-error-retried skipped on 6.12 and 6.17, linuxcat).
+        { atMs: 300, addFault: { id: 'path-status', type: 'status', at: 'completion', match: { ports: [1], commands: ['write'] }, schedule: { firstN: 3 }, params: { status } } },
       ],
     }),
     checks: [C.dataIntact(), C.noAppErrors(), C.pathErrorRetried(), C.ioResumes(), C.noOutstandingAtDisconnect()],
@@ -123,7 +126,9 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
     info: { id: 'crd-honoured', title: 'CRD delays honoured', reference: 'NVMe Base 2.0 §4.2.3 (CRD), §5.17.2.1 (CRDT)', category: 'status' },
     summary: "port 1's controller is deleted; the host reconnects and the Identify Controller data it then reads advertises CRDT1 = 5 (500 ms, set by a data fault on that C2HData); 3 writes on port 1 are answered Internal Error with CRD 1; none may be sent again within 500 ms",
     topology: TWO_PATHS,
-    ioMs: 3500,
+    // The CRD writes need port 1 back (reconnect delay 1 s on Linux) and three writes there, each
+    // held 500 ms: a Linux 6.17 guest under TCG on a loaded machine sent them only after 3.5 s.
+    ioMs: 6000,
     scenario: JSON.stringify({
       name: 'crd-honoured',
       steps: [
@@ -138,12 +143,16 @@ const MULTIPATH_ENTRIES: CatalogueEntry[] = [
   },
   {
     info: { id: 'retry-limit', title: 'retry limit', reference: 'Linux nvme_max_retries (5)', category: 'status' },
-    summary: 'for 600 ms every write on both paths is answered Internal Error (retryable, no DNR) after reaching the store; each write may reach the target at most 1 + 5 times',
+    summary: 'for 1.5 s every write on both paths is answered Internal Error (retryable, no DNR) after reaching the store; each write may reach the target at most 1 + 5 times',
     topology: TWO_PATHS,
-    ioMs: 2000,
+    // A Linux guest under TCG fails the last retried writes to its writers up to ~0.8 s after the
+    // fault's last firing and its next write comes ~0.5-1.5 s later (dd per I/O): with 2 s of I/O
+    // io-resumes had 1.3 s to see it and failed on 6.1; a 600 ms window met no write at all on 7.3
+    // in a loaded run (linuxcat). 1.5 s of faults, 5 s of I/O.
+    ioMs: 5000,
     scenario: JSON.stringify({
       name: 'retry-limit',
-      steps: [{ atMs: 300, addFault: { id: 'internal', type: 'status', at: 'completion', match: { commands: ['write'] }, schedule: { durationMs: 600 }, params: { status: 'INTERNAL' } } }],
+      steps: [{ atMs: 300, addFault: { id: 'internal', type: 'status', at: 'completion', match: { commands: ['write'] }, schedule: { durationMs: 1500 }, params: { status: 'INTERNAL' } } }],
     }),
     checks: [C.retryLimit(5), C.dataIntact(), C.ioResumes(), C.noOutstandingAtDisconnect()],
   },

@@ -80,13 +80,16 @@ export function ioResumes(): CheckDefinition {
       // The faults end at the scenario's last step or at the last time a fault fired, whichever is
       // later: a `firstN` fault added by an early step fires as long as the host's I/O takes to
       // reach it (a slow host, such as a Linux guest under TCG, meets the fifth DNR write 1.6 s in).
+      // Up to the host's own disconnect, as paths-restored: a slow host's last faulted write (a CRD
+      // write 0.3 s before the stop on 6.1 under TCG) completes while the host stops its writers.
       let fromMs = ctx.scenarioEndMs
-      for (const e of ctx.observer.trace) if (e.kind === 'fault' && e.timeMs <= ctx.stopMs) fromMs = Math.max(fromMs, e.timeMs)
+      for (const e of ctx.observer.trace) if (e.kind === 'fault') fromMs = Math.max(fromMs, e.timeMs)
       const what = fromMs > ctx.scenarioEndMs ? `the last fault (${ms(fromMs)})` : `the scenario's end (${ms(fromMs)})`
-      const after = ctx.observer.io.filter((r) => r.tMs > fromMs && r.tMs <= ctx.stopMs && r.status === 0 && r.sent)
-      if (after.length === 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no I/O completed successfully between ${what} and the stop (${ms(ctx.stopMs)})` }
+      const after = ctx.observer.io.filter((r) => r.tMs > fromMs && r.status === 0 && r.sent)
+      if (after.length === 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no I/O completed successfully after ${what} (stop at ${ms(ctx.stopMs)}) before the host disconnected` }
       const ports = [...new Set(after.map((r) => port(ctx, r.portId)))].join(', ')
-      return { verdict: 'pass', judgedFrom: 'target', detail: `${after.length} I/Os completed after ${what}, on port(s) ${ports}; first after ${ms(after[0]!.tMs - fromMs)}` }
+      const late = after.filter((r) => r.tMs > ctx.stopMs).length
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${after.length} I/Os completed after ${what}, on port(s) ${ports}; first after ${ms(after[0]!.tMs - fromMs)}${late > 0 ? ` (${late} while the host was stopping)` : ''}` }
     },
   }
 }
@@ -243,10 +246,13 @@ export function reconnects(limitMs: number): CheckDefinition {
       const { controllers } = ctx.observer
       for (const d of controllers) {
         if (d.type !== 'deleted' || d.tMs < ctx.scenarioStartMs || d.tMs >= ctx.stopMs) continue
+        // A new controller counts up to the host's own disconnect: a host still reconnecting when
+        // the runner asks it to stop (Linux 6.17 under TCG: lost 1.4 s before the stop, back 1.1 s
+        // after it) is judged by how long it took, not skipped.
         const c = controllers.find((x) => x.type === 'created' && x.portId === d.portId && x.tMs >= d.tMs)
-        if ((c === undefined || c.tMs > ctx.stopMs) && d.tMs > ctx.stopMs - limitMs) continue
+        if (c === undefined && d.tMs > ctx.stopMs - limitMs) continue
         if (c === undefined || c.tMs - d.tMs > limitMs)
-          return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${d.cntlid} on port ${port(ctx, d.portId)} went away at ${ms(d.tMs)} (${d.reason ?? '?'}); ${c === undefined ? 'no new controller on that port before the stop' : `reconnected after ${ms(c.tMs - d.tMs)}`} (limit ${limitMs} ms)` }
+          return { verdict: 'fail', judgedFrom: 'target', detail: `controller ${d.cntlid} on port ${port(ctx, d.portId)} went away at ${ms(d.tMs)} (${d.reason ?? '?'}); ${c === undefined ? 'no new controller on that port before the host disconnected' : `reconnected after ${ms(c.tMs - d.tMs)}`} (limit ${limitMs} ms)` }
         times.push(c.tMs - d.tMs)
       }
       if (times.length === 0) return { verdict: 'skip', judgedFrom: 'target', detail: 'no controller was lost during the scenario' }
@@ -359,9 +365,18 @@ export function pathsRestored(): CheckDefinition {
     title: 'every path is connected again at the end',
     judge: (ctx) => {
       const s = ctx.observer.atStop
+      const stopAt = s?.tMs ?? ctx.stopMs
       const missing = [...ctx.trsvcids.keys()].filter((p) => !(s?.live ?? []).some((c) => c.portId === p))
-      if (missing.length > 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no live controller on port(s) ${missing.map((p) => port(ctx, p)).join(', ')} at ${ms(s?.tMs ?? ctx.stopMs)}` }
-      return { verdict: 'pass', judgedFrom: 'target', detail: `${ctx.trsvcids.size} path(s) live at the end` }
+      // "The end" is the host's own disconnect, not the instant the runner asks for it: a host that
+      // was still reconnecting at the stop (its admin queue up, its I/O queues connecting; 0.4 s
+      // short on Linux 6.12 under a loaded TCG guest) restored the path if an I/O queue connects
+      // there before the host disconnects. How fast it reconnected is `reconnect`'s to judge.
+      const late = new Map<number, number>()
+      for (const q of ctx.observer.ioQueuesConnected) if (q.tMs > stopAt && missing.includes(q.portId) && !late.has(q.portId)) late.set(q.portId, q.tMs)
+      const never = missing.filter((p) => !late.has(p))
+      if (never.length > 0) return { verdict: 'fail', judgedFrom: 'target', detail: `no live controller on port(s) ${never.map((p) => port(ctx, p)).join(', ')} at ${ms(stopAt)}, and no I/O queue connected there before the host disconnected` }
+      const lateNote = [...late].map(([p, t]) => `port ${port(ctx, p)} still reconnecting at the stop, I/O queue connected ${ms(t - stopAt)} later`).join('; ')
+      return { verdict: 'pass', judgedFrom: 'target', detail: `${ctx.trsvcids.size} path(s) live at the end${lateNote !== '' ? ` (${lateNote})` : ''}` }
     },
   }
 }
@@ -382,12 +397,23 @@ export function noIoToInvalidNamespace(): CheckDefinition {
   }
 }
 
+/**
+ * The limit for a host to identify a namespace again after a change. No spec deadline: the check is
+ * that the host does rescan. Our initiator rescans in-process (the entry's limit); a Linux guest
+ * rescans from its scan work item, behind the previous rescan, and under TCG on a loaded machine
+ * that took 4.8 s on 6.12 (load 23 on 2 cores; 0.1 s on 6.1 in a quieter run).
+ */
+export function identifyLimitMsFor(kind: string, limitMs: number): number {
+  return kind === 'nvmf-fault' ? limitMs : Math.max(limitMs, 8000)
+}
+
 /** After `action` on `nsid` (a trace state event such as ns-enable), the host identifies it again. */
-export function identifiedAfter(nsid: number, action: string, limitMs: number): CheckDefinition {
+export function identifiedAfter(nsid: number, action: string, entryLimitMs: number): CheckDefinition {
   return {
     id: `identify-after-${action}`,
-    title: `namespace ${nsid} is identified again within ${limitMs} ms of ${action}`,
+    title: `namespace ${nsid} is identified again within ${entryLimitMs} ms of ${action} (longer for other initiators than ours)`,
     judge: (ctx) => {
+      const limitMs = identifyLimitMsFor(ctx.initiator.kind, entryLimitMs)
       const ev = ctx.observer.trace.filter((e) => e.kind === 'state' && e.action === action && e.nsid === nsid)
       const last = ev[ev.length - 1]
       if (last === undefined) return { verdict: 'error', judgedFrom: 'target', detail: `the scenario did not ${action} namespace ${nsid}` }

@@ -60,6 +60,8 @@ export const REPORT_SCRIPT = String.raw`
   var state = { ready: false, charts: [], errors: [] };
   window.nvmfReport = state;
   var PATH_COLORS = ['#0969da', '#1a7f37', '#8250df', '#bf3989', '#bc4c00', '#1b7c83', '#6639ba', '#9a6700'];
+  // Width of the y axis of both charts (the ANA chart's lane labels need it).
+  var ANA_AXIS_SIZE = 180;
   var ANA_LEVEL = { optimized: 0.85, 'non-optimized': 0.6, change: 0.4, inaccessible: 0.12, 'persistent-loss': 0.05 };
   var data = JSON.parse(document.getElementById('nvmf-report-data').textContent);
   var EVENT_COLORS = data.eventColors;
@@ -126,12 +128,14 @@ export const REPORT_SCRIPT = String.raw`
     var d = [xs.map(function (x) { return x / 1000; })].concat(perPath, [errors]);
     var u = new uPlot({
       title: 'I/O rate per path (ops/s)', width: width, height: 240, series: series,
-      scales: { x: { time: false } },
-      axes: [{ label: 'seconds since scenario start' }, { label: 'ops/s', size: 60 }],
+      scales: { x: { time: false, range: [0, tl.endMs / 1000] } },
+      // Tick area + label = ANA_AXIS_SIZE: the plot areas of a run's two charts line up, so a
+      // marker in one is at the same x in the other.
+      axes: [{ label: 'seconds since the run started (target up; grey marks: scenario start, stop)' }, { label: 'ops/s', labelSize: 30, size: ANA_AXIS_SIZE - 30 }],
       cursor: { sync: { key: syncKey } },
       plugins: [markerPlugin(tl.events)]
     }, d, el);
-    state.charts.push({ run: run.id, kind: 'io', series: series.length - 1, points: countPoints(d), uplot: u });
+    state.charts.push({ run: run.id, kind: 'io', series: series.length - 1, points: countPoints(d), uplot: u, plotLeft: u.bbox.left / devicePixelRatio, plotWidth: u.bbox.width / devicePixelRatio });
   }
 
   function anaChart(run, el, width, syncKey) {
@@ -173,15 +177,15 @@ export const REPORT_SCRIPT = String.raw`
     var u = new uPlot({
       title: 'ANA state per path (band height: optimized > non-optimized > change > inaccessible)',
       width: width, height: Math.max(120, 34 * lanes.length + 70), series: series,
-      scales: { x: { time: false }, y: { range: [0, Math.max(1, lanes.length)] } },
-      axes: [{ label: 'seconds since scenario start' }, {
-        size: 180, splits: function () { return lanes.map(function (l, i) { return i + 0.5; }); },
+      scales: { x: { time: false, range: [0, tl.endMs / 1000] }, y: { range: [0, Math.max(1, lanes.length)] } },
+      axes: [{ label: 'seconds since the run started (target up; grey marks: scenario start, stop)' }, {
+        size: ANA_AXIS_SIZE, splits: function () { return lanes.map(function (l, i) { return i + 0.5; }); },
         values: function () { return lanes.map(function (l) { return (labels[l.path] || l.path) + ' g' + l.anagrpid; }); }
       }],
       legend: { show: true }, cursor: { sync: { key: syncKey } },
       plugins: [markerPlugin(tl.events)]
     }, d, el);
-    state.charts.push({ run: run.id, kind: 'ana', series: series.length - 1, points: countPoints(d), uplot: u });
+    state.charts.push({ run: run.id, kind: 'ana', series: series.length - 1, points: countPoints(d), uplot: u, plotLeft: u.bbox.left / devicePixelRatio, plotWidth: u.bbox.width / devicePixelRatio });
   }
 
   function stateName(level) {

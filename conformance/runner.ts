@@ -38,6 +38,17 @@ export interface RunScenarioOptions {
 }
 
 /**
+ * The runner's own steps as timeline notes: where the scenario started and where the driver was
+ * told to stop (what follows is the stop: a kernel host can hold it for its admin timeout).
+ */
+function phaseMarks(scenarioStartMs: number, stopMs: number): TimelineEvent[] {
+  const marks: TimelineEvent[] = []
+  if (scenarioStartMs > 0) marks.push({ tMs: scenarioStartMs, kind: 'note', detail: 'the scenario starts (the driver is ready)' })
+  if (stopMs > 0) marks.push({ tMs: stopMs, kind: 'note', detail: 'the runner stops the driver (I/O time over)' })
+  return marks
+}
+
+/**
  * How long the runner waits for a driver's stop. A kernel host can only disconnect once its
  * reconnect attempt ends: Linux ignores a lost connection while CONNECTING (RESETTING is reachable
  * only from LIVE), so an unanswered Connect is aborted by the admin timeout (nvme_core.admin_timeout,
@@ -191,10 +202,13 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
     // The rest of the I/O time shows the recovery; then the host disconnects.
     await sleep(clock, scenarioStartMs + entry.ioMs - obs.nowMs())
     phase('stopping')
-    const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     obs.markStopping()
     stopMs = obs.nowMs()
     await withTimeout(clock, driver.stop(), stopLimit, "the driver's stop")
+    // After the stop: a slow host can meet a fault while it stops (its last writes), and the checks
+    // judged from the journal see those firings too (crd-honoured counted 3 CRD writes on 6.17
+    // while a count taken before the stop said the fault never fired).
+    const faultCounters = new Map(faults.engine.list().map((f) => [f.id, { seen: f.seen, fired: f.fired }]))
     phase('judging')
     const ctx: JudgeContext = { entry, initiator: driver.info, observer: obs, journal, driver: summary, scenarioStartMs, scenarioEndMs, stopMs, trsvcids, events: driverEvents, faults: faultCounters }
     checks = entry.checks.map((c) => {
@@ -217,7 +231,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<ScenarioRun> {
   const groups = new Set(entry.topology.namespaces.map((n) => n.anaGroup ?? 1))
   const timeline =
     observer !== undefined
-      ? buildTimeline({ observer, trsvcids, driverEvents, endMs, ...(groups.size === 1 ? { anagrpid: [...groups][0]! } : {}) })
+      ? buildTimeline({ observer, trsvcids, driverEvents: [...driverEvents, ...phaseMarks(scenarioStartMs, stopMs)], endMs, ...(groups.size === 1 ? { anagrpid: [...groups][0]! } : {}) })
       : { bucketMs: 250, endMs, paths: [], ana: [], io: [], events: [] }
   return {
     scenario: entry.info.id,

@@ -97,6 +97,8 @@ export class TargetObserver {
   readonly admin: AdminRecord[] = []
   readonly controllers: ControllerRecord[] = []
   readonly closes: CloseRecord[] = []
+  /** I/O queues (qid > 0) bound to a controller by their Connect: when a path carries I/O again. */
+  readonly ioQueuesConnected: Array<{ tMs: number; portId: number; cntlid: number | undefined }> = []
   readonly ana: AnaChange[] = []
   readonly trace: TraceEvent[] = []
   /** AENs the target completed to the host (AER completions). */
@@ -168,6 +170,7 @@ export class TargetObserver {
       }
     }
     const onQueue = (e: QueueEvent): void => {
+      if (e.type === 'connected' && (e.qid ?? 0) > 0 && this.ioQueuesConnected.length < 10_000) this.ioQueuesConnected.push({ tMs: this.nowMs(), portId: e.portId, cntlid: e.cntlid })
       if (e.type !== 'closed') return
       const n = this.#inflight.get(e.connectionId) ?? 0
       this.#inflight.delete(e.connectionId)

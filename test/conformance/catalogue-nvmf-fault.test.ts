@@ -26,6 +26,9 @@ t.test(`our initiator passes every check (${all ? 'whole catalogue' : 'default s
     // The timeline carries the paths and the I/O the HTML report draws.
     t.ok(run.timeline.paths.length >= 1, `${run.scenario}: paths`)
     t.ok(run.timeline.io.some((b) => b.ops > 0), `${run.scenario}: I/O in the timeline`)
+    // The runner's steps are marked, so a reader sees where the stop (and what it waited for) begins.
+    const notes = run.timeline.events.filter((e) => e.kind === 'note').map((e) => e.detail)
+    t.ok(notes.some((d) => /scenario starts/.test(d)) && notes.some((d) => /runner stops the driver/.test(d)), `${run.scenario}: scenario start and stop marked`)
   }
   t.equal(report.summary.fail, 0)
   t.equal(report.summary.error, 0)
