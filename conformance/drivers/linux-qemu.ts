@@ -198,7 +198,7 @@ export class LinuxQemuDriver implements InitiatorDriver {
     })
     let ready: { name: string; text: string }
     try {
-      ready = await vm.share.waitAnySignal(['ready', 'failed'], readyTimeoutSec * 1000)
+      ready = await vm.waitAnySignal(['ready', 'failed'], readyTimeoutSec * 1000)
     } catch (e) {
       await this.stop()
       throw new Error(`Linux host not ready: ${e instanceof Error ? e.message : String(e)}`)

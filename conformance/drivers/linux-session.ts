@@ -168,7 +168,7 @@ export class LinuxQemuSession {
       assign('CH_CONNECT_OPTS', connectOptions ?? o.connectOptions ?? '--ctrl-loss-tmo=60 --reconnect-delay=1'),
     ]
     vm.share.signal(`run.${n}`, `${vars.join('\n')}\n`)
-    const got = await vm.share.waitAnySignal([`ready.${n}`, `failed.${n}`], (o.readyTimeoutSec ?? 600) * 1000).catch((e: unknown) => ({ name: 'error', text: e instanceof Error ? e.message : String(e) }))
+    const got = await vm.waitAnySignal([`ready.${n}`, `failed.${n}`], (o.readyTimeoutSec ?? 600) * 1000).catch((e: unknown) => ({ name: 'error', text: e instanceof Error ? e.message : String(e) }))
     if (got.name !== `ready.${n}`) {
       await this.end(slot, 'not ready')
       throw new Error(`Linux host not ready: ${got.text}`)
@@ -187,7 +187,7 @@ export class LinuxQemuSession {
     if (vm !== undefined) {
       try {
         vm.share.signal(`stop.${slot.n}`, '')
-        rc = (await vm.share.waitAnySignal([`finished.${slot.n}`], limit)).text.trim()
+        rc = (await vm.waitAnySignal([`finished.${slot.n}`], limit)).text.trim()
       } catch (e) {
         this.#o.log?.(`scenario ${slot.n}: no finish within ${limit} ms (${e instanceof Error ? e.message : String(e)}); killing the guest`)
         killed = true
