@@ -61,6 +61,7 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     addSubsystem: (c) => handle.addSubsystem(c as unknown as Parameters<TargetHandle['addSubsystem']>[0]),
     removeSubsystem: (nqn) => handle.removeSubsystem(nqn),
     setSubsystemHost: (nqn, hostnqn, allowed) => handle.setSubsystemHost(nqn, hostnqn, allowed),
+    setSubsystemMaxIoQueues: (nqn, n) => handle.setSubsystemMaxIoQueues(nqn, n),
     deleteControllers: (f) => handle.deleteControllers(f),
     setControllerFatal: (cntlid) => handle.setControllerFatal(cntlid),
     raiseAen: (a) => {

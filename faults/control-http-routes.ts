@@ -41,6 +41,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/v1/subsystems/{nqn}', op: 'subsystem', summary: 'Remove a subsystem', fixed: { op: 'remove' } },
   { method: 'POST', path: '/v1/subsystems/{nqn}/hosts', op: 'subsystem', summary: 'Allow a host NQN (body: hostnqn)', fixed: { op: 'host-add' }, body: true },
   { method: 'DELETE', path: '/v1/subsystems/{nqn}/hosts/{hostnqn}', op: 'subsystem', summary: 'Disallow a host NQN', fixed: { op: 'host-remove' } },
+  { method: 'PUT', path: '/v1/subsystems/{nqn}/max-io-queues', op: 'subsystem', summary: 'Set the I/O queue limit (body: maxIoQueues, 1-128; nvmet attr_qid_max); the subsystem\'s controllers are deleted so hosts reconnect with it', fixed: { op: 'max-io-queues' }, body: true },
   { method: 'POST', path: '/v1/subsystems/{nqn}/namespaces', op: 'ns', summary: 'Add a namespace (body: nsid, sizeBytes, blockSize, group, uuid, disabled)', fixed: { op: 'add' }, params: { nqn: 'subnqn' }, body: true },
   { method: 'DELETE', path: '/v1/subsystems/{nqn}/namespaces/{nsid}', op: 'ns', summary: 'Remove a namespace', fixed: { op: 'remove' }, params: { nqn: 'subnqn' } },
   ...NS_ACTIONS.map(

@@ -160,8 +160,10 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
       case 'host-remove':
         await c.engine.ops.setSubsystemHost(nqn ?? '', str(a, 'hostnqn') ?? '', a.op === 'host-add')
         return { json: null }
+      case 'max-io-queues':
+        return { json: { deleted: (await c.engine.ops.setSubsystemMaxIoQueues(nqn ?? '', num(a, 'maxIoQueues') ?? 0)) ?? 0 } }
       default:
-        throw new InvalidArgumentError('subsystem.op', `must be add, remove, host-add or host-remove, got '${String(a.op ?? '')}'`)
+        throw new InvalidArgumentError('subsystem.op', `must be add, remove, host-add, host-remove or max-io-queues, got '${String(a.op ?? '')}'`)
     }
   },
   configExport: (c, a) => {

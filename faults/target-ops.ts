@@ -71,6 +71,7 @@ export interface FaultTargetHandle {
   addSubsystem?(config: Record<string, unknown>): unknown
   removeSubsystem?(subnqn: string): unknown
   setSubsystemHost?(subnqn: string, hostnqn: string, allowed: boolean): unknown
+  setSubsystemMaxIoQueues?(subnqn: string, maxIoQueues: number): unknown
   deleteControllers?(filter?: ControllerFilter): unknown
   setControllerFatal?(cntlid: number): unknown
   raiseAen?(args: { event: AenEventName; portId?: number; nsids?: number[] }): unknown
@@ -254,6 +255,14 @@ export class TargetOps {
     if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
     await this.#method('setSubsystemHost')(subnqn, hostnqn, allowed)
     this.#trace({ kind: 'state', action: allowed ? 'host-add' : 'host-remove', detail: `subsystem ${subnqn} host ${allowed ? 'add' : 'remove'} ${hostnqn}` })
+  }
+
+  /** nvmet's attr_qid_max: the subsystem's I/O queue limit; its controllers are deleted (hosts reconnect). */
+  async setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): Promise<unknown> {
+    if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
+    const r = await this.#method('setSubsystemMaxIoQueues')(subnqn, maxIoQueues)
+    this.#trace({ kind: 'state', action: 'max-io-queues', detail: `subsystem ${subnqn} maxIoQueues ${maxIoQueues}` })
+    return r
   }
 
   async controllerFatal(cntlid: number): Promise<void> {

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../lib/errors.js'
 import { assertNqnName } from '../lib/nvme/nqn.js'
 import {
   ANA_STATE_NAMES,
+  MAX_IO_QUEUES_LIMIT,
   parseNamespaceConfig,
   parseReferral,
   parseTargetConfig,
@@ -112,6 +113,11 @@ export interface TargetHandle {
   removeSubsystem(subnqn: string): Promise<void>
   /** Allow (add) or disallow (remove) a host NQN on a subsystem; adding turns off allow-any-host. */
   setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): void
+  /**
+   * Change a subsystem's I/O queue limit (nvmet attr_qid_max) and delete its controllers, so hosts
+   * reconnect and get the new count. Returns how many controllers were deleted.
+   */
+  setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number
   /** Returns the referral id. */
   addReferral(r: ReferralConfig): number
   removeReferral(id: number): boolean
@@ -299,6 +305,18 @@ class Target extends EventEmitter implements TargetHandle {
       s.allowAnyHost = false
     } else s.hosts.delete(hostnqn)
     this.core.discovery.changed()
+  }
+  setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number {
+    const s = this.#subsys(subnqn)
+    if (!Number.isInteger(maxIoQueues) || maxIoQueues < 1 || maxIoQueues > MAX_IO_QUEUES_LIMIT) {
+      throw new InvalidArgumentError('maxIoQueues', `must be an integer in [1, ${MAX_IO_QUEUES_LIMIT}], got ${String(maxIoQueues)}`)
+    }
+    s.maxIoQueues = maxIoQueues
+    // As nvmet's attr_qid_max: a live controller's queue count cannot shrink, so every one is
+    // deleted and its host reconnects with the new limit.
+    const list = [...s.controllers.values()]
+    for (const c of list) c.delete('maxIoQueues changed')
+    return list.length
   }
   addReferral(r: ReferralConfig): number {
     const ref = parseReferral(r, 'referral', new Set(this.core.ports.keys()))
