@@ -62,6 +62,8 @@ export const ROUTES: readonly Route[] = [
       body: true,
     }),
   ),
+  { method: 'PUT', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: 'Give a host DH-HMAC-CHAP keys for its next Connects (body: dhchapKey, dhchapCtrlKey, dhchapHashes, dhchapDhgroups)', fixed: { op: 'set' }, body: true },
+  { method: 'DELETE', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: "Forget a host's DH-HMAC-CHAP keys (its next Connects need no authentication)", fixed: { op: 'remove' } },
   { method: 'GET', path: '/v1/ana', op: 'status', summary: 'ANA state per subsystem x port x group', fixed: { section: 'ana' } },
   { method: 'PUT', path: '/v1/ana/{port}/{group}', op: 'anaSet', summary: 'Set the ANA state of a group on a port (body: state); raises the ANA-change AEN', body: true },
   { method: 'GET', path: '/v1/faults', op: 'faultList', summary: 'List faults with their counters (seen, fired)' },

@@ -43,6 +43,7 @@ export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export type { TargetAuthCounters } from './cmd/auth.js'
 export type { HostAuthConfig } from './config-auth.js'
+import type { HostAuthConfig } from './config-auth.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
 export { TargetMetrics, createTargetMetrics, type TargetMetricsOptions, type FaultMetricsSource } from './metrics.js'
@@ -118,6 +119,13 @@ export interface TargetHandle {
    * reconnect and get the new count. Returns how many controllers were deleted.
    */
   setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number
+  /**
+   * Give a host DH-HMAC-CHAP keys (the config's top-level `hosts` entry, nvmet hosts/<nqn>/dhchap_*)
+   * or new ones: its next Connects authenticate with them; bound queues keep what they negotiated.
+   */
+  setHostAuth(hostnqn: string, auth: HostAuthConfig): void
+  /** Forget a host's keys: its next Connects need no authentication. False when it had none. */
+  removeHostAuth(hostnqn: string): boolean
   /** Returns the referral id. */
   addReferral(r: ReferralConfig): number
   removeReferral(id: number): boolean
@@ -317,6 +325,16 @@ class Target extends EventEmitter implements TargetHandle {
     const list = [...s.controllers.values()]
     for (const c of list) c.delete('maxIoQueues changed')
     return list.length
+  }
+  setHostAuth(hostnqn: string, auth: HostAuthConfig): void {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a non-empty host NQN')
+    // The config file's validator: names the bad field, needs dhchapKey.
+    const r = parseTargetConfig({ ports: [], hosts: [{ ...auth, nqn: hostnqn }] }).hostAuth[0]
+    if (r === undefined) throw new InvalidArgumentError('dhchapKey', 'is required (the host secret, DHHC-1:...)')
+    this.core.auth.setHost(r)
+  }
+  removeHostAuth(hostnqn: string): boolean {
+    return this.core.auth.removeHost(hostnqn)
   }
   addReferral(r: ReferralConfig): number {
     const ref = parseReferral(r, 'referral', new Set(this.core.ports.keys()))
