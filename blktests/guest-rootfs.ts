@@ -1,7 +1,7 @@
 /**
  * The Debian bookworm root file system blktests runs in: a debootstrap minbase with the tools the
- * nvme group calls (fio, nvme-cli, xfsprogs, util-linux, udev, a C toolchain for blktests' src/
- * helpers ...). Built once per recipe fingerprint under `${NVMF_FAULT_CACHE}/blktests/rootfs-<fp>`
+ * nvme group calls (fio, nvme-cli, xfsprogs, util-linux, udev, the C and C++ toolchain for
+ * blktests' src/ helpers ...). Built once per recipe fingerprint under `${NVMF_FAULT_CACHE}/blktests/rootfs-<fp>`
  * (a scratch directory renamed into place under a lock), then shared read-write with every guest
  * that runs blktests. The guest kernel's modules and config are added per kernel release: blktests
  * loads modules with modprobe and reads the config for `_have_kernel_option`.
@@ -16,7 +16,7 @@ import { execCapture, which } from '../kernel/exec.js'
 export const ROOTFS_PACKAGES: readonly string[] = [
   'bash', 'coreutils', 'util-linux', 'mount', 'bsdextrautils', 'kmod', 'e2fsprogs', 'xfsprogs', 'procps', 'gawk',
   'fio', 'nvme-cli', 'udev', 'sudo', 'uuid-runtime', 'diffutils', 'findutils', 'grep', 'sed', 'iproute2', 'jq',
-  'keyutils', 'gcc', 'make', 'libc6-dev', 'liburing-dev', 'curl', 'ca-certificates',
+  'keyutils', 'gcc', 'g++', 'make', 'libc6-dev', 'liburing-dev', 'curl', 'ca-certificates',
 ]
 export const ROOTFS_SUITE = 'bookworm'
 const RECIPE = 'nvmf-fault-blktests-rootfs-1'

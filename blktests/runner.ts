@@ -6,11 +6,12 @@
  * this repository). The runner copies it, applies blktests/patches/*.patch to the copy, builds or
  * reuses the cached Debian rootfs (guest-rootfs.ts) and the interop guest image for the kernel
  * (kernel/kernel-spec.ts; default the Debian 6.1 series), starts an nvmf-fault target on this
- * machine's loopback with its HTTP API, and boots the guest. In the guest blktests runs twice:
- * with NVME_TARGET_CONTROL=blktests/nvme-target-control (which curls the API at 10.0.2.2, QEMU's
- * address of this machine's loopback), then without it (the kernel's nvmet-tcp on the guest's
- * loopback). Results, ./check output, the bridge log and the target's trace land in the run
- * directory; the table is printed.
+ * machine's loopback with its HTTP API, and boots the guest. In the guest each test runs on each
+ * side in turn: with NVME_TARGET_CONTROL=blktests/nvme-target-control (which curls the API at
+ * 10.0.2.2, QEMU's address of this machine's loopback), then without it (the kernel's nvmet-tcp on
+ * the guest's loopback). A boot that runs out of time is followed by another for the tests left.
+ * Results, ./check output, the bridge log and the target's trace land in the run directory; the
+ * table is printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -50,6 +51,24 @@ export function nvmfSize(blktestsSize: string): string {
   if (m === null) throw new Error(`--img-size must look like 350m or 1G, got '${blktestsSize}'`)
   return m[2] === '' ? m[1]! : `${m[1]}${m[2]!.toUpperCase()}iB`
 }
+
+/**
+ * The test names ./check would run for TESTS: a group (`nvme`) becomes its tests (`nvme/002` ...)
+ * in ./check's order; a test name stays. The runner needs the list to resume after a boot that
+ * ran out of time.
+ */
+export function expandTests(checkout: string, tests: readonly string[]): string[] {
+  const out: string[] = []
+  for (const t of tests) {
+    const dir = join(checkout, 'tests', t)
+    if (!t.includes('/') && existsSync(dir)) out.push(...readdirSync(dir).filter((f) => /^\d{3}$/.test(f)).sort().map((f) => `${t}/${f}`))
+    else out.push(t)
+  }
+  return [...new Set(out)]
+}
+
+/** Boots at most: a guest that runs out of time (or stops) is booted again for the tests left. */
+const MAX_BOOTS = 6
 
 function tsImportArgs(): string[] {
   return [`--import=${new URL('../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href}`]
@@ -173,8 +192,8 @@ export async function runBlktests(o: Options, log: (l: string) => void): Promise
     NVMF_FAULT_NS_SIZE: nvmfSize(o.imgSize),
     NVMF_FAULT_BLKDEV_TYPE: 'file',
   }
-  const settings = (side: Side): string =>
-    Object.entries({ ...env, BLKTESTS_SIDES: side })
+  const settings = (tests: readonly string[]): string =>
+    Object.entries({ ...env, BLKTESTS_SIDES: o.sides.join(' '), BLKTESTS_TESTS: tests.join(' ') })
       .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`)
       .join('')
 
@@ -183,12 +202,19 @@ export async function runBlktests(o: Options, log: (l: string) => void): Promise
   if (bind.code !== 0) throw new Error(`bind mount of the rootfs: ${bind.stderr.trim()}`)
   await buildInRootfs(rootfs.dir, run, log)
   const consoleLog: string[] = []
+  const stopped: { side: Side; result: TestResult }[] = []
   let side = ''
-  let done = 0
+  const done = new Map<string, number>()
+  const allTests = expandTests(join(run, 'blktests'), o.tests)
   try {
-    // One boot per side (the VM layer limits a run to an hour); the same image, kernel and rootfs.
-    for (const s of o.sides) {
-      writeFileSync(join(run, 'settings.env'), settings(s))
+    // One boot runs every test on each side in turn (inner.sh), so the two sides' results pair up
+    // however far a boot gets. The VM layer limits a boot to an hour: a boot that ends before every
+    // test reported on every side (out of time under load, or a guest crash) is followed by another
+    // for the tests left; the test that was running is recorded as failed on the sides it missed.
+    writeFileSync(join(run, 'tests.txt'), `${allTests.join('\n')}\n`)
+    let left = allTests
+    for (let boot = 1; left.length > 0; boot++) {
+      writeFileSync(join(run, 'settings.env'), settings(left))
       const res = await runGuest({
         image,
         script: join(HERE, 'guest', 'job.sh'),
@@ -202,17 +228,34 @@ export async function runBlktests(o: Options, log: (l: string) => void): Promise
           const m = /@@BLKTESTS side-start (\S+)@@/.exec(line)
           if (m !== null) {
             side = m[1]!
-            done = 0
-            log(`--- ${side} ---`)
             return
           }
           if (/@@BLKTESTS building@@/.test(line)) log('building blktests in the guest')
           const t = parseCheckOutput(line)[0]
-          if (t !== undefined) log(`[${side}] ${String(++done).padStart(3)}  ${t.test} ${t.condition}  ${t.verdict}`)
+          if (t !== undefined) {
+            done.set(side, (done.get(side) ?? 0) + 1)
+            log(`[${side}] ${String(done.get(side)).padStart(3)}  ${t.test} ${t.condition}  ${t.verdict}`)
+          }
         },
         log,
       })
-      log(`guest (${s}) finished: rc ${res.rc}${res.timedOut ? ' (timed out)' : ''}, ${Math.round(res.durationMs / 1000)} s (boot ${Math.round((res.bootMs ?? 0) / 1000)} s, ${res.accel})`)
+      log(`guest boot ${boot} finished: rc ${res.rc}${res.timedOut ? ' (timed out)' : ''}, ${Math.round(res.durationMs / 1000)} s (boot ${Math.round((res.bootMs ?? 0) / 1000)} s, ${res.accel})`)
+      const reported = (s: Side): Set<string> => {
+        const f = join(run, `check-${s}.log`)
+        return new Set(existsSync(f) ? parseCheckOutput(readFileSync(f, 'utf8')).map((r) => r.test) : [])
+      }
+      const bySide = new Map(o.sides.map((s) => [s, reported(s)]))
+      const rest = left.filter((t) => o.sides.some((s) => !bySide.get(s)!.has(t)))
+      if (rest.length === 0) break
+      // Tests run in list order: the first one without every side's result was running when the boot ended.
+      const why = res.timedOut ? `the guest ran out of time (${Math.round(res.durationMs / 60_000)} min) while it ran` : `the guest stopped (rc ${res.rc}) while it ran`
+      for (const s of o.sides) if (!bySide.get(s)!.has(rest[0]!)) stopped.push({ side: s, result: { test: rest[0]!, condition: '', verdict: 'fail', reason: why, runtimeS: undefined } })
+      log(`${rest[0]}: ${why}; ${rest.length - 1} test(s) left`)
+      if (boot >= MAX_BOOTS) {
+        for (const t of rest.slice(1)) for (const s of o.sides) stopped.push({ side: s, result: { test: t, condition: '', verdict: 'skip', reason: `not run: ${MAX_BOOTS} boots ended early`, runtimeS: undefined } })
+        break
+      }
+      left = rest.slice(1)
     }
   } finally {
     writeFileSync(join(runDir, 'console.log'), consoleLog.join('\n'))
@@ -230,7 +273,12 @@ export async function runBlktests(o: Options, log: (l: string) => void): Promise
     const rows = existsSync(f) ? parseCheckOutput(readFileSync(f, 'utf8')) : []
     const kinds = failureKinds(join(run, `results-${s}`))
     for (const r of rows) if (r.verdict === 'fail' && kinds.has(`${r.test} ${r.condition}`.trim())) r.reason = `${kinds.get(`${r.test} ${r.condition}`.trim())}: ${r.reason}`
-    results[s] = rows
+    results[s] = [...rows, ...stopped.filter((x) => x.side === s).map((x) => x.result)]
+  }
+  // A test cut short has no condition of its own: it takes the one the other side ran it under, so both land in one row.
+  for (const { side: s, result } of stopped) {
+    const other = o.sides.flatMap((x) => (x === s ? [] : (results[x] ?? []))).find((r) => r.test === result.test)
+    if (other !== undefined) result.condition = other.condition
   }
   const table = formatTable(sideBySide(results), o.sides)
   const counts = o.sides.map((s) => {

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import { type Clock } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
-import type { ControllerEvent, QueueEvent, TargetHandle, TargetHooks } from '../target/index.js'
+import type { ControllerEvent, HostAuthConfig, QueueEvent, TargetHandle, TargetHooks } from '../target/index.js'
 import { FaultController } from './controller.js'
 import { startControlServer, type ControlServer } from './control-server.js'
 import type { HttpApi, HttpApiOptions } from './control-http.js'
@@ -61,6 +61,9 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     addSubsystem: (c) => handle.addSubsystem(c as unknown as Parameters<TargetHandle['addSubsystem']>[0]),
     removeSubsystem: (nqn) => handle.removeSubsystem(nqn),
     setSubsystemHost: (nqn, hostnqn, allowed) => handle.setSubsystemHost(nqn, hostnqn, allowed),
+    setSubsystemMaxIoQueues: (nqn, n) => handle.setSubsystemMaxIoQueues(nqn, n),
+    setHostAuth: (hostnqn, auth) => handle.setHostAuth(hostnqn, auth as HostAuthConfig),
+    removeHostAuth: (hostnqn) => handle.removeHostAuth(hostnqn),
     deleteControllers: (f) => handle.deleteControllers(f),
     setControllerFatal: (cntlid) => handle.setControllerFatal(cntlid),
     raiseAen: (a) => {

@@ -41,6 +41,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/v1/subsystems/{nqn}', op: 'subsystem', summary: 'Remove a subsystem', fixed: { op: 'remove' } },
   { method: 'POST', path: '/v1/subsystems/{nqn}/hosts', op: 'subsystem', summary: 'Allow a host NQN (body: hostnqn)', fixed: { op: 'host-add' }, body: true },
   { method: 'DELETE', path: '/v1/subsystems/{nqn}/hosts/{hostnqn}', op: 'subsystem', summary: 'Disallow a host NQN', fixed: { op: 'host-remove' } },
+  { method: 'PUT', path: '/v1/subsystems/{nqn}/max-io-queues', op: 'subsystem', summary: 'Set the I/O queue limit (body: maxIoQueues, 1-128; nvmet attr_qid_max); the subsystem\'s controllers are deleted so hosts reconnect with it', fixed: { op: 'max-io-queues' }, body: true },
   { method: 'POST', path: '/v1/subsystems/{nqn}/namespaces', op: 'ns', summary: 'Add a namespace (body: nsid, sizeBytes, blockSize, group, uuid, disabled)', fixed: { op: 'add' }, params: { nqn: 'subnqn' }, body: true },
   { method: 'DELETE', path: '/v1/subsystems/{nqn}/namespaces/{nsid}', op: 'ns', summary: 'Remove a namespace', fixed: { op: 'remove' }, params: { nqn: 'subnqn' } },
   ...NS_ACTIONS.map(
@@ -61,6 +62,8 @@ export const ROUTES: readonly Route[] = [
       body: true,
     }),
   ),
+  { method: 'PUT', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: 'Give a host DH-HMAC-CHAP keys for its next Connects (body: dhchapKey, dhchapCtrlKey, dhchapHashes, dhchapDhgroups)', fixed: { op: 'set' }, body: true },
+  { method: 'DELETE', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: "Forget a host's DH-HMAC-CHAP keys (its next Connects need no authentication)", fixed: { op: 'remove' } },
   { method: 'GET', path: '/v1/ana', op: 'status', summary: 'ANA state per subsystem x port x group', fixed: { section: 'ana' } },
   { method: 'PUT', path: '/v1/ana/{port}/{group}', op: 'anaSet', summary: 'Set the ANA state of a group on a port (body: state); raises the ANA-change AEN', body: true },
   { method: 'GET', path: '/v1/faults', op: 'faultList', summary: 'List faults with their counters (seen, fired)' },

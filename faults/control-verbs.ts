@@ -160,9 +160,29 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
       case 'host-remove':
         await c.engine.ops.setSubsystemHost(nqn ?? '', str(a, 'hostnqn') ?? '', a.op === 'host-add')
         return { json: null }
+      case 'max-io-queues':
+        return { json: { deleted: (await c.engine.ops.setSubsystemMaxIoQueues(nqn ?? '', num(a, 'maxIoQueues') ?? 0)) ?? 0 } }
       default:
-        throw new InvalidArgumentError('subsystem.op', `must be add, remove, host-add or host-remove, got '${String(a.op ?? '')}'`)
+        throw new InvalidArgumentError('subsystem.op', `must be add, remove, host-add, host-remove or max-io-queues, got '${String(a.op ?? '')}'`)
     }
+  },
+  hostAuth: async (c, a) => {
+    const hostnqn = str(a, 'hostnqn') ?? ''
+    if (a.op === 'set') {
+      const list = (k: string): string[] | undefined => (Array.isArray(a[k]) && (a[k] as unknown[]).length > 0 ? (a[k] as string[]) : undefined)
+      const ctrl = str(a, 'dhchapCtrlKey')
+      const hashes = list('dhchapHashes')
+      const groups = list('dhchapDhgroups')
+      await c.engine.ops.setHostAuth(hostnqn, {
+        dhchapKey: str(a, 'dhchapKey') ?? '',
+        ...(ctrl !== undefined && ctrl !== '' ? { dhchapCtrlKey: ctrl } : {}),
+        ...(hashes !== undefined ? { dhchapHashes: hashes } : {}),
+        ...(groups !== undefined ? { dhchapDhgroups: groups } : {}),
+      })
+      return { json: null }
+    }
+    if (a.op === 'remove') return { json: { removed: await c.engine.ops.removeHostAuth(hostnqn) } }
+    throw new InvalidArgumentError('hostAuth.op', `must be set or remove, got '${String(a.op ?? '')}'`)
   },
   configExport: (c, a) => {
     const format = str(a, 'format') ?? 'native'

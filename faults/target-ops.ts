@@ -41,6 +41,14 @@ export interface NamespaceAddOptions {
   enabled?: boolean
 }
 
+/** A host's DH-HMAC-CHAP settings (the target config's top-level `hosts` entry without its nqn). */
+export interface HostAuthSettings {
+  dhchapKey: string
+  dhchapCtrlKey?: string
+  dhchapHashes?: string[]
+  dhchapDhgroups?: string[]
+}
+
 export interface PortAddOptions {
   portId: number
   address?: string
@@ -71,6 +79,9 @@ export interface FaultTargetHandle {
   addSubsystem?(config: Record<string, unknown>): unknown
   removeSubsystem?(subnqn: string): unknown
   setSubsystemHost?(subnqn: string, hostnqn: string, allowed: boolean): unknown
+  setSubsystemMaxIoQueues?(subnqn: string, maxIoQueues: number): unknown
+  setHostAuth?(hostnqn: string, auth: HostAuthSettings): unknown
+  removeHostAuth?(hostnqn: string): unknown
   deleteControllers?(filter?: ControllerFilter): unknown
   setControllerFatal?(cntlid: number): unknown
   raiseAen?(args: { event: AenEventName; portId?: number; nsids?: number[] }): unknown
@@ -254,6 +265,29 @@ export class TargetOps {
     if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
     await this.#method('setSubsystemHost')(subnqn, hostnqn, allowed)
     this.#trace({ kind: 'state', action: allowed ? 'host-add' : 'host-remove', detail: `subsystem ${subnqn} host ${allowed ? 'add' : 'remove'} ${hostnqn}` })
+  }
+
+  /** nvmet's attr_qid_max: the subsystem's I/O queue limit; its controllers are deleted (hosts reconnect). */
+  async setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): Promise<unknown> {
+    if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
+    const r = await this.#method('setSubsystemMaxIoQueues')(subnqn, maxIoQueues)
+    this.#trace({ kind: 'state', action: 'max-io-queues', detail: `subsystem ${subnqn} maxIoQueues ${maxIoQueues}` })
+    return r
+  }
+
+  /** Give a host DH-HMAC-CHAP keys (nvmet hosts/<nqn>/dhchap_key, dhchap_ctrl_key, dhchap_hash, dhchap_dhgroup). */
+  async setHostAuth(hostnqn: string, auth: HostAuthSettings): Promise<void> {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a host NQN')
+    await this.#method('setHostAuth')(hostnqn, auth)
+    // The secrets stay out of the trace.
+    this.#trace({ kind: 'state', action: 'host-auth-set', detail: `host ${hostnqn} dhchap keys set${auth.dhchapCtrlKey !== undefined ? ' (bidirectional)' : ''}` })
+  }
+
+  async removeHostAuth(hostnqn: string): Promise<boolean> {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a host NQN')
+    const had = (await this.#method('removeHostAuth')(hostnqn)) === true
+    this.#trace({ kind: 'state', action: 'host-auth-remove', detail: `host ${hostnqn} dhchap keys removed` })
+    return had
   }
 
   async controllerFatal(cntlid: number): Promise<void> {

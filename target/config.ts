@@ -12,6 +12,9 @@ import { parseLimits, type LimitsConfig, type ResolvedLimits } from './limits.js
 
 import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
 import { HOST_AUTH_KEYS, parseHostAuth, type HostAuthConfig, type ResolvedHostAuth } from './config-auth.js'
+
+/** Highest subsystem maxIoQueues (nvmet's NVMET_NR_QUEUES, the bound of its attr_qid_max). */
+export const MAX_IO_QUEUES_LIMIT = 128
 export { ANA_STATE_NAMES, type AnaStateName }
 
 export interface PortConfig {
@@ -314,7 +317,7 @@ function parseSubsystem(v: unknown, path: string): ResolvedSubsystem {
     allowAnyHost,
     hosts,
     anaGroups: [...groups].sort((a, b) => a - b),
-    maxIoQueues: optInt(v.maxIoQueues, `${path}.maxIoQueues`, 1, 128, 8),
+    maxIoQueues: optInt(v.maxIoQueues, `${path}.maxIoQueues`, 1, MAX_IO_QUEUES_LIMIT, 8),
     namespaces,
   }
 }

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../lib/errors.js'
 import { assertNqnName } from '../lib/nvme/nqn.js'
 import {
   ANA_STATE_NAMES,
+  MAX_IO_QUEUES_LIMIT,
   parseNamespaceConfig,
   parseReferral,
   parseTargetConfig,
@@ -42,6 +43,7 @@ export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export type { TargetAuthCounters } from './cmd/auth.js'
 export type { HostAuthConfig } from './config-auth.js'
+import type { HostAuthConfig } from './config-auth.js'
 export { LoopbackTransport, LoopbackQueue, type LoopbackCompletion } from './transport/loopback.js'
 export { TargetCore } from './core/target-core.js'
 export { TargetMetrics, createTargetMetrics, type TargetMetricsOptions, type FaultMetricsSource } from './metrics.js'
@@ -112,6 +114,18 @@ export interface TargetHandle {
   removeSubsystem(subnqn: string): Promise<void>
   /** Allow (add) or disallow (remove) a host NQN on a subsystem; adding turns off allow-any-host. */
   setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): void
+  /**
+   * Change a subsystem's I/O queue limit (nvmet attr_qid_max) and delete its controllers, so hosts
+   * reconnect and get the new count. Returns how many controllers were deleted.
+   */
+  setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number
+  /**
+   * Give a host DH-HMAC-CHAP keys (the config's top-level `hosts` entry, nvmet hosts/<nqn>/dhchap_*)
+   * or new ones: its next Connects authenticate with them; bound queues keep what they negotiated.
+   */
+  setHostAuth(hostnqn: string, auth: HostAuthConfig): void
+  /** Forget a host's keys: its next Connects need no authentication. False when it had none. */
+  removeHostAuth(hostnqn: string): boolean
   /** Returns the referral id. */
   addReferral(r: ReferralConfig): number
   removeReferral(id: number): boolean
@@ -299,6 +313,28 @@ class Target extends EventEmitter implements TargetHandle {
       s.allowAnyHost = false
     } else s.hosts.delete(hostnqn)
     this.core.discovery.changed()
+  }
+  setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number {
+    const s = this.#subsys(subnqn)
+    if (!Number.isInteger(maxIoQueues) || maxIoQueues < 1 || maxIoQueues > MAX_IO_QUEUES_LIMIT) {
+      throw new InvalidArgumentError('maxIoQueues', `must be an integer in [1, ${MAX_IO_QUEUES_LIMIT}], got ${String(maxIoQueues)}`)
+    }
+    s.maxIoQueues = maxIoQueues
+    // As nvmet's attr_qid_max: a live controller's queue count cannot shrink, so every one is
+    // deleted and its host reconnects with the new limit.
+    const list = [...s.controllers.values()]
+    for (const c of list) c.delete('maxIoQueues changed')
+    return list.length
+  }
+  setHostAuth(hostnqn: string, auth: HostAuthConfig): void {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a non-empty host NQN')
+    // The config file's validator: names the bad field, needs dhchapKey.
+    const r = parseTargetConfig({ ports: [], hosts: [{ ...auth, nqn: hostnqn }] }).hostAuth[0]
+    if (r === undefined) throw new InvalidArgumentError('dhchapKey', 'is required (the host secret, DHHC-1:...)')
+    this.core.auth.setHost(r)
+  }
+  removeHostAuth(hostnqn: string): boolean {
+    return this.core.auth.removeHost(hostnqn)
   }
   addReferral(r: ReferralConfig): number {
     const ref = parseReferral(r, 'referral', new Set(this.core.ports.keys()))

@@ -45,22 +45,32 @@ if ! mkfs.ext4 -q -F /tmp/scratch.img || ! scratch_dev=$(losetup -f --show /tmp/
 	exit 2
 fi
 
-rc=0
+# Test by test, each on every side in turn: a boot that ends early (runner.ts boots again for the
+# rest) leaves both sides' results of the tests it finished. The nvmf-fault side answers
+# --show-blkdev-type with one type (file); the kernel side runs the same one, so the rows pair up.
 for side in $BLKTESTS_SIDES; do
-	printf 'NVMET_TRTYPES=tcp\nNVME_IMG_SIZE=%s\n' "$BLKTESTS_IMG_SIZE" >/tmp/config-"$side"
-	if [ "$side" = nvmf-fault ]; then
-		export NVME_TARGET_CONTROL="$SHARE/nvme-target-control"
-	else
-		unset NVME_TARGET_CONTROL
-	fi
-	echo "@@BLKTESTS side-start $side@@"
-	# shellcheck disable=SC2086 # BLKTESTS_TESTS is a list of words
-	./check -c /tmp/config-"$side" -o /scratch/out-"$side" $BLKTESTS_TESTS 2>&1 | tee "$SHARE/check-$side.log"
-	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	printf 'NVMET_TRTYPES=tcp\nNVMET_BLKDEV_TYPES=%s\nNVME_IMG_SIZE=%s\n' "$NVMF_FAULT_BLKDEV_TYPE" "$BLKTESTS_IMG_SIZE" >/tmp/config-"$side"
 	mkdir -p "$SHARE/results-$side"
-	# The per-test scratch directories hold the NVME_IMG_SIZE images: left behind.
-	tar -C /scratch/out-"$side" --exclude='tmpdir.*' -cf - . | tar -C "$SHARE/results-$side" -xf -
-	dmesg >"$SHARE/dmesg-$side.log"
-	echo "@@BLKTESTS side-end $side@@"
+done
+rc=0
+for t in $BLKTESTS_TESTS; do
+	for side in $BLKTESTS_SIDES; do
+		if [ "$side" = nvmf-fault ]; then
+			export NVME_TARGET_CONTROL="$SHARE/nvme-target-control"
+		else
+			unset NVME_TARGET_CONTROL
+		fi
+		echo "@@BLKTESTS side-start $side@@"
+		# Appended: every test and every boot adds to the side's output.
+		./check -c /tmp/config-"$side" -o /scratch/out-"$side" "$t" 2>&1 | tee -a "$SHARE/check-$side.log"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+		# The per-test scratch directories hold the NVME_IMG_SIZE images: left behind.
+		tar -C /scratch/out-"$side" --exclude='tmpdir.*' -cf - . | tar -C "$SHARE/results-$side" -xf -
+		# The kernel log of this test on this side (read and cleared: the next test starts empty).
+		{
+			echo "=== $side $t"
+			dmesg -c
+		} >>"$SHARE/dmesg.log"
+	done
 done
 exit "$rc"

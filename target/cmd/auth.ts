@@ -115,13 +115,26 @@ export class TargetAuth {
     this.#clock = o.clock
     this.#logger = o.logger
     this.#randomBytes = o.randomBytes ?? defaultRandomBytes
-    for (const h of o.hosts) {
-      this.#hosts.set(h.nqn, {
-        cfg: h,
-        key: parseDhchapSecret(h.dhchapKey, `hosts.${h.nqn}.dhchapKey`),
-        ctrlKey: h.dhchapCtrlKey === undefined ? undefined : parseDhchapSecret(h.dhchapCtrlKey, `hosts.${h.nqn}.dhchapCtrlKey`),
-      })
-    }
+    for (const h of o.hosts) this.setHost(h)
+  }
+
+  /** Whether host `nqn` must authenticate. */
+  hasHost(nqn: string): boolean {
+    return this.#hosts.has(nqn)
+  }
+
+  /** Require (or re-key) DH-HMAC-CHAP for a host: its next Connects authenticate with these keys. */
+  setHost(h: ResolvedHostAuth): void {
+    this.#hosts.set(h.nqn, {
+      cfg: h,
+      key: parseDhchapSecret(h.dhchapKey, `hosts.${h.nqn}.dhchapKey`),
+      ctrlKey: h.dhchapCtrlKey === undefined ? undefined : parseDhchapSecret(h.dhchapCtrlKey, `hosts.${h.nqn}.dhchapCtrlKey`),
+    })
+  }
+
+  /** Forget a host's keys: its next Connects need no authentication. Queues already bound keep theirs. */
+  removeHost(nqn: string): boolean {
+    return this.#hosts.delete(nqn)
   }
 
   /**

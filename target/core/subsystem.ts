@@ -58,7 +58,12 @@ export class Subsystem {
   readonly firmware: string
   allowAnyHost: boolean
   readonly hosts: Set<string>
-  readonly maxIoQueues: number
+  /**
+   * I/O queues a controller may have (the Number of Queues answer, Base 2.0 5.27.1.5, and the
+   * highest Connect QID). Changed at run time by setMaxIoQueues; a controller keeps the value it
+   * was created with.
+   */
+  maxIoQueues: number
   readonly maxNamespaces: number
   readonly ana: AnaModel
   readonly logger: Logger

@@ -60,7 +60,7 @@ export interface QueueEvent {
 
 export interface TargetStatus {
   ports: { id: number; address: string; port: number; advertise: { address: string; port: number }; discovery: boolean; subsystems: string[] }[]
-  subsystems: { nqn: string; allowAnyHost: boolean; hosts: string[]; namespaces: NamespaceStatus[]; anaGroups: number[]; anaChangeCount: string }[]
+  subsystems: { nqn: string; allowAnyHost: boolean; hosts: string[]; maxIoQueues: number; namespaces: NamespaceStatus[]; anaGroups: number[]; anaChangeCount: string }[]
   controllers: ControllerStatus[]
   /** Connections not (yet) bound to a controller. */
   unboundQueues: QueueStatus[]
@@ -382,6 +382,7 @@ export class TargetCore extends EventEmitter {
         nqn: s.nqn,
         allowAnyHost: s.allowAnyHost,
         hosts: [...s.hosts],
+        maxIoQueues: s.maxIoQueues,
         namespaces: s.namespaceStatus(),
         anaGroups: s.ana.groups(),
         anaChangeCount: s.ana.changeCount.toString(),

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { NvmeHost } from '../../initiator/host.js'
+import { generateDhchapSecret } from '../../lib/nvme/auth-secret.js'
 import { AnaState } from '../../lib/nvme/log-ana.js'
 import { cliArgs } from '../helpers/cli-process.js'
 
@@ -154,10 +155,56 @@ t.test('bridge: blktests NVME_TARGET_CONTROL verbs drive a running target', { sk
   const portsLeft = ((await api('/v1/ports')) as Array<{ id: number }>).map((p) => p.id)
   t.same(portsLeft, [1], "the ports the bridge added are gone; the target's own stays")
 
+  // nvme/048: attr_qid_max is the subsystem's maxIoQueues. Setting it deletes the controllers, as
+  // nvmet does, and the host reconnects with that many I/O queues.
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
+  t.equal(ctl('attr', '--subsysnqn', SUB, '--attr', 'attr_qid_max').code, 0, 'attr_qid_max is supported')
+  t.equal(ctl('attr', '--subsysnqn', 'blktests-subsystem-9', '--attr', 'attr_qid_max').code, 1, 'not on a subsystem that is not there')
+  t.equal(ctl('attr', '--subsysnqn', SUB, '--nsid', '1', '--attr', 'resv_enable').code, 1, 'resv_enable is not (no reservations)')
+  const host2 = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 200, ioTimeoutMs: 30_000, nrIoQueues: 4 } })
+  t.teardown(() => host2.close())
+  const c3 = await host2.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB })
+  t.equal(c3.stats().ioQueues, 4, 'the host gets the 4 I/O queues it asks for')
+  const cntlid = c3.stats().cntlid
+  ok('attr', '--subsysnqn', SUB, '--attr', 'attr_qid_max', '--value', '1')
+  t.ok(
+    await waitFor(() => c3.state === 'live' && c3.stats().cntlid !== cntlid, 60_000),
+    `the host reconnected to a new controller (state ${c3.state}, cntlid ${String(c3.stats().cntlid)})`,
+  )
+  t.equal(c3.stats().ioQueues, 1, 'with 1 I/O queue')
+  t.equal(((await api('/v1/subsystems')) as Array<{ nqn: string; maxIoQueues: number }>).find((x) => x.nqn === SUB)?.maxIoQueues, 1, 'the target reports maxIoQueues 1')
+  const badQ = ctl('attr', '--subsysnqn', SUB, '--attr', 'attr_qid_max', '--value', '0')
+  t.equal(badQ.code, 1, 'attr_qid_max 0 fails')
+  t.match(badQ.stderr, /maxIoQueues/, 'and the error names the field')
+  await host2.close()
+  ok('cleanup', '--subsysnqn', SUB)
+
+  // nvme/041 and 044: setup --hostkey [--ctrkey] gives the host DH-HMAC-CHAP keys; cleanup drops them.
+  const hostKey = generateDhchapSecret({ hash: 'sha256' })
+  const ctrlKey = generateDhchapSecret({ hash: 'sha256' })
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN, '--hostkey', hostKey, '--ctrkey', ctrlKey)
+  const host3 = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => host3.close())
+  await t.rejects(host3.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB }), 'a host without the key is refused')
+  const authed = await host3.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB, dhchapSecret: hostKey, dhchapCtrlSecret: ctrlKey })
+  t.equal(authed.state, 'live', 'the host with the keys authenticates both ways')
+  t.equal(ctl('setup', '--subsysnqn', SUB, '--ctrkey', ctrlKey).code, 1, '--ctrkey alone fails')
+  const badKey = await fetch(`${url}/v1/hosts/${encodeURIComponent(HOSTNQN)}/dhchap`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"dhchapKey":"DHHC-1:01:nope:"}' })
+  t.equal(badKey.status, 400, 'a malformed secret is refused')
+  t.match(((await badKey.json()) as { error: { path: string } }).error.path, /dhchapKey/, 'and the error names the field')
+  ok('cleanup', '--subsysnqn', SUB)
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN)
+  const plain = await host3.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB })
+  t.equal(plain.state, 'live', 'after cleanup the next setup without keys needs no authentication')
+  await host3.close()
+  ok('cleanup', '--subsysnqn', SUB)
+
   // Every verb is in the bridge log (the issue asks it to show nvme/057 and 058's verbs).
   const log = readFileSync(logFile, 'utf8')
-  for (const v of ['setup --subsysnqn', 'add-ports --ports 2', 'ana --port 100 --group 1 --state inaccessible', 'ns-disable --nsid 1', 'ns-uuid --nsid 1', 'cleanup --subsysnqn', 'PUT /v1/ana/100/1'])
+  for (const v of ['setup --subsysnqn', 'add-ports --ports 2', 'attr --subsysnqn blktests-subsystem-1 --attr attr_qid_max --value 1', 'PUT /v1/subsystems/blktests-subsystem-1/max-io-queues', 'ana --port 100 --group 1 --state inaccessible', 'ns-disable --nsid 1', 'ns-uuid --nsid 1', 'cleanup --subsysnqn', 'PUT /v1/ana/100/1'])
     t.ok(log.includes(v), `bridge log shows "${v}"`)
+  t.notOk(log.includes(hostKey) || log.includes(ctrlKey), 'the DH-HMAC-CHAP secrets are not in the bridge log')
+  t.match(log, /"dhchapKey":"\(secret\)"/, 'the log shows that a key was sent')
 })
 
 t.test('bridge: shellcheck-clean POSIX sh', { skip: hasShellcheck ? false : 'shellcheck is not installed (Debian package shellcheck)' }, async (t) => {

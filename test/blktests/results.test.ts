@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { countByTestId, failureKinds, formatTable, parseCheckOutput, sideBySide } from '../../blktests/results.js'
-import { nvmfSize } from '../../blktests/runner.js'
+import { expandTests, nvmfSize } from '../../blktests/runner.js'
 
 // The shape of ./check output (status line, then indented details), written for this test.
 const NVMET = [
@@ -82,4 +82,14 @@ t.test('image size: blktests units to the target config', async (t) => {
   t.equal(nvmfSize('1G'), '1GiB')
   t.equal(nvmfSize('4096'), '4096')
   t.throws(() => nvmfSize('big'), /--img-size/)
+})
+
+t.test('test list: a group becomes its tests in order, a test name stays', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'blktests-checkout-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'tests', 'nvme'), { recursive: true })
+  for (const f of ['010', '002', '002.out', 'rc', '031']) writeFileSync(join(dir, 'tests', 'nvme', f), '')
+  t.same(expandTests(dir, ['nvme']), ['nvme/002', 'nvme/010', 'nvme/031'])
+  t.same(expandTests(dir, ['nvme/057', 'nvme/058', 'nvme/057']), ['nvme/057', 'nvme/058'], 'named tests keep their order, once each')
+  t.same(expandTests(dir, ['nvme/031', 'nvme']), ['nvme/031', 'nvme/002', 'nvme/010'])
 })
