@@ -134,9 +134,14 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
     t.equal(r.rc, 125, 'no job status')
     t.equal(r.bootRetries, 1, 'retried once')
     t.equal(r.bootDeaths.length, 2, 'both deaths recorded')
-    t.match(r.bootDeaths[0]?.bug, /Kernel panic - not syncing/)
-    t.match(r.console, /@@VM host: the guest kernel died before the job started \(Kernel panic/, 'the retry is on the console')
-    t.equal((r.console.match(/^\[\s*\d+\.\d+\] Kernel panic - not syncing/gm) ?? []).length, 1, "the first boot's lines left the console")
+    // Each boot dies of the missing init, unless the emulator's int3 flake (the oops this retry
+    // exists for; seen on 6.12 and 6.17 guests) kills it earlier: then that is the death recorded.
+    const expected = /Kernel panic - not syncing|Oops: int3/
+    for (const [i, d] of r.bootDeaths.entries()) t.match(d.bug, expected, `death ${i + 1}: ${d.bug}`)
+    t.ok(r.bootDeaths.some((d) => /Kernel panic - not syncing/.test(d.bug)), 'the missing init panicked at least one boot')
+    const first = r.bootDeaths[0]?.bug ?? ''
+    t.ok(r.console.includes(`@@VM host: the guest kernel died before the job started (${first}`), 'the retry, with the first death, is on the console')
+    t.equal((r.console.match(/^\[\s*\d+\.\d+\] (Kernel panic - not syncing|Oops: int3)/gm) ?? []).length, 1, "the first boot's lines left the console")
   })
 
   t.test('a guest kernel that dies during the job is the job\'s failure, not retried', async (t) => {
