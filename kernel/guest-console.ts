@@ -27,7 +27,9 @@ export interface BootDeath {
 }
 
 const TIME = /^\[\s*(\d+\.\d+)\]\s?/
-const PANIC = /Kernel panic - not syncing: .*$/
+// The leading "K" may be missing: a loaded TCG host can drop console characters (a 7.3 guest's
+// panic line arrived as "[    1.832143]ernel panic - not syncing: ..."); the rest is distinctive.
+const PANIC = /K?ernel panic - not syncing: (.*)$/
 
 /**
  * The guest kernel's death before the job started (an oops, BUG or panic on the console before
@@ -47,7 +49,7 @@ export function bootDeath(console: string): BootDeath | undefined {
   const line = lines[i]!
   const t = TIME.exec(line)
   return {
-    bug: PANIC.exec(line)![0],
+    bug: `Kernel panic - not syncing: ${PANIC.exec(line)![1] ?? ''}`,
     rip: '',
     callTrace: [],
     lines: lines.slice(Math.max(0, i - 5), i + 1).map((l) => l.replace(TIME, '')),

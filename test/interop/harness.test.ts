@@ -149,8 +149,10 @@ t.test('guest VM harness', { skip: avail.ok ? false : `interop suite skipped: ${
     t.comment(describeRun(r))
     t.equal(r.outcome, 'vm-failed')
     t.equal(r.rc, 125)
-    t.equal(r.bootRetries, 0, 'not retried')
-    t.same(r.bootDeaths, [])
+    // A boot may still be retried for the emulator's int3 oops before the job (seen on a 7.3 guest
+    // in the matrix); the crash during the job never is.
+    t.ok(r.bootDeaths.every((d) => /Oops: int3/.test(d.bug)), `no boot death but the emulator's int3 flake (${r.bootDeaths.map((d) => d.bug).join('; ') || 'none'})`)
+    t.equal(r.bootRetries, r.bootDeaths.length, 'retried only for deaths before the job')
     t.match(r.console, /sysrq triggered crash/)
   })
 

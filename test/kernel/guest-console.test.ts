@@ -44,6 +44,18 @@ t.test('a panic without an oops before the job is a boot death', async (t) => {
   t.match(d!.lines[0], /^VFS: Cannot open root device/)
 })
 
+t.test('a panic line that lost characters on a loaded serial console is still a boot death', async (t) => {
+  // As a 7.3.4 guest's console arrived at load 7 (the space and the "K" dropped).
+  const con = [
+    '[    1.819488] VFS: Cannot open root device "" or unknown-block(0,0): error -19',
+    '[    1.832143]ernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)',
+    '[    1.882353] Kernel Offset: disabled',
+  ].join('\n')
+  const d = bootDeath(con)
+  t.ok(d, 'found')
+  t.equal(d!.bug, 'Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)')
+})
+
 t.test('a clean boot, or one cut short without a death, has none', async (t) => {
   t.equal(bootDeath('[    0.000000] Linux version 6.12.117\n[    2.6] Loading compiled-in X.509 certificates\n[init] started at 3.10 s\n'), undefined)
   t.equal(bootDeath(''), undefined)
