@@ -19,7 +19,7 @@
 import { stat } from 'node:fs/promises'
 import { ConfigError } from '../lib/errors.js'
 import { DISCOVERY_NQN } from '../lib/nvme/nqn.js'
-import { ANA_STATE_NAMES, type AnaStateName, type NamespaceConfig, type PortConfig, type ReferralConfig, type SubsystemConfig, type TargetConfig } from './config.js'
+import { ANA_STATE_NAMES, MAX_MDTS, type AnaStateName, type NamespaceConfig, type PortConfig, type ReferralConfig, type SubsystemConfig, type TargetConfig } from './config.js'
 
 /** Key of nvmf-fault's own fields in an nvmetcli document (ignored by nvmetcli). */
 export const EXTENSION_KEY = 'nvmf_fault'
@@ -282,8 +282,21 @@ function readPort(r: Reader, v: unknown, path: string, groupsInUse: Set<number>,
   const pp = `${path}.param`
   const noteParam = (key: string, k: ParamKey): void => {
     if (param[key] === undefined) return
-    const n = r.int(param[key], `${pp}.${key}`)
+    let n = r.int(param[key], `${pp}.${key}`)
     if (n < 0) return // nvmet: negative = the transport's default
+    if (k === 'mdts') {
+      // nvmet's param_mdts is the Identify MDTS exponent, 0..255, and 0 means no limit (Base 2.0
+      // Identify Controller MDTS); an enabled tcp port reads back 0 (nvmet_enable_port turns the
+      // transport default into 0). nvmf-fault always announces a bounded MDTS, 1..MAX_MDTS.
+      if (n === 0) {
+        r.warn(`${pp}.${key}`, `mdts 0 (no transfer-size limit) is not offered: nvmf-fault announces its default MDTS`)
+        return
+      }
+      if (n > MAX_MDTS) {
+        r.warn(`${pp}.${key}`, `mdts ${n} is above nvmf-fault's largest, ${MAX_MDTS}: ${MAX_MDTS} is used`)
+        n = MAX_MDTS
+      }
+    }
     if (!params.has(k)) params.set(k, new Set())
     params.get(k)!.add(n)
   }

@@ -14,6 +14,8 @@ import { ANA_STATE_NAMES, type AnaStateName } from '../lib/nvme/log-ana.js'
 import { HOST_AUTH_KEYS, parseHostAuth, type HostAuthConfig, type ResolvedHostAuth } from './config-auth.js'
 
 /** Highest subsystem maxIoQueues (nvmet's NVMET_NR_QUEUES, the bound of its attr_qid_max). */
+/** Largest MDTS exponent nvmf-fault announces (2^12 x 4 KiB = 16 MiB per command). */
+export const MAX_MDTS = 12
 export const MAX_IO_QUEUES_LIMIT = 128
 export { ANA_STATE_NAMES, type AnaStateName }
 
@@ -375,7 +377,7 @@ export function parseTargetConfig(v: unknown): ResolvedConfig {
       if (m % 4 !== 0) fail('maxH2CData', 'must be a multiple of 4 (the Linux host rejects others)')
       return m
     })(),
-    mdts: optInt(v.mdts, 'mdts', 1, 12, 8),
+    mdts: optInt(v.mdts, 'mdts', 1, MAX_MDTS, 8),
     maxBufferedBytes: limits.maxBufferedBytes,
     limits,
   }

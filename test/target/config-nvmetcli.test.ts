@@ -104,6 +104,21 @@ t.test('other transports and unsupported fields are named, never dropped silentl
   })
 })
 
+t.test("nvmet's port mdts: 0 (no limit, what an enabled tcp port reads back) and values above ours are named", async (t) => {
+  const port = (portid: number, mdts: string) => ({ portid, addr: { trtype: 'tcp', traddr: '127.0.0.1', trsvcid: '0' }, param: { mdts }, subsystems: ['s'] })
+  const subsystems = [{ nqn: 's', attr: { allow_any_host: '1' }, namespaces: [] }]
+  const zero = await fromNvmetcli({ ports: [port(1, '0')], subsystems })
+  t.equal(zero.config.mdts, undefined, 'mdts 0 leaves our default')
+  t.match(zero.warnings, [{ path: 'ports[0].param.mdts', message: /no transfer-size limit/ }])
+  t.equal(parseTargetConfig(zero.config).mdts, 8, 'and the config loads')
+  const big = await fromNvmetcli({ ports: [port(1, '20')], subsystems })
+  t.equal(big.config.mdts, 12, 'clamped to the largest we announce')
+  t.match(big.warnings, [{ path: 'ports[0].param.mdts', message: /above nvmf-fault's largest, 12/ }])
+  const ok = await fromNvmetcli({ ports: [port(1, '5')], subsystems })
+  t.equal(ok.config.mdts, 5)
+  t.same(ok.warnings, [])
+})
+
 t.test('a file-backed namespace is sized from its file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nvmf-fault-nvmetcli-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
