@@ -8,21 +8,32 @@ import { makeSqe, rwDwords, type Sqe } from '../lib/nvme/sqe.js'
 import type { HostIo } from './host-io.js'
 import type { QueueCommand } from './transport/queue-pair.js'
 
+/** A Read/Write-family SQE; the dwords are set on the made SQE, not spread into a second literal (per I/O). */
+function rwSqe(opc: number, nsid: number, io: HostIo): Sqe {
+  const d = rwDwords({ slba: io.slba, nlb: io.nlb - 1 })
+  const sqe = makeSqe({ opc, nsid })
+  sqe.cdw10 = d.cdw10
+  sqe.cdw11 = d.cdw11
+  sqe.cdw12 = d.cdw12
+  sqe.cdw13 = d.cdw13
+  return sqe
+}
+
 export function ioCommand(nsid: number, io: HostIo, timeoutMs: number): QueueCommand {
   let sqe: Sqe
   let data: Buffer | undefined
   let readLength: number | undefined
   switch (io.op) {
     case 'read':
-      sqe = makeSqe({ opc: IoOpcode.READ, nsid, ...rwDwords({ slba: io.slba, nlb: io.nlb - 1 }) })
+      sqe = rwSqe(IoOpcode.READ, nsid, io)
       readLength = io.length
       break
     case 'write':
-      sqe = makeSqe({ opc: IoOpcode.WRITE, nsid, ...rwDwords({ slba: io.slba, nlb: io.nlb - 1 }) })
+      sqe = rwSqe(IoOpcode.WRITE, nsid, io)
       data = io.data
       break
     case 'write-zeroes':
-      sqe = makeSqe({ opc: IoOpcode.WRITE_ZEROES, nsid, ...rwDwords({ slba: io.slba, nlb: io.nlb - 1 }) })
+      sqe = rwSqe(IoOpcode.WRITE_ZEROES, nsid, io)
       break
     case 'flush':
       sqe = makeSqe({ opc: IoOpcode.FLUSH, nsid })

@@ -120,8 +120,9 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
   }
   let lastProgress = start
   const progress = (): void => {
+    if (o.onProgress === undefined) return
     const now = o.clock.now()
-    if (o.onProgress !== undefined && now - lastProgress >= (o.progressMs ?? 200)) {
+    if (now - lastProgress >= (o.progressMs ?? 200)) {
       lastProgress = now
       o.onProgress({ done: s.ops, total: o.count, elapsedMs: now - start, errors: s.errors })
     }

@@ -44,10 +44,13 @@ export class QosChain implements QuiescentView {
   readonly #clock: Clock
   readonly #checker: QosInvariantChecker | undefined
   readonly #issued = new Set<number>()
+  /** The policies with a `done` hook: without any, a completion needs no clock read and no info object. */
+  readonly #donePolicies: readonly QosPolicy[]
   #chargedIos = 0
   constructor(options: { pathId: string; policies: readonly QosPolicy[]; clock: Clock; checker?: QosInvariantChecker | undefined }) {
     this.pathId = options.pathId
     this.policies = options.policies
+    this.#donePolicies = options.policies.filter((p) => p.done !== undefined)
     this.#clock = options.clock
     this.#checker = options.checker
   }
@@ -135,8 +138,9 @@ export class QosChain implements QuiescentView {
       this.#checker?.report({ kind: 'double-done', ioId: io.id, pathId: this.pathId, message: `request of I/O ${io.id} completed twice on ${this.pathId}` })
       return
     }
+    if (this.#donePolicies.length === 0) return
     const info: QosDoneInfo = { latencyMs: this.#clock.now() - io.issuedAt, status }
-    for (const p of this.policies) p.done?.(io, info)
+    for (const p of this.#donePolicies) p.done!(io, info)
   }
   /**
    * Complete the I/O's charge on this path. A charge made by another path is refused and reported

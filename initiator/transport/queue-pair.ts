@@ -22,6 +22,7 @@ import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutErr
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
+import { ReceiveSlab } from './receive-slab.js'
 import { CommandDeadlines } from './command-deadlines.js'
 import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
@@ -123,6 +124,9 @@ const QUEUE_PAIR_TRANSITIONS: TransitionTable<QueuePairState> = {
 
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
+/** Receive slab geometry: a read gets at least 16 KiB; a caller's read buffer keeps at most 128 KiB alive. */
+const RECEIVE_SLAB_BYTES = 128 * 1024
+const RECEIVE_MIN_TAIL = 16 * 1024
 /** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
 const TERM_REQ_LINGER_MS = 1000
 
@@ -167,18 +171,20 @@ export class QueuePair {
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
     this.#framer = new PduFramer({ role: 'host', maxC2HData: o.maxC2HData, onPdu: (raw) => this.#onPdu(raw) })
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => {
-      // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
-      if (this.#sm.is(QueuePairState.CLOSED)) return
-      try {
-        this.#framer.push(chunk)
-      } catch (err) {
-        this.#fatal(err as Error)
-      }
-    })
     this.#writer = new PduWriter(socket, o.maxQueuedWrites ?? 2 * o.depth + 16)
     socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
+  }
+
+  /** A chunk read from the socket (a view of the receive slab). */
+  #onChunk(chunk: Buffer): void {
+    // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    try {
+      this.#framer.push(chunk)
+    } catch (err) {
+      this.#fatal(err as Error)
+    }
   }
 
   /** Open the TCP connection and run ICReq/ICResp. */
@@ -186,8 +192,22 @@ export class QueuePair {
     if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
     if (o.maxQueuedWrites !== undefined && (!Number.isInteger(o.maxQueuedWrites) || o.maxQueuedWrites < 1)) throw new InvalidArgumentError('maxQueuedWrites', 'must be a positive integer')
     return new Promise<QueuePair>((resolve, reject) => {
-      const socket = net.connect({ host: o.host, port: o.port })
+      const slab = new ReceiveSlab({ size: RECEIVE_SLAB_BYTES, minTail: RECEIVE_MIN_TAIL })
+      let onChunk = (_chunk: Buffer): void => undefined
+      const socket = net.connect({
+        host: o.host,
+        port: o.port,
+        // Reads go straight into the slab, not through the Readable stream's 'data' (receive-slab.ts).
+        onread: {
+          buffer: () => slab.next(),
+          callback: (n, region) => {
+            onChunk(slab.take(region as Buffer, n))
+            return true
+          },
+        },
+      })
       const qp = new QueuePair(o, socket)
+      onChunk = (chunk) => qp.#onChunk(chunk)
       const timer = o.clock.setTimeout(() => {
         qp.#icresp?.(new TimeoutError(`queue ${o.qid}: no ICResp from ${o.host}:${o.port} within ${o.connectTimeoutMs} ms`))
       }, o.connectTimeoutMs)
