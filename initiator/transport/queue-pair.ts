@@ -22,6 +22,7 @@ import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutErr
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
+import { CommandSlots } from './command-slots.js'
 import { ReceiveSlab } from './receive-slab.js'
 import { CommandDeadlines } from './command-deadlines.js'
 import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
@@ -136,7 +137,7 @@ export class QueuePair {
   readonly #o: QueuePairOptions
   readonly #socket: net.Socket
   readonly #framer: PduFramer
-  readonly #pending = new Map<number, Pending>()
+  readonly #pending: CommandSlots<Pending>
   readonly #freeTags: number[] = []
   readonly #gen: number[] = []
   /** Commands waiting for a free slot. */
@@ -159,6 +160,7 @@ export class QueuePair {
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
     this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#pending = new CommandSlots<Pending>({ depth: o.depth, tagMask: (1 << TAG_BITS) - 1 })
     this.#deadlines = new CommandDeadlines<Pending>({
       clock: o.clock,
       pending: () => this.#pending.values(),
@@ -289,7 +291,7 @@ export class QueuePair {
       deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
       done,
     }
-    this.#pending.set(cid, p)
+    this.#pending.add(p)
     const sqe = cmd.sqe
     let sgl = sqe.sgl
     let inCapsule: Buffer | undefined
@@ -338,8 +340,7 @@ export class QueuePair {
     this.#writer.stop()
     this.#deadlines.stop()
     for (const b of this.#backlog.splice(0)) b.done(err)
-    const all = [...this.#pending.values()]
-    this.#pending.clear()
+    const all = this.#pending.clear()
     for (const p of all) p.done(err)
   }
 
@@ -433,7 +434,7 @@ export class QueuePair {
 
   #settle(p: Pending, cqe: Cqe): void {
     this.#settledSinceSend++
-    this.#pending.delete(p.cid)
+    this.#pending.delete(p)
     this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
     // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
     // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
