@@ -4,7 +4,8 @@
  * reads), `QueuePair.send` reports completions and errors through one callback, a lone command and
  * a batch both reach the controller, outstanding commands are found by tag and generation, and the
  * I/O SQE (built as one literal, SLBA split as a number below 2^53) encodes what makeSqe + rwDwords
- * encode.
+ * encode. The QoS chain counts a request in flight by a mark on the I/O and still reports a second
+ * completion of one request, or one on another path.
  */
 import t, { type Test } from 'tap'
 import net from 'node:net'
@@ -21,6 +22,8 @@ import { ioCommand } from '../../initiator/io-command.js'
 import { QueuePair, type QueueCompletion } from '../../initiator/transport/queue-pair.js'
 import { CommandSlots } from '../../initiator/transport/command-slots.js'
 import { ReceiveSlab } from '../../initiator/transport/receive-slab.js'
+import { QosChain } from '../../initiator/qos/chain.js'
+import { QosInvariantChecker } from '../../initiator/qos/invariant-checker.js'
 
 /** Bytes of the read at `slba`: every byte depends on its offset and the LBA. */
 function pattern(slba: number, length: number): Buffer {
@@ -155,4 +158,23 @@ t.test('I/O SQE: one literal and the number split encode what makeSqe + rwDwords
   encodeSgl(sglInCapsule(4096, 0x10n), b)
   t.same(decodeSgl(b), sglInCapsule(4096, 0x10n), 'SGL address and reserved bytes')
   t.same([...b.subarray(12, 15)], [0, 0, 0], 'reserved bytes zeroed')
+})
+
+t.test('QoS chain: in-flight requests by a mark on the I/O; double and foreign completions reported', async (t) => {
+  const checker = new QosInvariantChecker()
+  const a = new QosChain({ pathId: 'A', policies: [], clock: systemClock, checker })
+  const b = new QosChain({ pathId: 'B', policies: [], clock: systemClock, checker })
+  const io: HostIo = { id: 9, op: 'read', slba: 0n, nlb: 1, data: undefined, length: 512, submittedAt: 0, device: { id: 'h', kind: 'head', qos: undefined }, qos: emptyQosFlags(), retries: 0, failovers: 0, history: [], issuedAt: 0, settled: false, resolve() {}, reject() {} }
+  a.issue(io)
+  t.equal(a.inflightRequests, 1)
+  b.done(io, 0)
+  t.equal(a.inflightRequests, 1, 'a completion on another path leaves the request on A')
+  a.done(io, 0)
+  t.equal(a.inflightRequests, 0)
+  a.done(io, 0)
+  t.equal(a.inflightRequests, 0, 'a second completion changes nothing')
+  t.same(checker.violations.map((v) => `${v.kind}@${v.pathId}`), ['double-done@B', 'double-done@A'])
+  a.issue(io)
+  a.done(io, 0)
+  t.equal(a.inflightRequests, 0, 'a retry on the same path issues and completes again')
 })
