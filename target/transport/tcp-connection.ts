@@ -189,14 +189,18 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   #onData(chunk: Buffer): void {
     if (this.#sm.is('CLOSING', 'CLOSED')) return
     this.#lastRx = this.#t.clock.now()
+    this.#writer.batch(this.#push, chunk)
+    if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
+    this.#timers.watchPartialPdu()
+    this.#timers.received()
+  }
+
+  readonly #push = (chunk: Buffer): void => {
     try {
       this.#framer.push(chunk)
     } catch (err) {
       this.#fatal(err)
     }
-    if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
-    this.#timers.watchPartialPdu()
-    this.#timers.received()
   }
 
   // ---- receive (tcp-receive.ts decodes and runs the seam, then calls #handle) ----------------

@@ -2,10 +2,12 @@
  * The only place the TCP transport writes PDUs. `send(pdu)` encodes (header + HDGST + PAD, the
  * caller's data buffer uncopied, DDGST: wire spec 1.3), passes the PDU through the onPduSend seam
  * and the send-side shaper its decision picks (tcp-send-shaping.ts), and writes the parts as
- * separate buffers inside one cork/uncork. The socket is corked at the first PDU written in an
- * event-loop turn and uncorked once, on `setImmediate`, so every PDU of that turn (C2HData +
- * CapsuleResp of each command completed by all the reads and store callbacks of one poll phase)
- * leaves in one `writev` (docs/performance.md: one socket write per turn, not per PDU).
+ * separate buffers inside one cork/uncork. The socket is corked at the first PDU written and
+ * uncorked once: at the end of the socket read that produced it when it was written synchronously
+ * inside one (`batch`: every response a chunk of capsules completed at once leaves in one `writev`,
+ * without waiting for the check phase, which at QD1 is the whole round trip's latency), otherwise
+ * on `setImmediate`, so the PDUs completed by the store callbacks and hook decisions of one poll
+ * phase still leave together (docs/performance.md: one socket write per turn, not per PDU).
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -42,10 +44,30 @@ export class TcpWriter implements WireOps {
   #hdgst = false
   #ddgst = false
   #hpda = 0
-  /** The pending end-of-turn uncork while the socket is corked by this writer. */
-  #corked: NodeJS.Immediate | undefined
+  /** The socket is corked by this writer (one cork, undone by `#uncork`). */
+  #corked = false
+  /** The pending end-of-turn uncork, for PDUs written outside a receive batch. */
+  #flushAt: NodeJS.Immediate | undefined
+  /** Inside `batch`: the batch's end uncorks. */
+  #batching = false
+  /**
+   * A batch ended with hooks installed: PDUs its commands' hook decisions write (on the microtasks
+   * that follow the read) are flushed once those microtasks are done, by a `process.nextTick`
+   * queued from a microtask (Node runs it after the microtask queue drains), not in the check phase.
+   */
+  #afterDecisions = false
+  readonly #queueDecisionsFlush = (): void => {
+    process.nextTick(this.#decisionsFlush)
+  }
+  readonly #decisionsFlush = (): void => {
+    this.#afterDecisions = false
+    if (this.#corked) this.#uncork()
+  }
   readonly #uncork = (): void => {
-    this.#corked = undefined
+    if (this.#flushAt !== undefined) clearImmediate(this.#flushAt)
+    this.#flushAt = undefined
+    if (!this.#corked) return
+    this.#corked = false
     this.#o.socket.uncork()
   }
   #needDrain = false
@@ -61,6 +83,25 @@ export class TcpWriter implements WireOps {
       this.#needDrain = false
       o.onDrainNeeded(false)
     })
+  }
+
+  /**
+   * Runs `fn` (the handling of one socket read) as one batch: what it writes synchronously leaves in
+   * one `writev` when it returns, together with anything the turn corked before it.
+   */
+  batch<A>(fn: (arg: A) => void, arg: A): void {
+    if (this.#batching) return fn(arg)
+    this.#batching = true
+    try {
+      fn(arg)
+    } finally {
+      this.#batching = false
+      if (this.#corked) this.#uncork()
+      if (this.#o.hooks.hooks !== undefined && !this.#afterDecisions) {
+        this.#afterDecisions = true
+        queueMicrotask(this.#queueDecisionsFlush)
+      }
+    }
   }
 
   /** Writes wait for the socket's 'drain'. */
@@ -150,10 +191,7 @@ export class TcpWriter implements WireOps {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) return
     // What this turn corked goes out first, and these bytes in writes of their own (segment shaper).
-    if (this.#corked !== undefined) {
-      clearImmediate(this.#corked)
-      this.#uncork()
-    }
+    if (this.#corked) this.#uncork()
     const held = this.#takeHeld([])
     if (held.length > 0) {
       // Keep wire order: what was held goes out, as one corked write, before these bytes.
@@ -185,10 +223,11 @@ export class TcpWriter implements WireOps {
       return
     }
     parts = this.#takeHeld(parts)
-    if (this.#corked === undefined) {
+    if (!this.#corked) {
       s.cork()
-      this.#corked = setImmediate(this.#uncork)
+      this.#corked = true
     }
+    if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
     const last = parts.length - 1
     for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
     // A host that does not read what we send gets nothing more read from it until 'drain'.
