@@ -13,6 +13,8 @@
  * The seams dispatch through target/seams: with no hooks installed nothing here awaits unless the
  * command itself is asynchronous.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import type { Logger } from 'pino'
 import type { Sqe } from '../../lib/nvme/sqe.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
