@@ -18,9 +18,12 @@ import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { Clock } from '../../lib/clock.js'
 import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
+import type { PduEncodeOptions } from '../../lib/pdu/common.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
+
+const NO_DIGESTS: PduEncodeOptions = Object.freeze({})
 
 /** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
 export const SEND_BACKLOG = 256 * 1024
@@ -41,9 +44,8 @@ export interface TcpWriterOptions {
 
 export class TcpWriter implements WireOps {
   readonly #o: TcpWriterOptions
-  #hdgst = false
-  #ddgst = false
-  #hpda = 0
+  /** Encode options after ICReq (digests, HPDA): one object per connection, not one per PDU. */
+  #encodeOpts: PduEncodeOptions = NO_DIGESTS
   /** The socket is corked by this writer (one cork, undone by `#uncork`). */
   #corked = false
   /** The pending end-of-turn uncork, for PDUs written outside a receive batch. */
@@ -111,9 +113,7 @@ export class TcpWriter implements WireOps {
 
   /** After ICReq/ICResp: the digests the host asked for and its PDU data alignment (HPDA). */
   setDigests(o: { hdgst: boolean; ddgst: boolean; hpda: number }): void {
-    this.#hdgst = o.hdgst
-    this.#ddgst = o.ddgst
-    this.#hpda = o.hpda
+    this.#encodeOpts = { hdgst: o.hdgst, ddgst: o.ddgst, pda: o.hpda }
   }
 
   /**
@@ -124,7 +124,7 @@ export class TcpWriter implements WireOps {
   send(pdu: Pdu, written?: () => void): boolean {
     // ICResp and TermReq carry no digests (wire spec 1.3: digests start after the ICResp).
     const bare = pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ
-    const parts = encodePduParts(pdu, bare ? {} : { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda })
+    const parts = encodePduParts(pdu, bare ? NO_DIGESTS : this.#encodeOpts)
     if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts.reduce((n, p) => n + p.length, 0))
     if (this.#chainDepth === 0 && !SEAMS.send.installed(this.#o.hooks)) {
       this.#write(parts, written)
