@@ -16,6 +16,7 @@ import { BENCH_NQN } from './role-target.js'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { CHANNELS } from '../initiator/events.js'
 import { runRemapProbe, type RemapProbeJob } from './remap-probe.js'
+import { runScaleBurst, type ScaleBurstJob } from './scale-burst.js'
 
 export interface InitiatorConnect {
   ports: number[]
@@ -173,6 +174,11 @@ export function initiatorHandlers(): Handlers {
     remapProbe: (j: RemapProbeJob) => {
       if (host === undefined) throw new Error('not connected')
       return runRemapProbe(host, BENCH_NQN, j)
+    },
+    /** The scale run's reads over every device, one histogram (bench/scale-burst.ts). */
+    scaleBurst: (j: ScaleBurstJob) => {
+      if (host === undefined) throw new Error('not connected')
+      return runScaleBurst(host, BENCH_NQN, j)
     },
     close: async () => {
       await host?.close()
