@@ -5,7 +5,8 @@
  * separate buffers inside one cork/uncork. The socket is corked at the first PDU written in an
  * event-loop turn and uncorked once, on `setImmediate`, so every PDU of that turn (C2HData +
  * CapsuleResp of each command completed by all the reads and store callbacks of one poll phase)
- * leaves in one `writev` (docs/performance.md: one socket write per turn, not per PDU).
+ * leaves in one `writev` (docs/performance.md: one socket write per turn, not per PDU) — or, once
+ * SEND_BATCH bytes are corked, at once, and the rest of the turn in the next `writev` (round 3).
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -19,6 +20,12 @@ import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
+
+/**
+ * Corked bytes at which the writer sends without waiting for the end of the turn: 16 KiB (Node 20's
+ * socket high-water mark; Node 22 raised that default to 64 KiB, which measured as bad as no limit).
+ */
+export const SEND_BATCH = 16 * 1024
 
 /** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
 export const SEND_BACKLOG = 256 * 1024
@@ -191,6 +198,13 @@ export class TcpWriter implements WireOps {
     }
     const last = parts.length - 1
     for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
+    // Past SEND_BATCH the batch goes to the kernel now, not at the end of the turn: the host starts on
+    // these responses while the turn's other commands execute. Waiting for the whole turn made QD32
+    // with digests ping-pong one 32-command batch (docs/performance.md, round 3: digest cost).
+    if (this.#corked !== undefined && s.writableLength >= SEND_BATCH) {
+      clearImmediate(this.#corked)
+      this.#uncork()
+    }
     // A host that does not read what we send gets nothing more read from it until 'drain'.
     if (this.#needDrain) this.#o.onDrainNeeded(true)
   }
