@@ -7,7 +7,8 @@
  * inside one (`batch`: every response a chunk of capsules completed at once leaves in one `writev`,
  * without waiting for the check phase, which at QD1 is the whole round trip's latency), otherwise
  * on `setImmediate`, so the PDUs completed by the store callbacks and hook decisions of one poll
- * phase still leave together (docs/performance.md: one socket write per turn, not per PDU).
+ * phase still leave together (docs/performance.md: one socket write per turn, not per PDU) — or,
+ * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3).
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -24,6 +25,12 @@ import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
 
 const NO_DIGESTS: PduEncodeOptions = Object.freeze({})
+
+/**
+ * Corked bytes at which the writer sends without waiting for the end of the turn: 16 KiB (Node 20's
+ * socket high-water mark; Node 22 raised that default to 64 KiB, which measured as bad as no limit).
+ */
+export const SEND_BATCH = 16 * 1024
 
 /** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
 export const SEND_BACKLOG = 256 * 1024
@@ -230,6 +237,11 @@ export class TcpWriter implements WireOps {
     if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
     const last = parts.length - 1
     for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
+    // Past SEND_BATCH the batch goes to the kernel now, not at the end of the turn: the host starts on
+    // these responses while the turn's other commands execute. Waiting for the whole turn made QD32
+    // with digests ping-pong one 32-command batch (docs/performance.md, round 3: digest cost).
+    // Inside a read's batch too: the next PDU corks again and the batch's end sends the rest.
+    if (this.#corked && s.writableLength >= SEND_BATCH) this.#uncork()
     // A host that does not read what we send gets nothing more read from it until 'drain'.
     if (this.#needDrain) this.#o.onDrainNeeded(true)
   }
