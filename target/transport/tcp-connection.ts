@@ -182,25 +182,22 @@ export class TcpConnection implements QueueTransport, TimedConnection {
 
   #beginReading(): void {
     if (this.#sm.is('CLOSED')) return
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    this.#socket.on('data', (chunk: Buffer) => this.#writer.batch(this.#onData, chunk))
     this.#socket.resume()
   }
 
-  #onData(chunk: Buffer): void {
+  /** One socket read, handled as one write batch: its responses leave together when it returns. */
+  readonly #onData = (chunk: Buffer): void => {
     if (this.#sm.is('CLOSING', 'CLOSED')) return
     this.#lastRx = this.#t.clock.now()
-    this.#writer.batch(this.#push, chunk)
-    if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
-    this.#timers.watchPartialPdu()
-    this.#timers.received()
-  }
-
-  readonly #push = (chunk: Buffer): void => {
     try {
       this.#framer.push(chunk)
     } catch (err) {
       this.#fatal(err)
     }
+    if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
+    this.#timers.watchPartialPdu()
+    this.#timers.received()
   }
 
   // ---- receive (tcp-receive.ts decodes and runs the seam, then calls #handle) ----------------
