@@ -186,9 +186,9 @@ export class NamespaceMap<S> {
    * absent or (unless `includeDisabled`) disabled. The entry is immutable: later changes publish new
    * versions and do not touch it.
    */
-  acquire(nsid: number, opts: { includeDisabled?: boolean } = {}): NamespaceRef<S> | undefined {
+  acquire(nsid: number, opts?: { includeDisabled?: boolean }): NamespaceRef<S> | undefined {
     const entry = this.#snapshot.get(nsid)
-    if (entry === undefined || (!entry.enabled && opts.includeDisabled !== true)) return undefined
+    if (entry === undefined || (!entry.enabled && opts?.includeDisabled !== true)) return undefined
     this.#refs.set(entry, (this.#refs.get(entry) ?? 0) + 1)
     this.#instanceRefs.set(entry.instance, (this.#instanceRefs.get(entry.instance) ?? 0) + 1)
     let released = false
@@ -197,11 +197,14 @@ export class NamespaceMap<S> {
       release: () => {
         if (released) return
         released = true
+        // A count that drops to 0 stays in its map while the entry is the published one (the next
+        // command takes it again: no delete and re-insert per command); it goes once it is not.
+        const current = this.#snapshot.get(entry.nsid) === entry
         const n = (this.#refs.get(entry) ?? 1) - 1
-        if (n === 0) this.#refs.delete(entry)
+        if (n === 0 && !current) this.#refs.delete(entry)
         else this.#refs.set(entry, n)
         const i = (this.#instanceRefs.get(entry.instance) ?? 1) - 1
-        if (i === 0) this.#instanceRefs.delete(entry.instance)
+        if (i === 0 && !current) this.#instanceRefs.delete(entry.instance)
         else this.#instanceRefs.set(entry.instance, i)
         this.#wake()
       },
@@ -300,6 +303,12 @@ export class NamespaceMap<S> {
     else next.set(nsid, after)
     this.#snapshot = Object.freeze(next)
     this.#generation = generation
+    // The version replaced keeps no zero count (release keeps one only for the published version);
+    // nor does its lifetime once the NSID is gone or starts a new one.
+    if (before !== undefined) {
+      if (this.#refs.get(before) === 0) this.#refs.delete(before)
+      if (after?.instance !== before.instance && this.#instanceRefs.get(before.instance) === 0) this.#instanceRefs.delete(before.instance)
+    }
     const visible = (before?.enabled ?? false) || (after?.enabled ?? false)
     const hostVisibleKind = kind === 'add' || kind === 'remove' || kind === 'enable' || kind === 'disable' || kind === 'resize'
     const nsChanged = this.recordChanges === 'every-change' || (visible && hostVisibleKind)

@@ -2,6 +2,8 @@
  * Internal helpers shared by the PDU codecs (not part of the public API; lib/pdu/index.ts does not
  * re-export this module): argument checks, building header+data parts, and whole-PDU validation.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { crc32c, crc32cRange } from '../crc32c.js'
 import { FES, InvalidArgumentError, NvmeTcpProtocolError } from '../errors.js'
 import {
