@@ -15,6 +15,8 @@ import type { Handlers } from './rpc.js'
 import { BENCH_NQN } from './role-target.js'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { CHANNELS } from '../initiator/events.js'
+import { runRemapProbe, type RemapProbeJob } from './remap-probe.js'
+import { runScaleBurst, type ScaleBurstJob } from './scale-burst.js'
 
 export interface InitiatorConnect {
   ports: number[]
@@ -167,6 +169,16 @@ export function initiatorHandlers(): Handlers {
         if (path.counters.completed !== base) return { at: now(), errors }
       }
       throw new Error(`no I/O completed on port ${o.port} within ${o.timeoutMs} ms`)
+    },
+    /** I/O on namespaces being remapped, reopening the device per I/O (bench/remap-probe.ts). */
+    remapProbe: (j: RemapProbeJob) => {
+      if (host === undefined) throw new Error('not connected')
+      return runRemapProbe(host, BENCH_NQN, j)
+    },
+    /** The scale run's reads over every device, one histogram (bench/scale-burst.ts). */
+    scaleBurst: (j: ScaleBurstJob) => {
+      if (host === undefined) throw new Error('not connected')
+      return runScaleBurst(host, BENCH_NQN, j)
     },
     close: async () => {
       await host?.close()

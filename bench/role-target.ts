@@ -1,9 +1,11 @@
 /**
  * The target under measurement, in its own process: one subsystem of memory namespaces on N ports
  * of 127.0.0.1, with the operations the benches drive from outside (ANA changes, path-error
- * injection, a paced remap storm, memory figures).
+ * injection, a paced remap storm, memory figures). It runs with no fault hook installed, as users
+ * run the engine; only `injectPathErrors` installs one (the failover section), and turning the
+ * injection off removes it again.
  */
-import { createTarget, type TargetHandle } from '../target/index.js'
+import { createTarget, type TargetHandle, type TargetHooks } from '../target/index.js'
 import { seededRandom } from '../lib/clock.js'
 import { randomUuid } from '../lib/nvme/uuid.js'
 import { NvmeStatus } from '../lib/status.js'
@@ -34,6 +36,14 @@ export function targetHandlers(): Handlers {
   let target: TargetHandle | undefined
   // Path-error injection: every `everyN`-th I/O command on `portId` completes with Controller Pathing Error.
   const inject = { portId: 0, everyN: 0, seen: 0, injected: 0 }
+  const pathErrors: TargetHooks = {
+    onCommand: (ctx, cmd) => {
+      if (ctx.portId !== inject.portId || cmd.kind !== 'io') return { action: 'pass' }
+      if (++inject.seen % inject.everyN !== 0) return { action: 'pass' }
+      inject.injected++
+      return { action: 'complete', status: NvmeStatus.CTRL_PATH_ERROR }
+    },
+  }
   const need = (): TargetHandle => {
     if (target === undefined) throw new Error('target not started')
     return target
@@ -54,19 +64,14 @@ export function targetHandlers(): Handlers {
         // The scale run is one host with many controllers: lift the per-port, per-host and
         // per-subsystem caps that protect a shared target from one greedy host.
         ...(o.connectionsPerPort !== undefined ? { limits: { connectionsPerPort: o.connectionsPerPort, connectionsPerHost: o.connectionsPerPort, controllersPerSubsystem: 1024 } } : {}),
-        hooks: {
-          onCommand: (ctx, cmd) => {
-            if (inject.everyN === 0 || ctx.portId !== inject.portId || cmd.kind !== 'io') return { action: 'pass' }
-            if (++inject.seen % inject.everyN !== 0) return { action: 'pass' }
-            inject.injected++
-            return { action: 'complete', status: NvmeStatus.CTRL_PATH_ERROR }
-          },
-        },
       })
       return { ports: target.ports.map((p) => p.port) }
     },
+    /** `everyN` 0 turns the injection off and removes the hook (the seams' hook-free path again). */
     injectPathErrors: (o: { portId: number; everyN: number }) => {
+      if (!Number.isInteger(o.everyN) || o.everyN < 0) throw new Error(`injectPathErrors: everyN must be an integer >= 0, got ${o.everyN}`)
       Object.assign(inject, { portId: o.portId, everyN: o.everyN, seen: 0, injected: 0 })
+      need().setHooks(o.everyN > 0 ? pathErrors : undefined)
       return {}
     },
     injected: () => ({ injected: inject.injected }),

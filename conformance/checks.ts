@@ -5,45 +5,17 @@
  * (time, path, command, what the host had been told); a pass states the evidence; a skip says what
  * was missing.
  */
-import { NvmeStatus, statusDnr, statusName, statusSct } from '../lib/status.js'
+import { NvmeStatus } from '../lib/status.js'
 import { IoOpcode } from '../lib/nvme/opcodes.js'
 import type { CheckDefinition, CheckOutcome, JudgeContext } from './catalogue-types.js'
-import type { WriteAttempt } from './write-journal.js'
+import { ms, port } from './check-format.js'
+
+export { crdHonoured, dnrObeyed, pathErrorRetried, retryLimit } from './checks-retry.js'
 
 /** How long after an AEN a controller may still be without an AER before aer-rearmed fails. */
 export const AER_REARM_GRACE_MS = 10_000
 
 const BAD = new Set(['inaccessible', 'persistent-loss'])
-
-function port(ctx: JudgeContext, portId: number): string {
-  return String(ctx.trsvcids.get(portId) ?? `#${portId}`)
-}
-
-function st(s: number): string {
-  return `${statusName(s, 'io')} (0x${s.toString(16)})`
-}
-
-function ms(n: number): string {
-  return `${Math.round(n)} ms`
-}
-
-/** Writes grouped by identity (NSID, offset, payload CRC): one application write and its retries. */
-function writeGroups(attempts: readonly WriteAttempt[]): Map<string, WriteAttempt[]> {
-  const m = new Map<string, WriteAttempt[]>()
-  for (const a of attempts) {
-    const k = `${a.nsid}/${a.offset}/${a.length}/${a.crc}`
-    const l = m.get(k)
-    if (l === undefined) m.set(k, [a])
-    else l.push(a)
-  }
-  return m
-}
-
-function describeWrite(ctx: JudgeContext, a: WriteAttempt): string {
-  const bs = 512
-  void bs
-  return `write #${a.seq} (nsid ${a.nsid}, byte offset ${a.offset}, ${a.length} bytes) on port ${a.portId !== undefined ? port(ctx, a.portId) : '?'}`
-}
 
 export function dataIntact(): CheckDefinition {
   return {
@@ -166,76 +138,6 @@ export function failback(limitMs: number): CheckDefinition {
 }
 
 /** NVMe Base 2.0 §4.2.3 (Status Field, DNR): a command completed with DNR must not be retried. */
-export function dnrObeyed(): CheckDefinition {
-  return {
-    id: 'dnr-obeyed',
-    title: 'a write completed with Do Not Retry is not sent again',
-    judge: (ctx) => {
-      let n = 0
-      for (const list of writeGroups(ctx.journal.attempts).values()) {
-        const i = list.findIndex((a) => a.status !== undefined && a.status !== 0 && statusDnr(a.status))
-        if (i < 0) continue
-        n++
-        const a = list[i]!
-        const again = list[i + 1]
-        if (again !== undefined)
-          return {
-            verdict: 'fail',
-            judgedFrom: 'journal',
-            detail: `${describeWrite(ctx, a)} was answered ${st(a.status!)} with DNR at ${ms(a.completedAtMs ?? 0)}, and the same data was sent again at ${ms(again.landedAtMs)} on port ${again.portId !== undefined ? port(ctx, again.portId) : '?'} (${list.length - i - 1} retry/retries)`,
-          }
-      }
-      if (n === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write was answered with DNR' }
-      return { verdict: 'pass', judgedFrom: 'journal', detail: `${n} write(s) answered with DNR; none was sent again` }
-    },
-  }
-}
-
-/** Same-path retries of a retryable status stop at the initiator's limit (Linux nvme_max_retries, 5). */
-export function retryLimit(maxRetries: number): CheckDefinition {
-  return {
-    id: 'retry-limit',
-    title: `a failing write is retried at most ${maxRetries} times`,
-    judge: (ctx) => {
-      let worst: WriteAttempt[] | undefined
-      let failed = 0
-      for (const list of writeGroups(ctx.journal.attempts).values()) {
-        if (!list.some((a) => a.status !== undefined && a.status !== 0)) continue
-        failed++
-        if (worst === undefined || list.length > worst.length) worst = list
-      }
-      if (worst === undefined) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write failed' }
-      if (worst.length > maxRetries + 1)
-        return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, worst[0]!)} reached the target ${worst.length} times (limit: 1 + ${maxRetries} retries); last status ${st(worst[worst.length - 1]!.status ?? 0)}` }
-      return { verdict: 'pass', judgedFrom: 'journal', detail: `${failed} failing write(s); at most ${worst.length} attempt(s) each (limit 1 + ${maxRetries})` }
-    },
-  }
-}
-
-/** A write failed with a path-related status (SCT 3h) is retried (on this or another path), not failed to the application. */
-export function pathErrorRetried(): CheckDefinition {
-  return {
-    id: 'path-error-retried',
-    title: 'a write answered with a path-related status is sent again (failover), not failed',
-    judge: (ctx) => {
-      let n = 0
-      let other = 0
-      for (const list of writeGroups(ctx.journal.attempts).values()) {
-        for (const [i, a] of list.entries()) {
-          if (a.status === undefined || statusSct(a.status) !== 3 || statusDnr(a.status)) continue
-          if ((a.completedAtMs ?? 0) > ctx.stopMs - 500) continue // too close to the stop to judge
-          n++
-          const again = list[i + 1]
-          if (again === undefined) return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, a)} was answered ${st(a.status)} at ${ms(a.completedAtMs ?? 0)} and never sent again` }
-          if (again.portId !== a.portId) other++
-        }
-      }
-      if (n === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write was answered with a path-related status' }
-      return { verdict: 'pass', judgedFrom: 'journal', detail: `${n} path-related error(s) on writes, every one sent again (${other} on another path)` }
-    },
-  }
-}
-
 /** After a controller is lost, the host connects again on that port within `limitMs` (reconnect_delay, before ctrl_loss_tmo). */
 export function reconnects(limitMs: number): CheckDefinition {
   return {
@@ -437,33 +339,6 @@ export function faultFired(faultId: string): CheckDefinition {
       const n = ctx.faults.get(faultId)?.fired ?? ctx.observer.trace.filter((e) => e.kind === 'fault' && e.faultId === faultId && e.action !== 'installed' && e.action !== 'removed' && e.action !== 'error').length
       if (n === 0) return { verdict: 'error', judgedFrom: 'target', detail: `fault '${faultId}' never fired: the initiator's traffic did not reach the point the scenario targets, so the other checks prove nothing` }
       return { verdict: 'pass', judgedFrom: 'target', detail: `fault '${faultId}' fired ${n} time(s)` }
-    },
-  }
-}
-
-/**
- * Command Retry Delay (NVMe Base 2.0 §4.2.3, CRD; Identify Controller CRDT1-3 in 100 ms units): a
- * write answered with CRD = n is not sent again before CRDTn x 100 ms (minus `slackMs`).
- */
-export function crdHonoured(crdtMs: number, slackMs = 20): CheckDefinition {
-  return {
-    id: 'crd-honoured',
-    title: `a retry after a status with CRD waits the Command Retry Delay (${crdtMs} ms)`,
-    judge: (ctx) => {
-      const gaps: number[] = []
-      for (const list of writeGroups(ctx.journal.attempts).values()) {
-        for (const [i, a] of list.entries()) {
-          if (a.status === undefined || ((a.status >> 11) & 3) === 0 || statusDnr(a.status)) continue
-          const again = list[i + 1]
-          if (again === undefined || a.completedAtMs === undefined) continue
-          const gap = again.landedAtMs - a.completedAtMs
-          if (gap < crdtMs - slackMs)
-            return { verdict: 'fail', judgedFrom: 'journal', detail: `${describeWrite(ctx, a)} was answered ${st(a.status)} with CRD ${(a.status >> 11) & 3} at ${ms(a.completedAtMs)} and sent again after ${ms(gap)} (delay ${crdtMs} ms)` }
-          gaps.push(gap)
-        }
-      }
-      if (gaps.length === 0) return { verdict: 'skip', judgedFrom: 'journal', detail: 'no write answered with a CRD status was sent again' }
-      return { verdict: 'pass', judgedFrom: 'journal', detail: `${gaps.length} retried write(s) after a CRD status; shortest wait ${ms(Math.min(...gaps))} (delay ${crdtMs} ms)` }
     },
   }
 }

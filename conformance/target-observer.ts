@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.js'
 import { AdminOpcode, FabricsType, IoOpcode } from '../lib/nvme/opcodes.js'
 import { statusSct } from '../lib/status.js'
 import type { TraceEvent, TraceRecorder } from '../faults/trace.js'
-import type { ControllerEvent, Decision, HookCommand, HookContext, HookCompletion, QueueEvent, TargetHandle, TargetHooks } from '../target/index.js'
+import { hasStateName, type ControllerEvent, type Decision, type HookCommand, type HookContext, type HookCompletion, type QueueEvent, type TargetHandle, type TargetHooks } from '../target/index.js'
 import type { AnaStateName } from './report-types.js'
 import type { WriteJournal } from './write-journal.js'
 
@@ -147,7 +147,7 @@ export class TargetObserver {
   markStopping(): void {
     const live = this.#target
       .status()
-      .controllers.filter((c) => !c.discovery && c.state === 'READY' && c.queues.some((q) => (q.qid ?? 0) > 0))
+      .controllers.filter((c) => !c.discovery && hasStateName(c, 'ready') && c.queues.some((q) => (q.qid ?? 0) > 0))
       .map((c) => ({ cntlid: c.cntlid, portId: c.portId }))
     this.atStop = { tMs: this.nowMs(), aer: new Map(this.#aerOutstanding), live }
     this.#stopping = true

@@ -144,7 +144,8 @@ export async function attachFaults(handle: TargetHandle, opts: AttachFaultsOptio
       action: `controller-${e.type}`,
       port: e.portId,
       cntlid: e.cntlid,
-      detail: `controller ${e.cntlid} ${e.type}${e.from !== undefined ? ` ${e.from} -> ${e.state}` : ` ${e.state}`}${e.reason !== undefined ? ` (${e.reason})` : ''}`,
+      // The deprecated upper-case states, then their lower-case names (docs/design.md "State names").
+      detail: `controller ${e.cntlid} ${e.type}${e.from !== undefined ? ` ${e.from} -> ${e.state} (${e.fromName ?? ''} -> ${e.stateName})` : ` ${e.state} (${e.stateName})`}${e.reason !== undefined ? ` (${e.reason})` : ''}`,
     })
   }
   const onQueue = (e: QueueEvent): void => {

@@ -29,7 +29,10 @@ export function renderStatus(result: unknown): string {
   const ana = arr(t.ana)
   if (ana.length > 0) lines.push(`ana  ${ana.map((a) => `port ${str(a.portId)} grp ${str(a.grpid)} ${str(a.state)}`).join(', ')}`)
   for (const c of arr(t.controllers)) {
-    lines.push(`controller ${str(c.cntlid)}  ${str(c.state)}  port ${str(c.portId)}  ${c.discovery === true ? 'discovery' : str(c.subnqn)}  host ${str(c.hostnqn)}  queues ${arr(c.queues).length}`)
+    // The deprecated upper-case `state` first (scripts grep it), then the lower-case `stateName`
+    // while the two differ (docs/design.md "State names").
+    const name = c.stateName !== undefined && c.stateName !== c.state ? ` (${str(c.stateName)})` : ''
+    lines.push(`controller ${str(c.cntlid)}  ${str(c.state)}${name}  port ${str(c.portId)}  ${c.discovery === true ? 'discovery' : str(c.subnqn)}  host ${str(c.hostnqn)}  queues ${arr(c.queues).length}`)
   }
   for (const f of arr(st.faults)) lines.push(renderFaultLine(f))
   const sc = st.scenario

@@ -27,5 +27,6 @@ export { VERBS, runVerb, STATUS_SECTIONS, type VerbResult } from './control-verb
 export { startHttpApi, MAX_HTTP_BODY, type HttpApi, type HttpApiOptions, type MetricsSource } from './control-http.js'
 export { ROUTES, openApiDocument, type Route } from './control-http-routes.js'
 export { attachFaults, adaptTargetHandle, type AttachFaultsOptions, type FaultsHandle } from './attach.js'
-export { registerCtlCommand, addTargetFaultOptions, startTargetFaults, parseSize, traceFormatFor, type TargetFaultCliOptions } from './cli.js'
+export { registerCtlCommand, parseSize } from './cli.js'
+export { addTargetFaultOptions, startTargetFaults, traceFormatFor, type TargetFaultCliOptions } from './cli-target.js'
 export { loadFaultSchemas, protoDir, validateMessage, type FaultSchemas, type JsonObject, type JsonValue } from './proto.js'

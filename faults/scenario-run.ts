@@ -6,6 +6,7 @@
 import { seededRandom, type Random, type TimerHandle } from '../lib/clock.js'
 import { InvalidStateError } from '../lib/errors.js'
 import { randomUuid } from '../lib/nvme/uuid.js'
+import { hasStateName } from '../target/state-names.js'
 import type { FaultEngine } from './engine.js'
 import type { Scenario, ScenarioStart, ScenarioStep } from './scenario.js'
 
@@ -45,11 +46,11 @@ function deferred(): Deferred {
 
 /** Controllers that count for `start.onConnect`: NVM subsystem, enabled, an I/O queue connected. */
 function connectedPaths(status: unknown, want: NonNullable<ScenarioStart['onConnect']>): number {
-  const ctrls = (status as { controllers?: Array<{ subnqn: string; hostnqn: string; state: string; discovery: boolean; queues: Array<{ qid?: number }> }> } | null)?.controllers ?? []
+  const ctrls = (status as { controllers?: Array<{ subnqn: string; hostnqn: string; state: string; stateName?: string; discovery: boolean; queues: Array<{ qid?: number }> }> } | null)?.controllers ?? []
   return ctrls.filter(
     (c) =>
       !c.discovery &&
-      c.state === 'READY' &&
+      hasStateName(c, 'ready') && // 'READY' (deprecated) or 'ready'
       c.queues.some((q) => (q.qid ?? 0) > 0) &&
       (want.hostnqn === undefined || c.hostnqn === want.hostnqn) &&
       (want.subnqn === undefined || c.subnqn === want.subnqn),

@@ -58,13 +58,18 @@ export function anaStateIsLive(state: number): boolean {
   return state === AnaState.OPTIMIZED || state === AnaState.NON_OPTIMIZED
 }
 
+/** One number per (port, group): port ids are 16 bits, group ids 32, so the key stays below 2^48. */
+function stateKey(portId: number, grpid: number): number {
+  return portId * 0x1_0000_0000 + grpid
+}
+
 export class AnaModel {
   readonly maxGroupId: number
   readonly defaultState: AnaStateValue
   #groups = new Map<number, { chgcnt: bigint }>()
   #ports = new Set<number>()
-  /** key `${portId}:${grpid}` */
-  #states = new Map<string, AnaStateValue>()
+  /** Keyed by `stateKey(portId, grpid)`: a number, not a string built on every I/O's ANA check. */
+  #states = new Map<number, AnaStateValue>()
   #changeCount = 0n
   #onChange: ((e: AnaChangeEvent) => void) | undefined
 
@@ -129,7 +134,7 @@ export class AnaModel {
   removeGroup(grpid: number): void {
     this.#requireGroup(grpid)
     this.#groups.delete(grpid)
-    for (const p of this.#ports) this.#states.delete(`${p}:${grpid}`)
+    for (const p of this.#ports) this.#states.delete(stateKey(p, grpid))
     this.#changeCount++
   }
   addPort(portId: number): void {
@@ -138,13 +143,13 @@ export class AnaModel {
   }
   removePort(portId: number): void {
     this.#ports.delete(portId)
-    for (const g of this.#groups.keys()) this.#states.delete(`${portId}:${g}`)
+    for (const g of this.#groups.keys()) this.#states.delete(stateKey(portId, g))
   }
 
   getState(portId: number, grpid: number): AnaStateValue {
     this.#checkPort(portId)
     this.#requireGroup(grpid)
-    return this.#states.get(`${portId}:${grpid}`) ?? this.defaultState
+    return this.#states.get(stateKey(portId, grpid)) ?? this.defaultState
   }
   /** Alias of {@link getState}. */
   state(portId: number, grpid: number): AnaStateValue {
@@ -162,7 +167,7 @@ export class AnaModel {
     this.#ports.add(portId)
     const from = this.getState(portId, grpid)
     if (from === state) return false
-    this.#states.set(`${portId}:${grpid}`, state)
+    this.#states.set(stateKey(portId, grpid), state)
     this.#changeCount++
     g.chgcnt++
     this.#onChange?.({ portId, grpid, from, to: state, changeCount: this.#changeCount })

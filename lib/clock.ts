@@ -1,4 +1,6 @@
 /** Injected time and randomness, so that runs replay from a seed (no Date.now()/Math.random() in library code). */
+// Imported, not the global: the global `performance` is a lazy getter, run on every access.
+import { performance } from 'node:perf_hooks'
 
 export interface TimerHandle {
   /** Keep the process from waiting on this timer (no-op for manual clocks). */

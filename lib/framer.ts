@@ -25,6 +25,8 @@
  * not bounded by the PDU limits. `resume()` delivers queued PDUs synchronously (it may pause again).
  * Re-entrant `push`/`resume` from inside `onPdu` only queue; the outer delivery loop continues.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { FES, InvalidArgumentError, NvmeTcpProtocolError } from './errors.js'
 import {
   CH_FLAGS,

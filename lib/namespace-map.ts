@@ -18,7 +18,7 @@
  * `recordChanges: 'every-change'`; `noteChanged` records an NSID with no map change (injected events).
  */
 import { InvalidArgumentError, InvalidStateError } from './errors.js'
-import { CHANGED_NS_LIST_MAX, CHANGED_NS_OVERFLOW } from './nvme/log-changed-ns.js'
+import { ChangedNamespaceLists } from './changed-ns-lists.js'
 import { uuidToBytes } from './nvme/uuid.js'
 
 export const NSID_MIN = 1
@@ -105,11 +105,6 @@ export interface NamespaceMapOptions<S> {
   uniqueIds?: boolean
 }
 
-interface ChangedLog {
-  nsids: Set<number>
-  overflow: boolean
-}
-
 function isZero(b: Uint8Array): boolean {
   return b.every((x) => x === 0)
 }
@@ -131,7 +126,7 @@ export class NamespaceMap<S> {
   #refs = new Map<NamespaceEntry<S>, number>()
   #instanceRefs = new Map<number, number>()
   #waiters: Array<{ test: () => boolean; resolve: () => void }> = []
-  #changed = new Map<number, ChangedLog>()
+  readonly #changed = new ChangedNamespaceLists()
   readonly #onChange: ((c: NamespaceChange<S>) => void) | undefined
   readonly maxAnaGroupId: number
   readonly recordChanges: ChangeRecording
@@ -191,9 +186,9 @@ export class NamespaceMap<S> {
    * absent or (unless `includeDisabled`) disabled. The entry is immutable: later changes publish new
    * versions and do not touch it.
    */
-  acquire(nsid: number, opts: { includeDisabled?: boolean } = {}): NamespaceRef<S> | undefined {
+  acquire(nsid: number, opts?: { includeDisabled?: boolean }): NamespaceRef<S> | undefined {
     const entry = this.#snapshot.get(nsid)
-    if (entry === undefined || (!entry.enabled && opts.includeDisabled !== true)) return undefined
+    if (entry === undefined || (!entry.enabled && opts?.includeDisabled !== true)) return undefined
     this.#refs.set(entry, (this.#refs.get(entry) ?? 0) + 1)
     this.#instanceRefs.set(entry.instance, (this.#instanceRefs.get(entry.instance) ?? 0) + 1)
     let released = false
@@ -202,11 +197,14 @@ export class NamespaceMap<S> {
       release: () => {
         if (released) return
         released = true
+        // A count that drops to 0 stays in its map while the entry is the published one (the next
+        // command takes it again: no delete and re-insert per command); it goes once it is not.
+        const current = this.#snapshot.get(entry.nsid) === entry
         const n = (this.#refs.get(entry) ?? 1) - 1
-        if (n === 0) this.#refs.delete(entry)
+        if (n === 0 && !current) this.#refs.delete(entry)
         else this.#refs.set(entry, n)
         const i = (this.#instanceRefs.get(entry.instance) ?? 1) - 1
-        if (i === 0) this.#instanceRefs.delete(entry.instance)
+        if (i === 0 && !current) this.#instanceRefs.delete(entry.instance)
         else this.#instanceRefs.set(entry.instance, i)
         this.#wake()
       },
@@ -239,71 +237,33 @@ export class NamespaceMap<S> {
     this.#waiters = still
   }
 
-  // ---- changed namespace lists ---------------------------------------------------------------------
+  // ---- changed namespace lists (per controller; lib/changed-ns-lists.ts) ----------------------------
 
   /** Start recording changed NSIDs for controller `ctrlId` (idempotent). */
   subscribe(ctrlId: number): void {
-    if (!Number.isInteger(ctrlId) || ctrlId < 0) throw new InvalidArgumentError('ctrlId', 'must be a non-negative integer')
-    if (!this.#changed.has(ctrlId)) this.#changed.set(ctrlId, { nsids: new Set(), overflow: false })
+    this.#changed.subscribe(ctrlId)
   }
   unsubscribe(ctrlId: number): void {
-    this.#changed.delete(ctrlId)
+    this.#changed.unsubscribe(ctrlId)
   }
   isSubscribed(ctrlId: number): boolean {
-    return this.#changed.has(ctrlId)
+    return this.#changed.isSubscribed(ctrlId)
   }
   /** Number of distinct changed NSIDs pending for a controller (1025 once overflowed). */
   pendingChanges(ctrlId: number): number {
-    const l = this.#changed.get(ctrlId)
-    if (l === undefined) return 0
-    return l.overflow ? CHANGED_NS_LIST_MAX + 1 : l.nsids.size
+    return this.#changed.pending(ctrlId)
   }
-
-  /**
-   * The Changed Namespace List for `ctrlId` — ascending NSIDs, or `[0xFFFFFFFF]` if more than 1024
-   * changed — and clear it (a Get Log Page with RAE = 0). Unknown controllers get InvalidArgumentError.
-   */
+  /** The Changed Namespace List for `ctrlId`, cleared (RAE = 0); see {@link ChangedNamespaceLists.take}. */
   takeChangedList(ctrlId: number): number[] {
-    const l = this.#changed.get(ctrlId)
-    if (l === undefined) throw new InvalidArgumentError('ctrlId', `controller ${ctrlId} is not subscribed`)
-    const out = l.overflow ? [CHANGED_NS_OVERFLOW] : [...l.nsids].sort((a, b) => a - b)
-    l.nsids.clear()
-    l.overflow = false
-    return out
+    return this.#changed.take(ctrlId)
   }
   /** The list without clearing it (RAE = 1 reads). */
   peekChangedList(ctrlId: number): number[] {
-    const l = this.#changed.get(ctrlId)
-    if (l === undefined) throw new InvalidArgumentError('ctrlId', `controller ${ctrlId} is not subscribed`)
-    return l.overflow ? [CHANGED_NS_OVERFLOW] : [...l.nsids].sort((a, b) => a - b)
+    return this.#changed.peek(ctrlId)
   }
-
-  /**
-   * Record `nsid` in the changed list of controller `ctrlId` (default: every subscribed controller)
-   * without any map change — for an announcement the map did not cause (an injected NS-attribute
-   * event). Any NSID a Changed Namespace List entry can hold is accepted, present in the map or not.
-   */
+  /** Record `nsid` as changed without a map change; see {@link ChangedNamespaceLists.note}. */
   noteChanged(nsid: number, ctrlId?: number): void {
-    if (!Number.isInteger(nsid) || nsid < NSID_MIN || nsid > CHANGED_NS_OVERFLOW) throw new InvalidArgumentError('nsid', `must be an integer in [1, 0xFFFFFFFF], got ${String(nsid)}`)
-    if (ctrlId === undefined) {
-      this.#recordChanged(nsid)
-      return
-    }
-    const l = this.#changed.get(ctrlId)
-    if (l === undefined) throw new InvalidArgumentError('ctrlId', `controller ${ctrlId} is not subscribed`)
-    NamespaceMap.#record(l, nsid)
-  }
-
-  #recordChanged(nsid: number): void {
-    for (const l of this.#changed.values()) NamespaceMap.#record(l, nsid)
-  }
-  static #record(l: ChangedLog, nsid: number): void {
-    if (l.overflow) return
-    l.nsids.add(nsid)
-    if (l.nsids.size > CHANGED_NS_LIST_MAX) {
-      l.overflow = true
-      l.nsids.clear()
-    }
+    this.#changed.note(nsid, ctrlId)
   }
 
   // ---- changes ---------------------------------------------------------------------------------------
@@ -343,10 +303,16 @@ export class NamespaceMap<S> {
     else next.set(nsid, after)
     this.#snapshot = Object.freeze(next)
     this.#generation = generation
+    // The version replaced keeps no zero count (release keeps one only for the published version);
+    // nor does its lifetime once the NSID is gone or starts a new one.
+    if (before !== undefined) {
+      if (this.#refs.get(before) === 0) this.#refs.delete(before)
+      if (after?.instance !== before.instance && this.#instanceRefs.get(before.instance) === 0) this.#instanceRefs.delete(before.instance)
+    }
     const visible = (before?.enabled ?? false) || (after?.enabled ?? false)
     const hostVisibleKind = kind === 'add' || kind === 'remove' || kind === 'enable' || kind === 'disable' || kind === 'resize'
     const nsChanged = this.recordChanges === 'every-change' || (visible && hostVisibleKind)
-    if (nsChanged) this.#recordChanged(nsid)
+    if (nsChanged) this.#changed.note(nsid)
     const change: NamespaceChange<S> = { kind, nsid, generation, before, after, nsChanged }
     this.#onChange?.(change)
     return change

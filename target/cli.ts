@@ -9,7 +9,7 @@ import { DEFAULT_SUBSYSTEM_NQN, defaultTargetConfig, type PortConfig, type Targe
 import type { ConfigWarning } from './config-nvmetcli.js'
 import { CONFIG_FORMAT_OPTIONS, readConfigSource, rebasePorts, type ConfigFormatOption } from './config-source.js'
 import { createTarget, type TargetHandle } from './index.js'
-import { addTargetFaultOptions, startTargetFaults, type TargetFaultCliOptions } from '../faults/cli.js'
+import { addTargetFaultOptions, startTargetFaults, type TargetFaultCliOptions } from '../faults/cli-target.js'
 
 const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 

@@ -28,7 +28,8 @@ import type { TargetHooks, HookSlot } from './core/hooks.js'
 import { parseUuid, type Subsystem } from './core/subsystem.js'
 import { namespaceBytes } from './core/namespace.js'
 import type { TargetAuthCounters } from './cmd/auth.js'
-import { TargetCore, type ControllerEvent, type PortInfo, type QueueEvent, type StoreWrapper, type TargetStatus } from './core/target-core.js'
+import { TargetCore, type ControllerEvent as CoreControllerEvent, type PortInfo, type QueueEvent, type StoreWrapper } from './core/target-core.js'
+import { withEventStateNames, withStateNames, type ControllerEvent, type TargetStatus } from './state-names.js'
 import { TcpTransport, type BoundPort, type ConnectionStats } from './transport/tcp.js'
 import { LoopbackTransport } from './transport/loopback.js'
 
@@ -38,7 +39,9 @@ export { exportConfig, type ExportConfigOptions, type NvmetcliDocument } from '.
 export { detectConfigFormat, fromNvmetcli, type ConfigFormat, type ConfigWarning } from './config-nvmetcli.js'
 export type { TargetHooks, Decision, HookContext, HookCommand, HookCompletion, ConnectionInfo, ReceivedPdu, OutgoingPdu, CommandKind } from './core/hooks.js'
 export type { ConnectionDecision, ReceiveDecision, SendDecision, CommandDecision, ConnectionFault, SeamName } from './seams/decisions.js'
-export type { TargetStatus, ControllerEvent, QueueEvent, StoreWrapper } from './core/target-core.js'
+export type { QueueEvent, StoreWrapper } from './core/target-core.js'
+export { CONTROLLER_STATE_NAMES, QUEUE_STATE_NAMES, hasStateName } from './state-names.js'
+export type { TargetStatus, ControllerStatus, QueueStatus, ControllerEvent, ControllerStateName, QueueStateName } from './state-names.js'
 export type { BoundPort, ConnectionStats } from './transport/tcp.js'
 export { DEFAULT_LIMITS, type LimitsConfig, type ResolvedLimits } from './limits.js'
 export type { TargetAuthCounters } from './cmd/auth.js'
@@ -167,7 +170,8 @@ class Target extends EventEmitter implements TargetHandle {
     this.transport = transport
     this.#hooks = hooks
     this.#logger = logger
-    core.on('controller', (e: ControllerEvent) => this.emit('controller', e))
+    // The status outputs' lower-case state names are added here, at the edge (docs/design.md "State names").
+    core.on('controller', (e: CoreControllerEvent) => this.emit('controller', withEventStateNames(e)))
     core.on('queue', (e: QueueEvent) => this.emit('queue', e))
   }
 
@@ -194,7 +198,7 @@ class Target extends EventEmitter implements TargetHandle {
   }
 
   status(): TargetStatus {
-    return this.core.status()
+    return withStateNames(this.core.status())
   }
   requestReauthentication(filter: ControllerFilter = {}): number {
     let n = 0

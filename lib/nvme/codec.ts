@@ -3,6 +3,8 @@
  * {@link DecodeError}, fixed-width ASCII fields, 128-bit counters and argument range checks.
  * All NVMe structures are little-endian (NVMe Base 2.0 section 1.5).
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { DecodeError, InvalidArgumentError } from '../errors.js'
 
 /** Throw a DecodeError unless `buf` holds at least `size` bytes from `offset`. */

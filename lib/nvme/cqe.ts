@@ -4,6 +4,8 @@
  * `status` is the 15-bit Linux form (`CQE STATUS >> 1`, see lib/status.ts). The phase tag (bit 0 of
  * the 16-bit field at offset 14) has no meaning on fabrics: it is dropped on decode and sent as 0.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { checkUint, need, asBuffer, U16, U32 } from './codec.js'
 import { cqeFieldToStatus, statusToCqeField } from '../status.js'
 

@@ -4,6 +4,8 @@
  * For Fabrics commands (opc 0x7F) byte 4 is FCTYPE, i.e. the low byte of {@link Sqe.nsid}: use
  * {@link sqeFctype}.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { checkU64, checkUint, need, asBuffer, writeU64, U8, U16, U32 } from './codec.js'
 import { decodeSgl, encodeSgl, sglTransportDataBlock, type SglDescriptor } from './sgl.js'
 

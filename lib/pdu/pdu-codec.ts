@@ -2,7 +2,9 @@
  * Internal helpers shared by the PDU codecs (not part of the public API; lib/pdu/index.ts does not
  * re-export this module): argument checks, building header+data parts, and whole-PDU validation.
  */
-import { crc32c } from '../crc32c.js'
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
+import { crc32c, crc32cRange } from '../crc32c.js'
 import { FES, InvalidArgumentError, NvmeTcpProtocolError } from '../errors.js'
 import {
   CH_FLAGS,
@@ -86,7 +88,7 @@ export function buildParts(
   writeCommonHeader(header, type, f, hlen, pdo, plen)
   fillHeader(header)
   // HDGST covers exactly the HLEN header bytes as sent, FLAGS included (spec 1.8).
-  if (hdgst) header.writeUInt32LE(crc32c(header.subarray(0, hlen)), hlen)
+  if (hdgst) header.writeUInt32LE(crc32cRange(header, 0, hlen), hlen)
   if (!hasData) return [header]
   const d = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length)
   if (!ddgst) return [header, d]
@@ -147,7 +149,7 @@ export function checkPdu(raw: Buffer, expectedType: PduTypeValue, opts: PduDecod
   if (raw.length < hlen + hdgstLen) fail(CH_PLEN, `PLEN ${ch.plen} too short for the header digest`, raw)
   if (hdgst) {
     const got = raw.readUInt32LE(hlen)
-    const want = crc32c(raw.subarray(0, hlen))
+    const want = crc32cRange(raw, 0, hlen)
     if (got !== want) {
       fail(0, `header digest mismatch: got 0x${got.toString(16).padStart(8, '0')}, computed 0x${want.toString(16).padStart(8, '0')}`, raw, FES.HEADER_DIGEST_ERROR)
     }

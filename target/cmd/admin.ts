@@ -277,10 +277,10 @@ function logPage(req: Request, core: TargetCore, ctrl: Controller, subsys: Subsy
       return encodeSmartLog({
         availableSpare: 100,
         availableSpareThreshold: 10,
-        dataUnitsRead: units(ctrl.smart.bytesRead),
-        dataUnitsWritten: units(ctrl.smart.bytesWritten),
-        hostReadCommands: ctrl.smart.hostReadCommands,
-        hostWriteCommands: ctrl.smart.hostWriteCommands,
+        dataUnitsRead: units(BigInt(ctrl.smart.bytesRead)),
+        dataUnitsWritten: units(BigInt(ctrl.smart.bytesWritten)),
+        hostReadCommands: BigInt(ctrl.smart.hostReadCommands),
+        hostWriteCommands: BigInt(ctrl.smart.hostWriteCommands),
         powerOnHours: BigInt(Math.floor((core.clock.now() - ctrl.createdAt) / 3_600_000)),
         numErrorLogEntries: ctrl.errorLog.errorCount,
       })

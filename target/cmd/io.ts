@@ -86,10 +86,10 @@ function count(req: Request, bytes: number, write: boolean): void {
   if (c === undefined) return
   if (write) {
     c.smart.hostWriteCommands++
-    c.smart.bytesWritten += BigInt(bytes)
+    c.smart.bytesWritten += bytes
   } else {
     c.smart.hostReadCommands++
-    c.smart.bytesRead += BigInt(bytes)
+    c.smart.bytesRead += bytes
   }
 }
 

@@ -106,7 +106,11 @@ export class Controller {
   /** Feature data buffers (Timestamp, Host Behavior, APST). */
   readonly featureData = new Map<number, Buffer>()
   /** SMART counters. */
-  readonly smart = { dataUnitsRead: 0n, dataUnitsWritten: 0n, hostReadCommands: 0n, hostWriteCommands: 0n, bytesRead: 0n, bytesWritten: 0n }
+  /**
+   * SMART counters, counted per I/O command: numbers, not bigints (no BigInt allocated per command),
+   * exact up to 2^53 (8 PiB moved; years at this target's rates). The log page widens them.
+   */
+  readonly smart = { hostReadCommands: 0, hostWriteCommands: 0, bytesRead: 0, bytesWritten: 0 }
   readonly #aers: Request[] = []
   readonly #aenQueue: number[] = []
   /** Log page ids whose event was reported and not yet cleared by a log read with RAE=0. */

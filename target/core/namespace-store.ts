@@ -3,6 +3,8 @@
  * the disk (fdatasync). Offsets and lengths are bytes; callers (the I/O commands) have already checked
  * them against the namespace size.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import { open, type FileHandle } from 'node:fs/promises'
 import { InvalidArgumentError } from '../../lib/errors.js'
 

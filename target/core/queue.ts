@@ -13,6 +13,8 @@
  * The seams dispatch through target/seams: with no hooks installed nothing here awaits unless the
  * command itself is asynchronous.
  */
+// The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer'
 import type { Logger } from 'pino'
 import type { Sqe } from '../../lib/nvme/sqe.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
@@ -115,7 +117,7 @@ export class Queue {
   submit(sqe: Sqe, inCapsule: Buffer | undefined): void {
     if (!this.sm.is('LIVE')) return
     // Retain in-capsule data: the framer's buffer is reused after this call (views contract).
-    const req = new Request(this, sqe, inCapsule !== undefined && inCapsule.length > 0 ? Buffer.from(inCapsule) : undefined, this.env.clock.now())
+    const req = new Request(this, sqe, inCapsule !== undefined && inCapsule.length > 0 ? Buffer.from(inCapsule) : undefined)
     if (this.inflight.has(req.cid)) {
       // NVMe Base 2.0 section 4.6.1.2.1: CID must be unique among outstanding commands of the SQ.
       this.#refuse(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
@@ -144,7 +146,7 @@ export class Queue {
    */
   reject(sqe: Sqe, status: number, errorLocation: number): void {
     if (!this.sm.is('LIVE')) return
-    const req = new Request(this, sqe, undefined, this.env.clock.now())
+    const req = new Request(this, sqe, undefined)
     req.errorLocation = errorLocation
     if (this.inflight.has(req.cid)) {
       this.#refuse(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)

@@ -81,10 +81,9 @@ export class Request extends StateMachine<RequestState> {
   #abortWhenExecuted = false
   /** Bytes the transport reserved for this command's buffers (given back when its response is out). */
   reservedBytes = 0
-  readonly startedAt: number
   #hookCmd: HookCommand | undefined
 
-  constructor(queue: Queue, sqe: Sqe, inCapsule: Buffer | undefined, now: number) {
+  constructor(queue: Queue, sqe: Sqe, inCapsule: Buffer | undefined) {
     super(REQUEST_MACHINE)
     this.queue = queue
     this.sqe = sqe
@@ -101,7 +100,6 @@ export class Request extends StateMachine<RequestState> {
     this.ns = undefined
     this.slba = undefined
     this.nlb = undefined
-    this.startedAt = now
   }
 
   /** The parsed command as fault hooks see it. */

@@ -126,7 +126,8 @@ export class TargetCore extends EventEmitter {
   }
   /** Max bytes of one data transfer: 2^MDTS x 4 KiB (CAP.MPSMIN = 0). */
   get maxTransferBytes(): number {
-    return 2 ** this.config.mdts * 4096
+    // A shift, not `2 **` (Math.pow on every Read/Write parse); MDTS <= MAX_MDTS (12) keeps it in 32 bits.
+    return 4096 << this.config.mdts
   }
 
   // ---- set-up ---------------------------------------------------------------------------------

@@ -182,11 +182,12 @@ export class TcpConnection implements QueueTransport, TimedConnection {
 
   #beginReading(): void {
     if (this.#sm.is('CLOSED')) return
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    this.#socket.on('data', (chunk: Buffer) => this.#writer.batch(this.#onData, chunk))
     this.#socket.resume()
   }
 
-  #onData(chunk: Buffer): void {
+  /** One socket read, handled as one write batch: its responses leave together when it returns. */
+  readonly #onData = (chunk: Buffer): void => {
     if (this.#sm.is('CLOSING', 'CLOSED')) return
     this.#lastRx = this.#t.clock.now()
     try {

@@ -2,10 +2,13 @@
  * The only place the TCP transport writes PDUs. `send(pdu)` encodes (header + HDGST + PAD, the
  * caller's data buffer uncopied, DDGST: wire spec 1.3), passes the PDU through the onPduSend seam
  * and the send-side shaper its decision picks (tcp-send-shaping.ts), and writes the parts as
- * separate buffers inside one cork/uncork. The socket is corked at the first PDU written in an
- * event-loop turn and uncorked once, on `setImmediate`, so every PDU of that turn (C2HData +
- * CapsuleResp of each command completed by all the reads and store callbacks of one poll phase)
- * leaves in one `writev` (docs/performance.md: one socket write per turn, not per PDU).
+ * separate buffers inside one cork/uncork. The socket is corked at the first PDU written and
+ * uncorked once: at the end of the socket read that produced it when it was written synchronously
+ * inside one (`batch`: every response a chunk of capsules completed at once leaves in one `writev`,
+ * without waiting for the check phase, which at QD1 is the whole round trip's latency), otherwise
+ * on `setImmediate`, so the PDUs completed by the store callbacks and hook decisions of one poll
+ * phase still leave together (docs/performance.md: one socket write per turn, not per PDU) — or,
+ * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3).
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -16,9 +19,18 @@ import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { Clock } from '../../lib/clock.js'
 import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
+import type { PduEncodeOptions } from '../../lib/pdu/common.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
 import { tracePdu } from './tcp-trace.js'
+
+const NO_DIGESTS: PduEncodeOptions = Object.freeze({})
+
+/**
+ * Corked bytes at which the writer sends without waiting for the end of the turn: 16 KiB (Node 20's
+ * socket high-water mark; Node 22 raised that default to 64 KiB, which measured as bad as no limit).
+ */
+export const SEND_BATCH = 16 * 1024
 
 /** Unsent bytes on a socket at which the connection stops reading (a host not reading what we send). */
 export const SEND_BACKLOG = 256 * 1024
@@ -39,13 +51,32 @@ export interface TcpWriterOptions {
 
 export class TcpWriter implements WireOps {
   readonly #o: TcpWriterOptions
-  #hdgst = false
-  #ddgst = false
-  #hpda = 0
-  /** The pending end-of-turn uncork while the socket is corked by this writer. */
-  #corked: NodeJS.Immediate | undefined
+  /** Encode options after ICReq (digests, HPDA): one object per connection, not one per PDU. */
+  #encodeOpts: PduEncodeOptions = NO_DIGESTS
+  /** The socket is corked by this writer (one cork, undone by `#uncork`). */
+  #corked = false
+  /** The pending end-of-turn uncork, for PDUs written outside a receive batch. */
+  #flushAt: NodeJS.Immediate | undefined
+  /** Inside `batch`: the batch's end uncorks. */
+  #batching = false
+  /**
+   * A batch ended with hooks installed: PDUs its commands' hook decisions write (on the microtasks
+   * that follow the read) are flushed once those microtasks are done, by a `process.nextTick`
+   * queued from a microtask (Node runs it after the microtask queue drains), not in the check phase.
+   */
+  #afterDecisions = false
+  readonly #queueDecisionsFlush = (): void => {
+    process.nextTick(this.#decisionsFlush)
+  }
+  readonly #decisionsFlush = (): void => {
+    this.#afterDecisions = false
+    if (this.#corked) this.#uncork()
+  }
   readonly #uncork = (): void => {
-    this.#corked = undefined
+    if (this.#flushAt !== undefined) clearImmediate(this.#flushAt)
+    this.#flushAt = undefined
+    if (!this.#corked) return
+    this.#corked = false
     this.#o.socket.uncork()
   }
   #needDrain = false
@@ -63,6 +94,25 @@ export class TcpWriter implements WireOps {
     })
   }
 
+  /**
+   * Runs `fn` (the handling of one socket read) as one batch: what it writes synchronously leaves in
+   * one `writev` when it returns, together with anything the turn corked before it.
+   */
+  batch<A>(fn: (arg: A) => void, arg: A): void {
+    if (this.#batching) return fn(arg)
+    this.#batching = true
+    try {
+      fn(arg)
+    } finally {
+      this.#batching = false
+      if (this.#corked) this.#uncork()
+      if (this.#o.hooks.hooks !== undefined && !this.#afterDecisions) {
+        this.#afterDecisions = true
+        queueMicrotask(this.#queueDecisionsFlush)
+      }
+    }
+  }
+
   /** Writes wait for the socket's 'drain'. */
   get needDrain(): boolean {
     return this.#needDrain
@@ -70,9 +120,7 @@ export class TcpWriter implements WireOps {
 
   /** After ICReq/ICResp: the digests the host asked for and its PDU data alignment (HPDA). */
   setDigests(o: { hdgst: boolean; ddgst: boolean; hpda: number }): void {
-    this.#hdgst = o.hdgst
-    this.#ddgst = o.ddgst
-    this.#hpda = o.hpda
+    this.#encodeOpts = { hdgst: o.hdgst, ddgst: o.ddgst, pda: o.hpda }
   }
 
   /**
@@ -83,7 +131,7 @@ export class TcpWriter implements WireOps {
   send(pdu: Pdu, written?: () => void): boolean {
     // ICResp and TermReq carry no digests (wire spec 1.3: digests start after the ICResp).
     const bare = pdu.type === PduType.IC_RESP || pdu.type === PduType.C2H_TERM_REQ
-    const parts = encodePduParts(pdu, bare ? {} : { hdgst: this.#hdgst, ddgst: this.#ddgst, pda: this.#hpda })
+    const parts = encodePduParts(pdu, bare ? NO_DIGESTS : this.#encodeOpts)
     if (this.#o.tracePdu) tracePdu(this.#o.logger(), 'tx', pdu, parts.reduce((n, p) => n + p.length, 0))
     if (this.#chainDepth === 0 && !SEAMS.send.installed(this.#o.hooks)) {
       this.#write(parts, written)
@@ -150,10 +198,7 @@ export class TcpWriter implements WireOps {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) return
     // What this turn corked goes out first, and these bytes in writes of their own (segment shaper).
-    if (this.#corked !== undefined) {
-      clearImmediate(this.#corked)
-      this.#uncork()
-    }
+    if (this.#corked) this.#uncork()
     const held = this.#takeHeld([])
     if (held.length > 0) {
       // Keep wire order: what was held goes out, as one corked write, before these bytes.
@@ -185,12 +230,18 @@ export class TcpWriter implements WireOps {
       return
     }
     parts = this.#takeHeld(parts)
-    if (this.#corked === undefined) {
+    if (!this.#corked) {
       s.cork()
-      this.#corked = setImmediate(this.#uncork)
+      this.#corked = true
     }
+    if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
     const last = parts.length - 1
     for (let i = 0; i <= last; i++) this.#push(parts[i]!, i === last ? written : undefined)
+    // Past SEND_BATCH the batch goes to the kernel now, not at the end of the turn: the host starts on
+    // these responses while the turn's other commands execute. Waiting for the whole turn made QD32
+    // with digests ping-pong one 32-command batch (docs/performance.md, round 3: digest cost).
+    // Inside a read's batch too: the next PDU corks again and the batch's end sends the rest.
+    if (this.#corked && s.writableLength >= SEND_BATCH) this.#uncork()
     // A host that does not read what we send gets nothing more read from it until 'drain'.
     if (this.#needDrain) this.#o.onDrainNeeded(true)
   }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { attachFaults } from '../../faults/attach.js'
 import { createTarget } from '../../target/index.js'
 import { cliArgs } from '../helpers/cli-process.js'
+import { RawHost } from '../helpers/raw-host.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:cli-behaviour'
 /** The keys nvme-cli's json_discovery_log() writes for a TCP entry (src/nvme-print-json.c). */
@@ -146,6 +147,14 @@ t.test('ctl: -o json and normal; a change prints a short confirmation', async (t
   const statusJson = JSON.parse((await ctl('status', '-o', 'json')).out) as { target: { discovery: { genctr: unknown } }; faults: unknown }
   t.type(statusJson.target.discovery.genctr, 'number', 'a 64-bit counter prints as a number')
   t.match(statusJson.faults, [{ id: 'slow', seen: 0, fired: 0 }])
+
+  // A controller's state: the deprecated upper-case value, then the lower-case name (docs/design.md "State names").
+  const host = await RawHost.connect({ port: target.ports[0]!.port })
+  t.teardown(() => host.destroy())
+  const cntlid = await host.connectAdmin({ subnqn: SUBNQN })
+  t.match((await ctl('status')).out, new RegExp(`^controller ${cntlid} {2}READY \\(ready\\) {2}port 1 `, 'm'), 'text: state (stateName)')
+  const withCtrl = JSON.parse((await ctl('status', '-o', 'json')).out) as { target: { controllers: unknown } }
+  t.match(withCtrl.target.controllers, [{ cntlid, state: 'READY', stateName: 'ready', queues: [{ qid: 0, state: 'LIVE', stateName: 'live' }] }], 'JSON: state and stateName')
 
   const bad = await ctl('fault', 'clear', '--id', 'nope', '--output-format', 'yaml')
   t.equal(bad.code, 2)

@@ -218,6 +218,7 @@ t.test('controller-fatal: CSTS.CFS set on the matching command’s controller, w
   const ev = f.faults.engine.trace.events
   t.match(ev.find((e) => e.action === 'controller-fatal'), { kind: 'state', cntlid })
   t.ok(ev.some((e) => e.action === 'controller-state' && e.cntlid === cntlid && /-> FATAL/.test(e.detail ?? '')), 'the controller went FATAL (CSTS.CFS)')
+  t.ok(ev.some((e) => e.action === 'controller-state' && e.cntlid === cntlid && /-> FATAL \(ready -> fatal\)/.test(e.detail ?? '')), 'the trace gives the lower-case state names too')
 })
 
 t.test('force-reconnect: the controller is deleted and its connections close', async (t) => {

@@ -132,6 +132,9 @@ t.test('HTTP API: resources, verbs shared with the protobuf socket', async (t) =
   t.teardown(() => host.destroy())
   const cntlid = await host.connectAdmin({ subnqn: SUBNQN })
   t.match((await call(base, 'GET', '/v1/controllers')).json, [{ cntlid }])
+  // Both spellings of a state for one release: `state` unchanged (deprecated), `stateName` lower case.
+  const enabled = await call(base, 'GET', '/v1/status?section=controllers')
+  t.match(enabled.json, [{ cntlid, state: 'READY', stateName: 'ready', queues: [{ qid: 0, state: 'LIVE', stateName: 'live' }] }], 'status API: state and stateName')
   t.equal((await call(base, 'POST', '/v1/aens', { event: 'ns-changed', nsids: [1] })).status, 200)
   t.match((await call(base, 'POST', '/v1/referrals', { address: '127.0.0.2', trsvcid: 4420 })).json, [{ address: '127.0.0.2', port: 4420 }])
   t.same((await call(base, 'DELETE', '/v1/referrals?address=127.0.0.2&trsvcid=4420')).json, { removed: 1 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { crc32c, crc32cImplementation, crc32cNative, crc32cPure } from '../../lib/crc32c.js'
+import { CRC32C_NATIVE_MIN, crc32c, crc32cImplementation, crc32cNative, crc32cPure, crc32cRange } from '../../lib/crc32c.js'
 import { hex } from './pdu/fixtures.js'
 
 const impls = [
@@ -92,4 +92,29 @@ t.test('native and pure agree on random data, whole and split with seeds', async
     { numRuns: 300 },
   )
   t.pass('300 random cases agree')
+})
+
+t.test('crc32c switches between pure and native at CRC32C_NATIVE_MIN with the same results', async (t) => {
+  const big = Buffer.from(Array.from({ length: 4 * CRC32C_NATIVE_MIN }, (_, i) => (i * 131 + 7) & 0xff))
+  for (let len = CRC32C_NATIVE_MIN - 9; len <= CRC32C_NATIVE_MIN + 9; len++) {
+    const d = big.subarray(3, 3 + len)
+    t.equal(crc32c(d), crc32cPure(d), `length ${len}`)
+    t.equal(crc32c(d, 0x1234abcd), crc32cNative(d, 0x1234abcd), `length ${len}, seeded`)
+  }
+})
+
+t.test('crc32cRange equals the digest of the same bytes as a view, short and long, seeded', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), (arr, a, b, seed) => {
+      const data = Buffer.from(arr)
+      const start = data.length === 0 ? 0 : a % (data.length + 1)
+      const end = start + (b % (data.length - start + 1))
+      const view = data.subarray(start, end)
+      return crc32cRange(data, start, end) === crc32cPure(view) && crc32cRange(data, start, end, seed) === crc32cNative(view, seed)
+    }),
+    { numRuns: 300 },
+  )
+  // The header digest of the spec 11 C2HData example, taken from inside a larger PDU buffer.
+  const pdu = Buffer.concat([hex('07 07 18 1c 20 10 00 00 03 10 00 00 00 00 00 00 00 10 00 00 00 00 00 00'), Buffer.alloc(8, 0xee)])
+  t.equal(crc32cRange(pdu, 0, 24), 0xf88fdb3b)
 })

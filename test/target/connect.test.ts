@@ -16,6 +16,8 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   const port = portOf(target)
   const events: string[] = []
   target.on('controller', (e) => events.push(`${e.type}:${e.state}`))
+  const eventNames: string[] = []
+  target.on('controller', (e) => eventNames.push(`${e.type}:${e.fromName ?? '-'}:${e.stateName}`))
   const admin = await RawHost.connect({ port })
   t.teardown(() => admin.destroy())
   const c = await admin.connectCmd({ qid: 0, subnqn: SUBNQN, kato: 5000 })
@@ -76,7 +78,9 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   t.ok(ctrl, 'controller in status')
   t.equal(ctrl?.hostnqn, HOSTNQN)
   t.equal(ctrl?.kato, 5000)
-  t.equal(ctrl?.state, 'READY')
+  t.equal(ctrl?.state, 'READY', 'state: the upper-case value, unchanged for one release (deprecated)')
+  t.equal(ctrl?.stateName, 'ready', 'stateName: the lower-case name beside it (docs/design.md "State names")')
+  t.same(ctrl?.queues.map((q) => [q.state, q.stateName]), [['LIVE', 'live'], ['LIVE', 'live']], 'queues carry both spellings too')
   t.same(ctrl?.queues.map((q) => q.qid).sort(), [0, 1], 'admin + I/O queue')
   t.equal(ctrl?.queues.find((q) => q.qid === 1)?.depth, 128)
 
@@ -91,6 +95,7 @@ t.test('admin Connect, properties, enable, I/O Connect', async (t) => {
   t.equal(csts & 0xcn, 0x8n, 'CSTS.SHST = shutdown complete')
   t.equal(csts & 1n, 0n, 'RDY cleared')
   t.ok(events.includes('created:DISABLED') && events.includes('state:READY') && events.includes('state:SHUTDOWN'), `controller events ${events.join(',')}`)
+  t.ok(eventNames.includes('created:-:disabled') && eventNames.includes('state:disabled:ready') && eventNames.includes('state:shutting-down:shutdown'), `controller events carry stateName and fromName: ${eventNames.join(',')}`)
 })
 
 t.test('Connect rejections', async (t) => {
