@@ -347,21 +347,34 @@ export class HostController implements PathBackend {
   // ------------------------------------------------------------------------------------------
   // I/O (PathBackend)
 
-  async executeIo(nsid: number, io: HostIo): Promise<IoResult> {
-    if (this.state !== 'live' || this.#io.length === 0) return { status: NvmeStatus.HOST_PATH_ERROR }
-    const q = this.#io[this.#ioNext++ % this.#io.length] as QueuePair
-    const cmd = ioCommand(nsid, io, this.options.ioTimeoutMs)
-    this.#active++
-    try {
-      const c = await q.submit(cmd)
-      return c.cqe.status === 0 && c.data !== undefined ? { status: 0, data: c.data } : { status: c.cqe.status, cid: c.cqe.cid, qid: q.qid }
-    } catch {
-      // The queue went down under the command: a host-detected path error, so multipath fails it
-      // over (wire reference 8.2: 0x370 on send failure, 0x371 when cancelled by teardown).
-      return { status: this.state === 'live' ? NvmeStatus.HOST_PATH_ERROR : NvmeStatus.HOST_ABORTED_CMD }
-    } finally {
-      this.#active--
+  executeIo(nsid: number, io: HostIo): Promise<IoResult> {
+    return new Promise<IoResult>((resolve) => this.sendIo(nsid, io, resolve))
+  }
+
+  /**
+   * {@link executeIo} without a promise per I/O (docs/performance.md, round 3): a success is
+   * reported synchronously from the queue's receive path; anything else (an NVMe error status, a
+   * lost queue, no live queue) in a microtask, as the promise form did, so recovery and failover
+   * run after the receive path and after the teardown that failed the command.
+   */
+  sendIo(nsid: number, io: HostIo, done: (r: IoResult) => void): void {
+    if (this.state !== 'live' || this.#io.length === 0) {
+      queueMicrotask(() => done({ status: NvmeStatus.HOST_PATH_ERROR }))
+      return
     }
+    const q = this.#io[this.#ioNext++ % this.#io.length] as QueuePair
+    this.#active++
+    q.send(ioCommand(nsid, io, this.options.ioTimeoutMs), (c) => {
+      this.#active--
+      if (c instanceof Error) {
+        // The queue went down under the command: a host-detected path error, so multipath fails it
+        // over (wire reference 8.2: 0x370 on send failure, 0x371 when cancelled by teardown).
+        queueMicrotask(() => done({ status: this.state === 'live' ? NvmeStatus.HOST_PATH_ERROR : NvmeStatus.HOST_ABORTED_CMD }))
+      } else if (c.cqe.status !== 0) {
+        const r: IoResult = { status: c.cqe.status, cid: c.cqe.cid, qid: q.qid }
+        queueMicrotask(() => done(r))
+      } else done(c.data !== undefined ? { status: 0, data: c.data } : { status: 0, cid: c.cqe.cid, qid: q.qid })
+    })
   }
 
   // ------------------------------------------------------------------------------------------

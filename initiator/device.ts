@@ -81,6 +81,7 @@ export class NvmeDevice {
         failovers: 0,
         history: [],
         issuedAt: 0,
+        issuedOn: undefined,
         settled: false,
         resolve,
         reject,

@@ -47,6 +47,12 @@ export interface HostIo {
   readonly history: string[]
   /** Request-level issue time on the current path (ms, clock time). */
   issuedAt: number
+  /**
+   * Id of the path whose QoS chain has this I/O's request in flight (issued, not yet done); the
+   * chain's double-done check. A field, not a per-chain Set: a Set emptied and refilled per I/O at
+   * QD1 cost about 0.5 µs per delete (docs/performance.md, round 3).
+   */
+  issuedOn?: string | undefined
   settled: boolean
   resolve(buf: Buffer): void
   reject(err: Error): void

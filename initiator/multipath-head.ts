@@ -16,7 +16,7 @@ import { isAnaError, statusCrd, statusName } from '../lib/status.js'
 import { controllerMayComeBack } from './controller-state.js'
 import { CHANNELS, publish, type FailoverEvent } from './events.js'
 import { emptyQosFlags, hasQosFlags, type HostIo, type IoDevice } from './host-io.js'
-import type { NsPath } from './ns-path.js'
+import type { IoResult, NsPath } from './ns-path.js'
 import { selectPath, type IoPolicy } from './path-selector.js'
 import type { QosInvariantChecker } from './qos/invariant-checker.js'
 
@@ -78,7 +78,8 @@ export class MultipathHead implements IoDevice {
   readonly #clock: Clock
   readonly #paths: NsPath[] = []
   readonly #requeue: HostIo[] = []
-  readonly #inflight = new Set<HostIo>()
+  /** I/Os submitted and not yet settled (a count: only its size was ever read). */
+  #inflight = 0
   readonly #clearQosFlagsOnFailover: boolean
   #current: string | undefined
   #requeueTimer: NodeJS.Immediate | undefined
@@ -110,7 +111,7 @@ export class MultipathHead implements IoDevice {
   }
   /** I/Os submitted and not yet settled. */
   get pending(): number {
-    return this.#inflight.size
+    return this.#inflight
   }
   get currentPathId(): string | undefined {
     return this.#current
@@ -175,7 +176,7 @@ export class MultipathHead implements IoDevice {
 
   submit(io: HostIo): void {
     this.counters.submitted++
-    this.#inflight.add(io)
+    this.#inflight++
     io.device = this
     if (this.#removed) {
       this.#fail(io, new ConnectionError(`device ${this.id} removed`))
@@ -248,13 +249,19 @@ export class MultipathHead implements IoDevice {
       return
     }
     path.qos.track(io)
-    void this.#sendRequest(path, io)
+    this.#sendRequest(path, io)
   }
 
-  async #sendRequest(path: NsPath, io: HostIo): Promise<void> {
+  #sendRequest(path: NsPath, io: HostIo): void {
     path.qos.issue(io)
     path.counters.issued++
-    const res = await path.backend.executeIo(path.nsid, io)
+    const b = path.backend
+    // The callback form when the backend has it (HostController): no promise, no microtask per I/O.
+    if (b.sendIo !== undefined) b.sendIo(path.nsid, io, (res) => this.#onResult(path, io, res))
+    else void b.executeIo(path.nsid, io).then((res) => this.#onResult(path, io, res))
+  }
+
+  #onResult(path: NsPath, io: HostIo, res: IoResult): void {
     path.qos.done(io, res.status)
     if (res.status === 0) {
       path.counters.completed++
@@ -283,7 +290,7 @@ export class MultipathHead implements IoDevice {
         this.#clock.setTimeout(() => {
           // A retry goes back to the same path (request-level requeue keeps its QoS charge); a path
           // that went away meanwhile fails the I/O over instead.
-          if (path.usable) void this.#sendRequest(path, io)
+          if (path.usable) this.#sendRequest(path, io)
           else this.failover(io, path, res.status)
         }, delay)
         return
@@ -296,7 +303,7 @@ export class MultipathHead implements IoDevice {
         path.counters.retries++
         this.counters.retries++
         reauth.call(path.backend).then(
-          () => (path.usable ? void this.#sendRequest(path, io) : this.failover(io, path, res.status)),
+          () => (path.usable ? this.#sendRequest(path, io) : this.failover(io, path, res.status)),
           () => this.failover(io, path, res.status),
         )
         return
@@ -359,7 +366,7 @@ export class MultipathHead implements IoDevice {
     if (io.settled) return
     this.#finishQos(io)
     io.settled = true
-    this.#inflight.delete(io)
+    this.#inflight--
     this.counters.completed++
     io.resolve(data)
   }
@@ -368,7 +375,7 @@ export class MultipathHead implements IoDevice {
     if (io.settled) return
     this.#finishQos(io)
     io.settled = true
-    this.#inflight.delete(io)
+    this.#inflight--
     this.counters.failed++
     io.reject(err)
   }
@@ -380,7 +387,7 @@ export class MultipathHead implements IoDevice {
       policy: this.policy,
       currentPath: this.#current,
       requeue: this.#requeue.length,
-      pending: this.#inflight.size,
+      pending: this.#inflight,
       ...this.counters,
       paths: this.#paths.map((p) => p.stats()),
     }

@@ -36,6 +36,11 @@ export interface PathBackend {
    * torn-down queue as a host path status (0x370 Host Pathing Error, 0x371 Aborted By Host).
    */
   executeIo(nsid: number, io: HostIo): Promise<IoResult>
+  /**
+   * Optional: {@link executeIo} with a callback instead of a promise (no promise and no microtask per
+   * I/O on the success path). `done` is called once, never from inside the call itself.
+   */
+  sendIo?(nsid: number, io: HostIo, done: (r: IoResult) => void): void
   /** Retry delay (ms) for CRD 1..3 (CRDT × 100 ms). */
   crdDelayMs(crd: number): number
   /** Schedule an ANA log re-read (after an ANA error). */

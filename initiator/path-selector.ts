@@ -42,6 +42,15 @@ function bestClass<P extends SelectablePath>(paths: readonly P[]): P[] {
 }
 
 export function selectPath<P extends SelectablePath>(policy: IoPolicy, paths: readonly P[], currentId: string | undefined): P | undefined {
+  if (policy === 'numa' && currentId !== undefined) {
+    // The common case per I/O: the cached current path is still optimized, so it is in the best
+    // class and numa keeps it; found without building the candidate lists.
+    for (const p of paths) if (p.id === currentId) return isOptimized(p) ? p : selectFrom(policy, paths, currentId)
+  }
+  return selectFrom(policy, paths, currentId)
+}
+
+function selectFrom<P extends SelectablePath>(policy: IoPolicy, paths: readonly P[], currentId: string | undefined): P | undefined {
   const candidates = bestClass(paths)
   if (candidates.length === 0) return undefined
   switch (policy) {

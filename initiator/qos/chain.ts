@@ -43,11 +43,15 @@ export class QosChain implements QuiescentView {
   readonly policies: readonly QosPolicy[]
   readonly #clock: Clock
   readonly #checker: QosInvariantChecker | undefined
-  readonly #issued = new Set<number>()
+  /** Requests issued on this path and not yet done (each such I/O has `issuedOn` = this path). */
+  #inflightRequests = 0
+  /** The policies with a `done` hook: without any, a completion needs no clock read and no info object. */
+  readonly #donePolicies: readonly QosPolicy[]
   #chargedIos = 0
   constructor(options: { pathId: string; policies: readonly QosPolicy[]; clock: Clock; checker?: QosInvariantChecker | undefined }) {
     this.pathId = options.pathId
     this.policies = options.policies
+    this.#donePolicies = options.policies.filter((p) => p.done !== undefined)
     this.#clock = options.clock
     this.#checker = options.checker
   }
@@ -55,7 +59,7 @@ export class QosChain implements QuiescentView {
     return this.#chargedIos
   }
   get inflightRequests(): number {
-    return this.#issued.size
+    return this.#inflightRequests
   }
   get policyInflight(): number {
     let n = 0
@@ -127,16 +131,20 @@ export class QosChain implements QuiescentView {
   }
   issue(io: HostIo): void {
     io.issuedAt = this.#clock.now()
-    this.#issued.add(io.id)
+    io.issuedOn = this.pathId
+    this.#inflightRequests++
     for (const p of this.policies) p.issue?.(io)
   }
   done(io: HostIo, status: number): void {
-    if (!this.#issued.delete(io.id)) {
+    if (io.issuedOn !== this.pathId) {
       this.#checker?.report({ kind: 'double-done', ioId: io.id, pathId: this.pathId, message: `request of I/O ${io.id} completed twice on ${this.pathId}` })
       return
     }
+    io.issuedOn = undefined
+    this.#inflightRequests--
+    if (this.#donePolicies.length === 0) return
     const info: QosDoneInfo = { latencyMs: this.#clock.now() - io.issuedAt, status }
-    for (const p of this.policies) p.done?.(io, info)
+    for (const p of this.#donePolicies) p.done!(io, info)
   }
   /**
    * Complete the I/O's charge on this path. A charge made by another path is refused and reported
@@ -160,7 +168,7 @@ export class QosChain implements QuiescentView {
     for (const p of this.policies) p.cancel?.(reason)
   }
   stats(): Record<string, unknown> {
-    const out: Record<string, unknown> = { chargedIos: this.#chargedIos, inflightRequests: this.#issued.size }
+    const out: Record<string, unknown> = { chargedIos: this.#chargedIos, inflightRequests: this.#inflightRequests }
     for (const p of this.policies) if (p.stats !== undefined) out[p.name] = p.stats()
     return out
   }

@@ -43,6 +43,26 @@ export class PduWriter {
     else this.#writeNow(parts)
   }
 
+  /**
+   * {@link write} for a PDU that nothing else will join in this turn (a queue with one command
+   * outstanding, e.g. QD1): it goes out now, in one `write`/`writev`, instead of on the end-of-turn
+   * uncork, which cost a `setImmediate` and an extra non-blocking poll per I/O (docs/performance.md,
+   * round 3). While the turn already has a batch corked, or the socket needs 'drain', it joins those.
+   */
+  writeAlone(parts: Buffer[]): void {
+    if (this.#stopped) return
+    if (this.#needDrain) this.#queued.push(parts)
+    else if (this.#corked !== undefined) this.#writeNow(parts)
+    else if (parts.length === 1) {
+      if (!this.#socket.write(parts[0]!)) this.#needDrain = true
+    } else {
+      const s = this.#socket
+      s.cork()
+      for (const b of parts) if (!s.write(b)) this.#needDrain = true
+      s.uncork()
+    }
+  }
+
   /** The queue is gone: what waits is dropped and nothing more is written. */
   stop(): void {
     this.#stopped = true

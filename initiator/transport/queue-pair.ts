@@ -22,6 +22,8 @@ import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutErr
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
+import { CommandSlots } from './command-slots.js'
+import { ReceiveSlab } from './receive-slab.js'
 import { CommandDeadlines } from './command-deadlines.js'
 import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
@@ -82,6 +84,14 @@ export interface QueueCompletion {
   data: Buffer | undefined
 }
 
+/**
+ * How {@link QueuePair.send} reports a command's end: its completion, or the Error that ended the
+ * queue under it (the same values `submit()` resolves and rejects with). Called once; a completion
+ * synchronously from the receive path (no promise and no microtask per command: docs/performance.md
+ * round 3), a failure possibly synchronously from `close()` or from inside `send()` itself.
+ */
+export type CommandDone = (result: QueueCompletion | Error) => void
+
 interface Pending {
   cid: number
   opc: number
@@ -100,8 +110,7 @@ interface Pending {
   sent: number
   /** Clock time after which `onTimeout` is called (0: no timeout, or already reported; command-deadlines.ts). */
   deadline: number
-  resolve(c: QueueCompletion): void
-  reject(e: Error): void
+  done: CommandDone
 }
 
 /** connecting (ICReq sent, no ICResp yet) → live → closed (closed locally, or the queue died). */
@@ -116,6 +125,9 @@ const QUEUE_PAIR_TRANSITIONS: TransitionTable<QueuePairState> = {
 
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
+/** Receive slab geometry: a read gets at least 16 KiB; a caller's read buffer keeps at most 128 KiB alive. */
+const RECEIVE_SLAB_BYTES = 128 * 1024
+const RECEIVE_MIN_TAIL = 16 * 1024
 /** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
 const TERM_REQ_LINGER_MS = 1000
 
@@ -125,11 +137,11 @@ export class QueuePair {
   readonly #o: QueuePairOptions
   readonly #socket: net.Socket
   readonly #framer: PduFramer
-  readonly #pending = new Map<number, Pending>()
+  readonly #pending: CommandSlots<Pending>
   readonly #freeTags: number[] = []
   readonly #gen: number[] = []
   /** Commands waiting for a free slot. */
-  readonly #backlog: { run(): void; reject(e: Error): void }[] = []
+  readonly #backlog: { cmd: QueueCommand; done: CommandDone }[] = []
   #maxh2cdata = 0
   /** Digests and CPDA for the PDUs this queue sends (CPDA known after ICResp). */
   #pduOptions: PduEncodeOptions
@@ -139,6 +151,8 @@ export class QueuePair {
   #inCapsuleMax: number
   readonly #writer: PduWriter
   readonly #deadlines: CommandDeadlines<Pending>
+  /** Completions since the last command was sent (whether a new command may go out at once). */
+  #settledSinceSend = 0
 
   private constructor(o: QueuePairOptions, socket: net.Socket) {
     this.#o = o
@@ -146,6 +160,7 @@ export class QueuePair {
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
     this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#pending = new CommandSlots<Pending>({ depth: o.depth, tagMask: (1 << TAG_BITS) - 1 })
     this.#deadlines = new CommandDeadlines<Pending>({
       clock: o.clock,
       pending: () => this.#pending.values(),
@@ -158,18 +173,20 @@ export class QueuePair {
     for (let t = 0; t < o.depth; t++) this.#gen.push(0)
     this.#framer = new PduFramer({ role: 'host', maxC2HData: o.maxC2HData, onPdu: (raw) => this.#onPdu(raw) })
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => {
-      // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
-      if (this.#sm.is(QueuePairState.CLOSED)) return
-      try {
-        this.#framer.push(chunk)
-      } catch (err) {
-        this.#fatal(err as Error)
-      }
-    })
     this.#writer = new PduWriter(socket, o.maxQueuedWrites ?? 2 * o.depth + 16)
     socket.on('error', (err) => this.#die(new ConnectionError(`queue ${this.qid}: ${err.message}`, { cause: err })))
     socket.on('close', () => this.#die(new ConnectionError(`queue ${this.qid}: connection closed by the controller`)))
+  }
+
+  /** A chunk read from the socket (a view of the receive slab). */
+  #onChunk(chunk: Buffer): void {
+    // After a fatal error the queue is only flushing its TermReq: the rest of the stream is noise.
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    try {
+      this.#framer.push(chunk)
+    } catch (err) {
+      this.#fatal(err as Error)
+    }
   }
 
   /** Open the TCP connection and run ICReq/ICResp. */
@@ -177,8 +194,22 @@ export class QueuePair {
     if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
     if (o.maxQueuedWrites !== undefined && (!Number.isInteger(o.maxQueuedWrites) || o.maxQueuedWrites < 1)) throw new InvalidArgumentError('maxQueuedWrites', 'must be a positive integer')
     return new Promise<QueuePair>((resolve, reject) => {
-      const socket = net.connect({ host: o.host, port: o.port })
+      const slab = new ReceiveSlab({ size: RECEIVE_SLAB_BYTES, minTail: RECEIVE_MIN_TAIL })
+      let onChunk = (_chunk: Buffer): void => undefined
+      const socket = net.connect({
+        host: o.host,
+        port: o.port,
+        // Reads go straight into the slab, not through the Readable stream's 'data' (receive-slab.ts).
+        onread: {
+          buffer: () => slab.next(),
+          callback: (n, region) => {
+            onChunk(slab.take(region as Buffer, n))
+            return true
+          },
+        },
+      })
       const qp = new QueuePair(o, socket)
+      onChunk = (chunk) => qp.#onChunk(chunk)
       const timer = o.clock.setTimeout(() => {
         qp.#icresp?.(new TimeoutError(`queue ${o.qid}: no ICResp from ${o.host}:${o.port} within ${o.connectTimeoutMs} ms`))
       }, o.connectTimeoutMs)
@@ -227,57 +258,69 @@ export class QueuePair {
    * outstanding).
    */
   submit(cmd: QueueCommand): Promise<QueueCompletion> {
-    if (this.#sm.is(QueuePairState.CLOSED)) return Promise.reject(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
-    if (this.#writer.full) return Promise.reject(new WriteQueueFullError(this.qid, this.#writer.limit))
+    return new Promise<QueueCompletion>((resolve, reject) => {
+      this.send(cmd, (r) => (r instanceof Error ? reject(r) : resolve(r)))
+    })
+  }
+
+  /**
+   * {@link submit} without a promise: `done` gets the completion or the error (see
+   * {@link CommandDone}). What the host's I/O path uses.
+   */
+  send(cmd: QueueCommand, done: CommandDone): void {
+    if (this.#sm.is(QueuePairState.CLOSED)) return done(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
+    if (this.#writer.full) return done(new WriteQueueFullError(this.qid, this.#writer.limit))
     const tag = this.#freeTags.pop()
     if (tag === undefined) {
-      return new Promise<QueueCompletion>((resolve, reject) => {
-        this.#backlog.push({ run: () => this.submit(cmd).then(resolve, reject), reject })
-      })
+      this.#backlog.push({ cmd, done })
+      return
     }
     const gen = ((this.#gen[tag] ?? 0) + 1) & 0xf
     this.#gen[tag] = gen
     const cid = tag | (gen << TAG_BITS)
-    return new Promise<QueueCompletion>((resolve, reject) => {
-      const readLength = cmd.readLength !== undefined && cmd.readLength > 0 ? cmd.readLength : 0
-      const p: Pending = {
-        cid,
-        opc: cmd.sqe.opc,
-        data: cmd.data,
-        readLength,
-        read: undefined,
-        received: 0,
-        dataDigestError: false,
-        sent: 0,
-        deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
-        resolve,
-        reject,
-      }
-      this.#pending.set(cid, p)
-      const sqe = cmd.sqe
-      let sgl = sqe.sgl
-      let inCapsule: Buffer | undefined
-      if (cmd.data !== undefined && cmd.data.length > 0) {
-        if (cmd.data.length <= this.#inCapsuleMax) {
-          sgl = sglInCapsule(cmd.data.length)
-          inCapsule = cmd.data
-          p.sent = cmd.data.length
-        } else sgl = sglTransportDataBlock(cmd.data.length)
-      } else if (readLength > 0) {
-        sgl = sglTransportDataBlock(readLength)
-      } else if (sgl.length === 0) {
-        sgl = sglTransportDataBlock(0)
-      }
-      // The SQE is encoded straight into the capsule header (no 64-byte SQE buffer and copy per
-      // command); the caller's SQE object is left as it was, CID and SGL1 are the queue's.
-      this.#write(
-        buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
-          encodeSqe(sqe, h, CAPSULE_CMD_SQE)
-          h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
-          encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
-        }),
-      )
+    const readLength = cmd.readLength !== undefined && cmd.readLength > 0 ? cmd.readLength : 0
+    const p: Pending = {
+      cid,
+      opc: cmd.sqe.opc,
+      data: cmd.data,
+      readLength,
+      read: undefined,
+      received: 0,
+      dataDigestError: false,
+      sent: 0,
+      deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
+      done,
+    }
+    this.#pending.add(p)
+    const sqe = cmd.sqe
+    let sgl = sqe.sgl
+    let inCapsule: Buffer | undefined
+    if (cmd.data !== undefined && cmd.data.length > 0) {
+      if (cmd.data.length <= this.#inCapsuleMax) {
+        sgl = sglInCapsule(cmd.data.length)
+        inCapsule = cmd.data
+        p.sent = cmd.data.length
+      } else sgl = sglTransportDataBlock(cmd.data.length)
+    } else if (readLength > 0) {
+      sgl = sglTransportDataBlock(readLength)
+    } else if (sgl.length === 0) {
+      sgl = sglTransportDataBlock(0)
+    }
+    // The SQE is encoded straight into the capsule header (no 64-byte SQE buffer and copy per
+    // command); the caller's SQE object is left as it was, CID and SGL1 are the queue's.
+    const parts = buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
+      encodeSqe(sqe, h, CAPSULE_CMD_SQE)
+      h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
+      encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
     })
+    // The only command outstanding, submitted after at most one completion: nothing is likely to
+    // join it in this turn (QD1), so it is written now rather than batched to the end of the turn.
+    // After several completions more submissions usually follow (QD > 1): those are batched.
+    const alone = this.#pending.size === 1 && this.#settledSinceSend <= 1
+    this.#settledSinceSend = 0
+    if (this.#sm.is(QueuePairState.CLOSED)) return
+    if (alone) this.#writer.writeAlone(parts)
+    else this.#writer.write(parts)
   }
 
   /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
@@ -296,10 +339,9 @@ export class QueuePair {
   #rejectAll(err: Error): void {
     this.#writer.stop()
     this.#deadlines.stop()
-    for (const b of this.#backlog.splice(0)) b.reject(err)
-    const all = [...this.#pending.values()]
-    this.#pending.clear()
-    for (const p of all) p.reject(err)
+    for (const b of this.#backlog.splice(0)) b.done(err)
+    const all = this.#pending.clear()
+    for (const p of all) p.done(err)
   }
 
   /** The queue is dead. `last` (an H2CTermReq) is flushed before the close; destroy() would drop it. */
@@ -391,15 +433,26 @@ export class QueuePair {
   }
 
   #settle(p: Pending, cqe: Cqe): void {
-    this.#pending.delete(p.cid)
+    this.#settledSinceSend++
+    this.#pending.delete(p)
     this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
     // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
     // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
     // disposition then retries.
     if (p.dataDigestError && cqe.status === 0) cqe = { ...cqe, status: NvmeStatus.DATA_XFER_ERROR }
     // A read that failed before any data arrived still hands back a (zeroed) buffer of its length.
-    p.resolve({ cqe, data: p.readLength > 0 ? (p.read ?? Buffer.alloc(p.readLength)) : undefined })
-    this.#backlog.shift()?.run()
+    const c: QueueCompletion = { cqe, data: p.readLength > 0 ? (p.read ?? Buffer.alloc(p.readLength)) : undefined }
+    const next = this.#backlog.shift()
+    if (next !== undefined) this.send(next.cmd, next.done)
+    try {
+      p.done(c)
+    } catch (err) {
+      // The owner's completion handler failed: its bug, not the controller's, so not a transport
+      // error (which would kill the queue); rethrown outside the receive path as before.
+      queueMicrotask(() => {
+        throw err
+      })
+    }
   }
 
   #onC2HData(pdu: C2HData): void {

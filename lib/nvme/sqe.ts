@@ -6,7 +6,7 @@
  */
 // The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
 import { Buffer } from 'node:buffer'
-import { checkU64, checkUint, need, asBuffer, U8, U16, U32 } from './codec.js'
+import { checkU64, checkUint, need, asBuffer, writeU64, U8, U16, U32 } from './codec.js'
 import { decodeSgl, encodeSgl, sglTransportDataBlock, type SglDescriptor } from './sgl.js'
 
 export const SQE_SIZE = 64
@@ -99,7 +99,7 @@ export function encodeSqe(sqe: Sqe, target?: Buffer, offset = 0): Buffer | numbe
   buf.writeUInt32LE(checkUint(sqe.nsid, U32, 'nsid'), o + SQE_NSID)
   buf.writeUInt32LE(checkUint(sqe.cdw2, U32, 'cdw2'), o + SQE_CDW2)
   buf.writeUInt32LE(checkUint(sqe.cdw3, U32, 'cdw3'), o + SQE_CDW3)
-  buf.writeBigUInt64LE(checkU64(sqe.mptr, 'mptr'), o + SQE_MPTR)
+  writeU64(buf, sqe.mptr, o + SQE_MPTR, 'mptr')
   encodeSgl(sqe.sgl, buf, o + SQE_DPTR)
   buf.writeUInt32LE(checkUint(sqe.cdw10, U32, 'cdw10'), o + SQE_CDW10)
   buf.writeUInt32LE(checkUint(sqe.cdw11, U32, 'cdw11'), o + SQE_CDW11)
@@ -157,15 +157,20 @@ export function rwFields(sqe: Pick<Sqe, 'cdw10' | 'cdw11' | 'cdw12' | 'cdw13'>):
   }
 }
 
+const MAX_SAFE_SLBA = BigInt(Number.MAX_SAFE_INTEGER)
+
 /** CDW10..CDW13 for a Read/Write-family command. `nlb` is 0's based. */
 export function rwDwords(f: Partial<RwFields> & { slba: bigint; nlb: number }): Pick<Sqe, 'cdw10' | 'cdw11' | 'cdw12' | 'cdw13'> {
   checkU64(f.slba, 'slba')
   checkUint(f.nlb, U16, 'nlb')
   checkUint(f.prinfo ?? 0, 0xf, 'prinfo')
   checkUint(f.dsm ?? 0, U8, 'dsm')
+  // Below 2^53 the split is done on a number: bigint masks and shifts allocate (per I/O on the host).
+  const small = f.slba <= MAX_SAFE_SLBA
+  const n = small ? Number(f.slba) : 0
   return {
-    cdw10: Number(f.slba & 0xffffffffn),
-    cdw11: Number(f.slba >> 32n),
+    cdw10: small ? n >>> 0 : Number(f.slba & 0xffffffffn),
+    cdw11: small ? Math.floor(n / 0x100000000) : Number(f.slba >> 32n),
     cdw12: (f.nlb | ((f.deac === true ? 1 : 0) << 25) | ((f.prinfo ?? 0) << 26) | ((f.fua === true ? 1 : 0) << 30) | ((f.lr === true ? 1 : 0) << 31)) >>> 0,
     cdw13: f.dsm ?? 0,
   }
