@@ -287,6 +287,10 @@ t.test('bridge: nvme/030 verbs (ports, subsystems, links, allowed hosts), each c
   t.equal(c1.state, 'live', 'the controller on the default port stays')
   t.same((await discover()).entries, [`${SUB1}@1`], 'the subsystem is no longer offered on port 100')
   await t.rejects(host.connect({ traddr: '127.0.0.1', trsvcid: p100, subnqn: SUB1 }), 'a Connect through port 100 is refused')
+  // nvme/060's reset through the bridge: every controller of the subsystem gets CSTS.CFS and goes.
+  ok('ctrl-fatal', '--subsysnqn', SUB1)
+  t.ok(await waitFor(() => c1.state !== 'live', 30_000), `ctrl-fatal --subsysnqn dropped the controller (state ${c1.state})`)
+  ok('ctrl-fatal', '--subsysnqn', 'blktests-nope')
   await host.close()
 
   // Hostile input: each refusal names what is wrong.
