@@ -54,7 +54,8 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
       if (sizeBytes % ns.blockSize !== 0) throw new InvalidArgumentError('sizeBytes', `must be a multiple of the block size ${ns.blockSize}`)
       return handle.resizeNamespace(subnqn, nsid, sizeBytes / ns.blockSize)
     },
-    addPort: (o) => handle.addPort({ id: o.portId, address: o.address ?? '127.0.0.1', port: o.trsvcid ?? 0 }),
+    addPort: (o) => handle.addPort({ id: o.portId, address: o.address ?? '127.0.0.1', port: o.trsvcid ?? 0, ...(o.subsystems !== undefined ? { subsystems: o.subsystems } : {}) }),
+    setPortSubsystem: (portId, nqn, exposed) => handle.setPortSubsystem(portId, nqn, exposed),
     removePort: (portId) => handle.removePort(portId),
     addReferral: (o) => handle.addReferral({ address: o.address, port: o.trsvcid, ...(o.portId !== undefined ? { portId: o.portId } : {}) }),
     removeReferral: (id) => handle.removeReferral(id),
@@ -64,6 +65,7 @@ export function adaptTargetHandle(handle: TargetHandle): FaultTargetHandle {
     setSubsystemMaxIoQueues: (nqn, n) => handle.setSubsystemMaxIoQueues(nqn, n),
     setHostAuth: (hostnqn, auth) => handle.setHostAuth(hostnqn, auth as HostAuthConfig),
     removeHostAuth: (hostnqn) => handle.removeHostAuth(hostnqn),
+    updateHostAuth: (hostnqn, auth) => handle.updateHostAuth(hostnqn, auth as HostAuthConfig),
     deleteControllers: (f) => handle.deleteControllers(f),
     setControllerFatal: (cntlid) => handle.setControllerFatal(cntlid),
     raiseAen: (a) => {

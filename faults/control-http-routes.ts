@@ -9,7 +9,7 @@ import type { FaultSchemas, JsonObject } from './proto.js'
 import { STATUS_SECTIONS } from './control-verbs.js'
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   /** Path template, `{name}` for a parameter. */
   path: string
   /** The verb (a `Request.op` member). */
@@ -34,8 +34,10 @@ const NS_ACTIONS = ['enable', 'disable', 'uuid', 'nguid', 'group', 'resize'] as 
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/status', op: 'status', summary: 'Status snapshot: target, faults, scenario, trace', query: ['section'] },
   { method: 'GET', path: '/v1/ports', op: 'status', summary: 'List ports', fixed: { section: 'ports' } },
-  { method: 'POST', path: '/v1/ports', op: 'port', summary: 'Add a port (body: port, address, trsvcid)', fixed: { op: 'add' }, body: true },
+  { method: 'POST', path: '/v1/ports', op: 'port', summary: 'Add a port (body: port, address, trsvcid, subsystems: absent = every subsystem, [] = none until linked)', fixed: { op: 'add' }, body: true },
   { method: 'DELETE', path: '/v1/ports/{port}', op: 'port', summary: 'Remove a port', fixed: { op: 'remove' } },
+  { method: 'PUT', path: '/v1/ports/{port}/subsystems/{nqn}', op: 'port', summary: 'Expose a subsystem on a port (nvmet ports/<id>/subsystems link); bumps the discovery genctr', fixed: { op: 'link' }, params: { nqn: 'subnqn' } },
+  { method: 'DELETE', path: '/v1/ports/{port}/subsystems/{nqn}', op: 'port', summary: "Hide a subsystem on a port (unlink): its controllers on that port are deleted; bumps the discovery genctr", fixed: { op: 'unlink' }, params: { nqn: 'subnqn' } },
   { method: 'GET', path: '/v1/subsystems', op: 'status', summary: 'List subsystems with hosts and namespaces', fixed: { section: 'subsystems' } },
   { method: 'POST', path: '/v1/subsystems', op: 'subsystem', summary: 'Add a subsystem (body: nqn, config: the target-config subsystem shape)', fixed: { op: 'add' }, body: true },
   { method: 'DELETE', path: '/v1/subsystems/{nqn}', op: 'subsystem', summary: 'Remove a subsystem', fixed: { op: 'remove' } },
@@ -63,6 +65,7 @@ export const ROUTES: readonly Route[] = [
     }),
   ),
   { method: 'PUT', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: 'Give a host DH-HMAC-CHAP keys for its next Connects (body: dhchapKey, dhchapCtrlKey, dhchapHashes, dhchapDhgroups)', fixed: { op: 'set' }, body: true },
+  { method: 'PATCH', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: "Change some of a host's DH-HMAC-CHAP settings, keeping the others (nvmet hosts/<nqn>/dhchap_key, dhchap_ctrl_key, dhchap_hash, dhchap_dhgroup); a host without keys needs dhchapKey", fixed: { op: 'update' }, body: true },
   { method: 'DELETE', path: '/v1/hosts/{hostnqn}/dhchap', op: 'hostAuth', summary: "Forget a host's DH-HMAC-CHAP keys (its next Connects need no authentication)", fixed: { op: 'remove' } },
   { method: 'GET', path: '/v1/ana', op: 'status', summary: 'ANA state per subsystem x port x group', fixed: { section: 'ana' } },
   { method: 'PUT', path: '/v1/ana/{port}/{group}', op: 'anaSet', summary: 'Set the ANA state of a group on a port (body: state); raises the ANA-change AEN', body: true },

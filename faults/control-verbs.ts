@@ -103,13 +103,16 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
     if (a.op === 'add') {
       const address = str(a, 'address')
       const trsvcid = num(a, 'trsvcid')
-      return { json: (await c.addPort({ portId, ...(address !== undefined ? { address } : {}), ...(trsvcid !== undefined ? { trsvcid } : {}) })) ?? null }
+      // Present (even empty) = the port exposes only these; absent = every subsystem.
+      const subsystems = Array.isArray(a.subsystems) ? (a.subsystems as string[]) : undefined
+      return { json: (await c.addPort({ portId, ...(address !== undefined ? { address } : {}), ...(trsvcid !== undefined ? { trsvcid } : {}), ...(subsystems !== undefined ? { subsystems } : {}) })) ?? null }
     }
+    if (a.op === 'link' || a.op === 'unlink') return { json: { changed: await c.engine.ops.setPortSubsystem(portId, str(a, 'subnqn') ?? '', a.op === 'link') } }
     if (a.op === 'remove') {
       await c.removePort(portId)
       return { json: null }
     }
-    throw new InvalidArgumentError('port.op', `must be add or remove, got '${String(a.op ?? '')}'`)
+    throw new InvalidArgumentError('port.op', `must be add, remove, link or unlink, got '${String(a.op ?? '')}'`)
   },
   controller: async (c, a) => {
     if (a.op === 'list') return status(c, { section: 'controllers' })
@@ -168,21 +171,23 @@ export const VERBS: Readonly<Record<string, Verb>> = Object.freeze({
   },
   hostAuth: async (c, a) => {
     const hostnqn = str(a, 'hostnqn') ?? ''
-    if (a.op === 'set') {
+    if (a.op === 'set' || a.op === 'update') {
       const list = (k: string): string[] | undefined => (Array.isArray(a[k]) && (a[k] as unknown[]).length > 0 ? (a[k] as string[]) : undefined)
       const ctrl = str(a, 'dhchapCtrlKey')
       const hashes = list('dhchapHashes')
       const groups = list('dhchapDhgroups')
-      await c.engine.ops.setHostAuth(hostnqn, {
-        dhchapKey: str(a, 'dhchapKey') ?? '',
-        ...(ctrl !== undefined && ctrl !== '' ? { dhchapCtrlKey: ctrl } : {}),
+      const key = str(a, 'dhchapKey')
+      const settings = {
+        ...(ctrl !== undefined ? { dhchapCtrlKey: ctrl } : {}),
         ...(hashes !== undefined ? { dhchapHashes: hashes } : {}),
         ...(groups !== undefined ? { dhchapDhgroups: groups } : {}),
-      })
+      }
+      if (a.op === 'update') await c.engine.ops.updateHostAuth(hostnqn, { ...(key !== undefined ? { dhchapKey: key } : {}), ...settings })
+      else await c.engine.ops.setHostAuth(hostnqn, { dhchapKey: key ?? '', ...settings })
       return { json: null }
     }
     if (a.op === 'remove') return { json: { removed: await c.engine.ops.removeHostAuth(hostnqn) } }
-    throw new InvalidArgumentError('hostAuth.op', `must be set or remove, got '${String(a.op ?? '')}'`)
+    throw new InvalidArgumentError('hostAuth.op', `must be set, update or remove, got '${String(a.op ?? '')}'`)
   },
   configExport: (c, a) => {
     const format = str(a, 'format') ?? 'native'

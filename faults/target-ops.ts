@@ -53,6 +53,8 @@ export interface PortAddOptions {
   portId: number
   address?: string
   trsvcid?: number
+  /** The subsystems exposed on it; absent = every subsystem, [] = none until linked. */
+  subsystems?: string[]
 }
 
 /**
@@ -80,6 +82,8 @@ export interface FaultTargetHandle {
   removeSubsystem?(subnqn: string): unknown
   setSubsystemHost?(subnqn: string, hostnqn: string, allowed: boolean): unknown
   setSubsystemMaxIoQueues?(subnqn: string, maxIoQueues: number): unknown
+  setPortSubsystem?(portId: number, subnqn: string, exposed: boolean): unknown
+  updateHostAuth?(hostnqn: string, auth: Partial<HostAuthSettings>): unknown
   setHostAuth?(hostnqn: string, auth: HostAuthSettings): unknown
   removeHostAuth?(hostnqn: string): unknown
   deleteControllers?(filter?: ControllerFilter): unknown
@@ -229,6 +233,15 @@ export class TargetOps {
     return r
   }
 
+  /** nvmet's ports/<id>/subsystems links: expose or hide a subsystem on a port. False: already so. */
+  async setPortSubsystem(portId: number, subnqn: string, exposed: boolean): Promise<boolean> {
+    posInt(portId, 'port', 0xffff)
+    if (typeof subnqn !== 'string' || subnqn === '') throw new InvalidArgumentError('nqn', 'must be a subsystem NQN')
+    const changed = (await this.#method('setPortSubsystem')(portId, subnqn, exposed)) === true
+    this.#trace({ kind: 'state', port: portId, action: exposed ? 'port-link' : 'port-unlink', detail: `port ${portId} ${exposed ? 'link' : 'unlink'} ${subnqn}${changed ? '' : ' (unchanged)'}` })
+    return changed
+  }
+
   async removePort(portId: number): Promise<void> {
     posInt(portId, 'port', 0xffff)
     await this.#method('removePort')(portId)
@@ -281,6 +294,14 @@ export class TargetOps {
     await this.#method('setHostAuth')(hostnqn, auth)
     // The secrets stay out of the trace.
     this.#trace({ kind: 'state', action: 'host-auth-set', detail: `host ${hostnqn} dhchap keys set${auth.dhchapCtrlKey !== undefined ? ' (bidirectional)' : ''}` })
+  }
+
+  /** Change some of a host's DH-HMAC-CHAP settings (nvmet writes one dhchap_* attribute at a time). */
+  async updateHostAuth(hostnqn: string, auth: Partial<HostAuthSettings>): Promise<void> {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a host NQN')
+    await this.#method('updateHostAuth')(hostnqn, auth)
+    const fields = Object.keys(auth).join(', ')
+    this.#trace({ kind: 'state', action: 'host-auth-update', detail: `host ${hostnqn} dhchap ${fields === '' ? 'unchanged' : `${fields} changed`}` })
   }
 
   async removeHostAuth(hostnqn: string): Promise<boolean> {

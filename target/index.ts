@@ -118,6 +118,12 @@ export interface TargetHandle {
   /** Allow (add) or disallow (remove) a host NQN on a subsystem; adding turns off allow-any-host. */
   setSubsystemHost(subnqn: string, hostnqn: string, allowed: boolean): void
   /**
+   * Expose (link) or hide (unlink) a subsystem on a port, as nvmet's ports/<id>/subsystems links. A
+   * port that exposes every subsystem gets an explicit list on its first unlink. Unlinking deletes the
+   * subsystem's controllers on that port. Returns false when nothing changed (already so).
+   */
+  setPortSubsystem(portId: number, subnqn: string, exposed: boolean): boolean
+  /**
    * Change a subsystem's I/O queue limit (nvmet attr_qid_max) and delete its controllers, so hosts
    * reconnect and get the new count. Returns how many controllers were deleted.
    */
@@ -127,6 +133,11 @@ export interface TargetHandle {
    * or new ones: its next Connects authenticate with them; bound queues keep what they negotiated.
    */
   setHostAuth(hostnqn: string, auth: HostAuthConfig): void
+  /**
+   * Change only the given DH-HMAC-CHAP settings of a host, keeping the others (nvmet writes one
+   * hosts/<nqn>/dhchap_* attribute at a time). A host without keys needs `dhchapKey`.
+   */
+  updateHostAuth(hostnqn: string, auth: HostAuthConfig): void
   /** Forget a host's keys: its next Connects need no authentication. False when it had none. */
   removeHostAuth(hostnqn: string): boolean
   /** Returns the referral id. */
@@ -305,6 +316,8 @@ class Target extends EventEmitter implements TargetHandle {
     const s = this.#subsys(subnqn)
     // Unpublished first (no new Connect finds it), then its controllers and stores go.
     this.core.subsystems.delete(subnqn)
+    // Its links go too: a new subsystem of that name is exposed only where it is linked again.
+    for (const p of this.core.ports.values()) p.subsystems?.delete(subnqn)
     for (const c of [...s.controllers.values()]) c.delete('subsystem removed')
     for (const ns of s.namespaces()) await s.removeNamespace(ns.nsid).catch(() => undefined)
     this.core.discovery.changed()
@@ -317,6 +330,24 @@ class Target extends EventEmitter implements TargetHandle {
       s.allowAnyHost = false
     } else s.hosts.delete(hostnqn)
     this.core.discovery.changed()
+  }
+  setPortSubsystem(portId: number, subnqn: string, exposed: boolean): boolean {
+    const p = this.core.port(portId)
+    if (p === undefined) throw new InvalidArgumentError('port', `no port ${portId}`)
+    this.#subsys(subnqn)
+    if (exposed) {
+      if (this.core.exposed(portId, subnqn)) return false
+      p.subsystems!.add(subnqn)
+    } else {
+      if (!this.core.exposed(portId, subnqn)) return false
+      p.subsystems = p.subsystems ?? new Set(this.core.subsystems.keys())
+      p.subsystems.delete(subnqn)
+      // nvmet_port_subsys_drop_link: the subsystem's controllers on this port go with the link.
+      for (const c of this.#matching({ subnqn, portId })) c.delete('subsystem unlinked from the port')
+    }
+    // nvmet_port_disc_changed: the discovery log changed (genctr, discovery-change AEN).
+    this.core.discovery.changed()
+    return true
   }
   setSubsystemMaxIoQueues(subnqn: string, maxIoQueues: number): number {
     const s = this.#subsys(subnqn)
@@ -336,6 +367,15 @@ class Target extends EventEmitter implements TargetHandle {
     const r = parseTargetConfig({ ports: [], hosts: [{ ...auth, nqn: hostnqn }] }).hostAuth[0]
     if (r === undefined) throw new InvalidArgumentError('dhchapKey', 'is required (the host secret, DHHC-1:...)')
     this.core.auth.setHost(r)
+  }
+  updateHostAuth(hostnqn: string, auth: HostAuthConfig): void {
+    if (typeof hostnqn !== 'string' || hostnqn === '') throw new InvalidArgumentError('hostnqn', 'must be a non-empty host NQN')
+    const cur = this.core.auth.host(hostnqn)
+    const base: HostAuthConfig =
+      cur === undefined
+        ? {}
+        : { dhchapKey: cur.dhchapKey, ...(cur.dhchapCtrlKey !== undefined ? { dhchapCtrlKey: cur.dhchapCtrlKey } : {}), dhchapHashes: cur.dhchapHashes, dhchapDhgroups: cur.dhchapDhgroups }
+    this.setHostAuth(hostnqn, { ...base, ...auth })
   }
   removeHostAuth(hostnqn: string): boolean {
     return this.core.auth.removeHost(hostnqn)

@@ -123,6 +123,11 @@ export class TargetAuth {
     return this.#hosts.has(nqn)
   }
 
+  /** The host's current settings, or undefined when it needs no authentication. */
+  host(nqn: string): ResolvedHostAuth | undefined {
+    return this.#hosts.get(nqn)?.cfg
+  }
+
   /** Require (or re-key) DH-HMAC-CHAP for a host: its next Connects authenticate with these keys. */
   setHost(h: ResolvedHostAuth): void {
     this.#hosts.set(h.nqn, {
@@ -265,6 +270,10 @@ export class TargetAuth {
   #negotiate(req: Request, a: QueueAuth, data: Buffer): void {
     this.counters.attempts++
     this.#clear(a)
+    // A Negotiate restarts the transaction with the host's current settings: nvmet's auth_send
+    // re-reads them (nvmet_setup_auth) on a re-authentication, so keys, hash or DH group changed
+    // at run time apply to connected hosts (blktests nvme/045).
+    a.host = this.#hosts.get(a.hostnqn) ?? a.host
     const m = safe(() => decodeAuthNegotiate(data))
     if (m instanceof Error) return this.#fail(a, AuthFailure.INCORRECT_PAYLOAD, m.message)
     a.tid = m.tid

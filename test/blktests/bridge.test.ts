@@ -207,6 +207,166 @@ t.test('bridge: blktests NVME_TARGET_CONTROL verbs drive a running target', { sk
   t.match(log, /"dhchapKey":"\(secret\)"/, 'the log shows that a key was sent')
 })
 
+/** The bridge run with sh as blktests runs it, against `url`, logging to `dir`/bridge.log. */
+function bridge(t: Test, url: string, dir: string) {
+  const env = { ...process.env, NVMF_FAULT_URL: url, NVMF_FAULT_BRIDGE_LOG: join(dir, 'bridge.log'), NVMF_FAULT_HOSTNQN: HOSTNQN, NVMF_FAULT_HOSTID: HOSTID, NVMF_FAULT_SUBSYS_UUID: UUID, NVMF_FAULT_NS_SIZE: '8MiB', TMPDIR: dir }
+  const ctl = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync('sh', [BRIDGE, ...args], { env, encoding: 'utf8', timeout: 120_000 })
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  const ok = (...args: string[]): string => {
+    const r = ctl(...args)
+    t.equal(r.code, 0, `${args.join(' ')} exits 0 ${r.stderr}`)
+    return r.stdout.trim()
+  }
+  /** A call that must fail with an error naming `what` (a field, an option). */
+  const refused = (what: RegExp, ...args: string[]): void => {
+    const r = ctl(...args)
+    t.equal(r.code, 1, `${args.join(' ')} fails`)
+    t.match(r.stderr, what, `${args.join(' ')}: the error names ${String(what)}`)
+  }
+  return { ctl, ok, refused, log: (): string => readFileSync(join(dir, 'bridge.log'), 'utf8') }
+}
+
+t.test('bridge: nvme/030 verbs (ports, subsystems, links, allowed hosts), each change a new discovery genctr', { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmf-fault-bridge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { url, port1 } = await startTarget(t)
+  const { ok, ctl, refused, log } = bridge(t, url, dir)
+  const SUB1 = 'blktests-subsystem-1'
+  const SUB2 = 'blktests-subsystem-2'
+  const host = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => host.close())
+  // What `nvme discover` shows blktests: the log of the default port, as this host.
+  const discover = async (): Promise<{ genctr: bigint; entries: string[] }> => {
+    let genctr = -1n
+    const found = await host.discover({ traddr: '127.0.0.1', trsvcid: port1, maxReferralDepth: 0, onLog: (_src, l) => (genctr = BigInt(l.genctr)) })
+    return { genctr, entries: found.filter((e) => e.subnqn.startsWith('blktests')).map((e) => `${e.subnqn}@${e.portid}`).sort() }
+  }
+  const portsApi = async (): Promise<Array<{ id: number; subsystems: string[] }>> => (await fetch(`${url}/v1/ports`)).json() as never
+
+  // _create_nvmet_port: as nvmet's mkdir ports/N, the new port exposes nothing.
+  const port = ok('port-add')
+  t.equal(port, '100', 'port-add prints the new port id')
+  t.same((await portsApi()).find((p) => p.id === 100)?.subsystems, [], 'the new port exposes no subsystem')
+  // _create_nvmet_subsystem, _add_nvmet_subsys_to_port, _create_nvmet_host (030's first subsystem).
+  ok('subsys-add', '--subsysnqn', SUB1, '--uuid', UUID, '--blkdev', '/dev/loop0', '--size', '4m')
+  t.same((await discover()).entries, [], 'a new subsystem allows no host')
+  ok('subsys-link', '--port', port, '--subsysnqn', SUB1)
+  ok('host-add', '--subsysnqn', SUB1, '--hostnqn', HOSTNQN)
+  let d = await discover()
+  t.same(d.entries, [`${SUB1}@1`, `${SUB1}@100`], 'the host sees it on the linked port (and on the default port, which exposes every subsystem)')
+  const subs = (await (await fetch(`${url}/v1/subsystems`)).json()) as Array<{ nqn: string; namespaces: Array<{ uuid: string }> }>
+  t.equal(subs.find((x) => x.nqn === SUB1)?.namespaces[0]?.uuid, UUID, 'subsys-add made namespace 1 with the UUID')
+
+  // Each of 030's checks: the counter grows.
+  const steps: Array<[string, string[], string[]]> = [
+    ['subsys-add', ['--subsysnqn', SUB2, '--blkdev', '/dev/loop1'], [`${SUB1}@1`, `${SUB1}@100`]],
+    ['subsys-link', ['--port', port, '--subsysnqn', SUB2], [`${SUB1}@1`, `${SUB1}@100`]],
+    ['host-add', ['--subsysnqn', SUB2, '--hostnqn', HOSTNQN], [`${SUB1}@1`, `${SUB1}@100`, `${SUB2}@1`, `${SUB2}@100`]],
+    ['host-remove', ['--subsysnqn', SUB2, '--hostnqn', HOSTNQN], [`${SUB1}@1`, `${SUB1}@100`]],
+    ['subsys-unlink', ['--port', port, '--subsysnqn', SUB2], [`${SUB1}@1`, `${SUB1}@100`]],
+    ['subsys-remove', ['--subsysnqn', SUB2], [`${SUB1}@1`, `${SUB1}@100`]],
+  ]
+  for (const [verb, args, entries] of steps) {
+    ok(verb, ...args)
+    const next = await discover()
+    t.ok(next.genctr > d.genctr, `${verb}: genctr ${next.genctr} > ${d.genctr}`)
+    t.same(next.entries, entries, `${verb}: the log shows ${entries.join(', ')}`)
+    d = next
+  }
+
+  // Linking twice changes nothing (not a new generation); unlinking drops the port's controllers.
+  ok('subsys-link', '--port', port, '--subsysnqn', SUB1)
+  t.equal((await discover()).genctr, d.genctr, 'a second link of the same subsystem is not a change')
+  const p100 = Number(ok('port-addr', '--port', port).split(' ')[2])
+  const c100 = await host.connect({ traddr: '127.0.0.1', trsvcid: p100, subnqn: SUB1 })
+  const c1 = await host.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB1 })
+  ok('subsys-unlink', '--port', port, '--subsysnqn', SUB1)
+  t.ok(await waitFor(() => c100.state !== 'live', 30_000), `unlink deleted the controller on port 100 (state ${c100.state})`)
+  t.equal(c1.state, 'live', 'the controller on the default port stays')
+  t.same((await discover()).entries, [`${SUB1}@1`], 'the subsystem is no longer offered on port 100')
+  await t.rejects(host.connect({ traddr: '127.0.0.1', trsvcid: p100, subnqn: SUB1 }), 'a Connect through port 100 is refused')
+  // nvme/060's reset through the bridge: every controller of the subsystem gets CSTS.CFS and goes.
+  ok('ctrl-fatal', '--subsysnqn', SUB1)
+  t.ok(await waitFor(() => c1.state !== 'live', 30_000), `ctrl-fatal --subsysnqn dropped the controller (state ${c1.state})`)
+  ok('ctrl-fatal', '--subsysnqn', 'blktests-nope')
+  await host.close()
+
+  // Hostile input: each refusal names what is wrong.
+  refused(/port 999/, 'subsys-link', '--port', '999', '--subsysnqn', SUB1)
+  refused(/--port must be a non-negative integer/, 'subsys-link', '--port', '1;reboot', '--subsysnqn', SUB1)
+  refused(/subnqn.*no subsystem blktests-nope/, 'subsys-link', '--port', port, '--subsysnqn', 'blktests-nope')
+  refused(/--subsysnqn is required/, 'subsys-unlink', '--port', port)
+  refused(/--hostnqn is required/, 'host-add', '--subsysnqn', SUB1)
+  refused(/HTTP 404|no subsystem/, 'subsys-remove', '--subsysnqn', 'blktests-nope')
+  refused(/already exists/, 'subsys-add', '--subsysnqn', SUB1)
+  refused(/--subsysnqn needs a value/, 'subsys-add', '--subsysnqn')
+  // Quotes, a backslash and a space reach the target intact (JSON-escaped, then percent-encoded).
+  const odd = 'blktests "quoted" \\ name'
+  ok('subsys-add', '--subsysnqn', odd)
+  t.ok(((await (await fetch(`${url}/v1/subsystems`)).json()) as Array<{ nqn: string }>).some((x) => x.nqn === odd), 'the odd name arrived unchanged')
+  ok('subsys-remove', '--subsysnqn', odd)
+
+  // The end of 030: the subsystem, the port and the host go.
+  ok('subsys-remove', '--subsysnqn', SUB1)
+  ok('port-remove', '--port', port)
+  ok('dhchap-remove', '--hostnqn', HOSTNQN)
+  t.same((await portsApi()).map((p) => p.id), [1])
+  for (const v of ['port-add', 'subsys-add --subsysnqn blktests-subsystem-2', 'subsys-link --port 100 --subsysnqn blktests-subsystem-2', 'PUT /v1/ports/100/subsystems/blktests-subsystem-2 -> 200', 'host-remove --subsysnqn blktests-subsystem-2', 'DELETE /v1/ports/100/subsystems/blktests-subsystem-1 -> 200'])
+    t.ok(log().includes(v), `bridge log shows "${v}"`)
+})
+
+t.test('bridge: dhchap changes one DH-HMAC-CHAP setting and keeps the others; a re-authenticating host gets them (nvme/042-045)', { skip: hasCurl ? false : 'curl is not installed (Debian package curl)' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmf-fault-bridge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { url, port1 } = await startTarget(t)
+  const { ok, refused, log } = bridge(t, url, dir)
+  const key1 = generateDhchapSecret({ hash: 'sha256' })
+  const key2 = generateDhchapSecret({ hash: 'sha256' })
+  const ctrlKey = generateDhchapSecret({ hash: 'sha256' })
+  ok('setup', '--subsysnqn', SUB, '--subsys-uuid', UUID, '--hostnqn', HOSTNQN, '--hostkey', key1, '--ctrkey', ctrlKey)
+  const host = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => host.close())
+  const c = await host.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB, dhchapSecret: key1, dhchapCtrlSecret: ctrlKey })
+  t.match(await c.reauthenticate(), [{ hash: 'sha256', dhgroup: 'null', bidirectional: true }], "the defaults: nvmet's hmac(sha256), DH group null")
+
+  // _set_nvmet_dhgroup and _set_nvmet_hash (nvmet's hash spelling): the connected host's next
+  // authentication uses them, with the same keys.
+  ok('dhchap', '--hostnqn', HOSTNQN, '--dhgroup', 'ffdhe2048')
+  ok('dhchap', '--hostnqn', HOSTNQN, '--hash', 'hmac(sha512)')
+  const again = await c.reauthenticate()
+  t.ok(again.length >= 2, 'admin and I/O queues re-authenticated')
+  t.ok(again.every((r) => r.hash === 'sha512' && r.dhgroup === 'ffdhe2048' && r.bidirectional), `every queue: sha512, ffdhe2048, both ways (${JSON.stringify(again)})`)
+
+  // _set_nvmet_hostkey: the new key only; the controller key, hash and group stay.
+  ok('dhchap', '--hostnqn', HOSTNQN, '--hostkey', key2)
+  await t.rejects(c.reauthenticate(), 'the old host key no longer authenticates')
+  const c2 = await host.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB, dhchapSecret: key2, dhchapCtrlSecret: ctrlKey, dhchapDhgroups: ['ffdhe2048'] })
+  t.equal(c2.state, 'live', 'the new host key with the kept controller key and DH group authenticates')
+
+  // Hostile input, named precisely.
+  refused(/dhchapDhgroups/, 'dhchap', '--hostnqn', HOSTNQN, '--dhgroup', 'ffdhe1024')
+  refused(/dhchapHashes/, 'dhchap', '--hostnqn', HOSTNQN, '--hash', 'hmac(md5)')
+  refused(/dhchapKey/, 'dhchap', '--hostnqn', HOSTNQN, '--hostkey', 'DHHC-1:01:nope:')
+  refused(/give --hostkey, --ctrkey, --hash or --dhgroup/, 'dhchap', '--hostnqn', HOSTNQN)
+  refused(/--hostnqn is required/, 'dhchap', '--hash', 'hmac(sha256)')
+  refused(/dhchapKey.*required/, 'dhchap', '--hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:no-keys', '--hash', 'hmac(sha256)')
+
+  // _remove_nvmet_host: the host needs no authentication any more.
+  await host.close()
+  ok('dhchap-remove', '--hostnqn', HOSTNQN)
+  ok('dhchap-remove', '--hostnqn', HOSTNQN)
+  const host2 = new NvmeHost({ hostnqn: HOSTNQN, hostid: HOSTID, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => host2.close())
+  t.equal((await host2.connect({ traddr: '127.0.0.1', trsvcid: port1, subnqn: SUB })).state, 'live', 'after dhchap-remove no key is needed')
+  await host2.close()
+  ok('cleanup', '--subsysnqn', SUB)
+  const text = log()
+  t.ok(text.includes('dhchap --hostnqn') && text.includes('PATCH /v1/hosts/'), 'the bridge log shows the dhchap verbs and their PATCH requests')
+  t.notOk(text.includes(key1) || text.includes(key2) || text.includes(ctrlKey), 'no secret in the bridge log')
+})
+
 t.test('bridge: shellcheck-clean POSIX sh', { skip: hasShellcheck ? false : 'shellcheck is not installed (Debian package shellcheck)' }, async (t) => {
   const r = spawnSync('shellcheck', ['-s', 'sh', BRIDGE], { encoding: 'utf8' })
   t.equal(r.status, 0, r.stdout)

@@ -14,6 +14,8 @@ import { attachFaults, type FaultsHandle } from '../../faults/attach.js'
 import { ControlClient } from '../../faults/control-client.js'
 import { startHttpApi } from '../../faults/control-http.js'
 import { createTarget, type TargetHandle } from '../../target/index.js'
+import { NvmeHost } from '../../initiator/host.js'
+import { generateDhchapSecret } from '../../lib/nvme/auth-secret.js'
 import { RawHost } from '../helpers/raw-host.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -194,4 +196,76 @@ t.test('HTTP over a Unix socket, mode 0600', async (t) => {
     req.end()
   })
   t.match(JSON.parse(body), [{ id: 1 }])
+})
+
+t.test('HTTP API: port x subsystem links (nvmet ports/<id>/subsystems) and PATCH of a host\'s DH-HMAC-CHAP settings', async (t) => {
+  const { target, base, ctl } = await setup(t)
+  const genctr = (): bigint => BigInt(target.status().discovery.genctr)
+  const SUB2 = 'nqn.2026-01.io.test:linked'
+  t.equal((await call(base, 'POST', '/v1/ports', { port: 2, address: '127.0.0.1', trsvcid: 0, subsystems: [] })).status, 200)
+  t.same(target.status().ports.find((p) => p.id === 2)?.subsystems, [], 'a port added with subsystems [] exposes none')
+  t.equal((await call(base, 'POST', '/v1/subsystems', { nqn: SUB2, config: { allowAnyHost: true, namespaces: [{ nsid: 1, size: '1MiB' }] } })).status, 200)
+  t.same(target.status().ports.find((p) => p.id === 2)?.subsystems, [], 'nor a subsystem added later')
+  const port2 = target.ports.find((p) => p.id === 2)!.port
+  await t.rejects(RawHost.connect({ port: port2 }).then(async (h) => {
+    try {
+      await h.connectAdmin({ subnqn: SUB2 })
+    } finally {
+      h.destroy()
+    }
+  }), 'a Connect to an unlinked subsystem is refused')
+
+  let g = genctr()
+  const link = await call(base, 'PUT', `/v1/ports/2/subsystems/${SUB2}`)
+  t.same([link.status, link.json], [200, { changed: true }])
+  t.ok(genctr() > g, 'linking bumps the discovery genctr')
+  t.same(target.status().ports.find((p) => p.id === 2)?.subsystems, [SUB2])
+  g = genctr()
+  t.same((await call(base, 'PUT', `/v1/ports/2/subsystems/${SUB2}`)).json, { changed: false }, 'a second link changes nothing')
+  t.equal(genctr(), g, 'and is not a new generation')
+
+  const host = await RawHost.connect({ port: port2 })
+  t.teardown(() => host.destroy())
+  const cntlid = await host.connectAdmin({ subnqn: SUB2 })
+  t.same((await call(base, 'DELETE', `/v1/ports/2/subsystems/${SUB2}`)).json, { changed: true })
+  t.ok(genctr() > g, 'unlinking bumps the discovery genctr')
+  t.notOk(target.status().controllers.some((c) => c.cntlid === cntlid), "unlinking deleted the subsystem's controller on that port")
+  // Port 1 exposes every subsystem: unlinking one gives it an explicit list of the others.
+  t.same((await call(base, 'DELETE', `/v1/ports/1/subsystems/${SUB2}`)).json, { changed: true })
+  t.same(target.status().ports.find((p) => p.id === 1)?.subsystems, [SUBNQN], 'port 1 now lists only the others')
+
+  // Hostile input, with the field named; the same on the protobuf socket.
+  const c = await ControlClient.connect(ctl)
+  t.teardown(() => c.close())
+  for (const [m, p, op, args, path] of [
+    ['PUT', `/v1/ports/9/subsystems/${SUB2}`, 'port', { op: 'link', port: 9, subnqn: SUB2 }, 'port'],
+    ['PUT', '/v1/ports/2/subsystems/nqn.2026-01.io.test:none', 'port', { op: 'link', port: 2, subnqn: 'nqn.2026-01.io.test:none' }, 'subnqn'],
+    ['PUT', '/v1/ports/70000/subsystems/x', 'port', { op: 'link', port: 70000, subnqn: 'x' }, 'port'],
+  ] as const) {
+    const h = await call(base, m, p)
+    const pb = await c.request(op, args as never)
+    t.ok(h.status === 400 || h.status === 404, `${m} ${p} is refused (${h.status})`)
+    t.same({ code: h.json.error.code, path: h.json.error.path }, { code: pb.error?.code, path: pb.error?.path }, `${p}: same code and path on both transports (${h.json.error.path})`)
+    t.equal(h.json.error.path, path)
+  }
+  t.equal((await call(base, 'POST', '/v1/ports', { port: 3, subsystems: ['nqn.2026-01.io.test:none'] })).json.error.path, 'ports[0].subsystems[0]', 'a port naming an unknown subsystem is refused, the entry named')
+
+  // PATCH: one setting at a time, the others kept; a host without keys needs dhchapKey.
+  const H = 'nqn.2014-08.org.nvmexpress:uuid:patched'
+  const key = generateDhchapSecret({ hash: 'sha256' })
+  const noKey = await call(base, 'PATCH', `/v1/hosts/${H}/dhchap`, { dhchapDhgroups: ['ffdhe2048'] })
+  t.same([noKey.status, noKey.json.error.path], [400, 'dhchapKey'], 'PATCH of a host without keys needs dhchapKey')
+  t.equal((await call(base, 'PUT', `/v1/hosts/${H}/dhchap`, { dhchapKey: key })).status, 200)
+  t.equal((await call(base, 'PATCH', `/v1/hosts/${H}/dhchap`, { dhchapDhgroups: ['ffdhe2048'] })).status, 200)
+  t.equal((await call(base, 'PATCH', `/v1/hosts/${H}/dhchap`, { dhchapHashes: ['sha512'] })).status, 200)
+  const badGroup = await call(base, 'PATCH', `/v1/hosts/${H}/dhchap`, { dhchapDhgroups: ['ffdhe1024'] })
+  t.same([badGroup.status, badGroup.json.error.code], [400, 'ERR_NVMEOF_CONFIG'])
+  t.match(badGroup.json.error.path, /dhchapDhgroups/, 'a DH group that does not exist is named')
+  // Both changes kept, with the key: a host must offer sha512 and ffdhe2048 now.
+  const nvme = new NvmeHost({ hostnqn: H, controllerDefaults: { reconnectDelayMs: 60_000, ioTimeoutMs: 30_000 } })
+  t.teardown(() => nvme.close())
+  const at = { traddr: '127.0.0.1', trsvcid: target.ports[0]!.port, subnqn: SUBNQN, dhchapSecret: key }
+  await t.rejects(nvme.connect({ ...at, dhchapDhgroups: ['null'] }), 'offering only the null DH group is refused')
+  await t.rejects(nvme.connect({ ...at, dhchapHashes: ['sha256'] }), 'offering only sha256 is refused')
+  t.equal((await nvme.connect({ ...at, dhchapHashes: ['sha512'], dhchapDhgroups: ['ffdhe2048'] })).state, 'live', 'sha512 with ffdhe2048 and the key authenticates')
 })
