@@ -37,7 +37,9 @@ async function hostFor(t: Test, tg: TargetHandle, opts: HostOptions, nPorts = 1)
 
 t.test('ctrlLossTmo: a controller that cannot reconnect is deleted and its I/O fails', async (t) => {
   const tg = await target([0])
-  const host = await hostFor(t, tg, { controllerDefaults: { reconnectDelayMs: 50, ctrlLossTmoMs: 300 } })
+  // ctrlLossTmo 40x the reconnect delay: room for several attempts even when a loaded machine
+  // stalls this process (at 300 ms a stalled run once saw a single attempt).
+  const host = await hostFor(t, tg, { controllerDefaults: { reconnectDelayMs: 50, ctrlLossTmoMs: 2000 } })
   const ctrl = host.controllers()[0]!
   const dev = host.device(1)!
   await tg.close()
