@@ -6,10 +6,7 @@
  * past its deadline is reported once, a completed one never, an earlier deadline re-arms the timer.
  */
 import t from 'tap'
-import net from 'node:net'
-import { once } from 'node:events'
-import { PduFramer } from '../../lib/framer.js'
-import { encodeC2HData, encodeCapsuleResp, encodeIcResp, PduType, decodePdu } from '../../lib/pdu/index.js'
+import { encodePduParts, PduType } from '../../lib/pdu/index.js'
 import { encodeCqe } from '../../lib/nvme/cqe.js'
 import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
 import { IoOpcode } from '../../lib/nvme/opcodes.js'
@@ -17,6 +14,7 @@ import { ManualClock, systemClock } from '../../lib/clock.js'
 import { NvmeStatus } from '../../lib/status.js'
 import { QueuePair } from '../../initiator/transport/queue-pair.js'
 import { CommandDeadlines } from '../../initiator/transport/command-deadlines.js'
+import { RawTarget } from '../helpers/raw-target.js'
 
 /** Bytes of the read at `slba`: every byte depends on its offset and the LBA. */
 function pattern(slba: number, length: number): Buffer {
@@ -26,45 +24,28 @@ function pattern(slba: number, length: number): Buffer {
 }
 
 t.test('read data: one C2HData, several C2HData, and a failed read', async (t) => {
-  let peer: net.Socket | undefined
-  const framer = new PduFramer({
-    role: 'target',
-    maxInCapsuleData: 1 << 20,
-    onPdu: (raw) => {
-      const pdu = decodePdu(raw, { hdgst: false, ddgst: false })
-      if (pdu.type === PduType.IC_REQ) {
-        peer!.write(encodeIcResp({ type: PduType.IC_RESP, pfv: 0, cpda: 0, hdgst: false, ddgst: false, maxh2cdata: 131072 }))
-        return
-      }
-      if (pdu.type !== PduType.CAPSULE_CMD) return
-      const cid = pdu.sqe.readUInt16LE(2)
-      const slba = pdu.sqe.readUInt32LE(40)
-      const length = pdu.sqe.readUInt32LE(24 + 8)
-      const resp = (status: number): Buffer => encodeCapsuleResp({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: 0, dw1: 0, sqhd: 0, sqid: 1, cid, status }) })
-      // LBA 0: one PDU; LBA 1: 512-byte PDUs; LBA 2: no data, an error status.
-      if (slba === 2) {
-        peer!.write(resp(NvmeStatus.INTERNAL))
-        return
-      }
+  // The raw controller (test/helpers/raw-target.ts) answers each Read with hand-made PDUs:
+  // LBA 0: one C2HData; LBA 1: 512-byte C2HData PDUs; LBA 2: no data, an error status.
+  const tg = await RawTarget.listen({
+    onCommand: ({ sqe }) => {
+      if (sqe.opc !== IoOpcode.READ) return undefined
+      const slba = sqe.cdw10
+      const length = ((sqe.cdw12 & 0xffff) + 1) * 512
+      const resp = (status: number): Buffer => Buffer.concat(encodePduParts({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: 0, dw1: 0, sqhd: 0, sqid: 1, cid: sqe.cid, status }) }))
+      if (slba === 2) return { kind: 'raw', bytes: resp(NvmeStatus.INTERNAL) }
       const data = pattern(slba, length)
       const step = slba === 0 ? length : 512
+      const parts: Buffer[] = []
       for (let off = 0; off < length; off += step) {
-        peer!.write(encodeC2HData({ type: PduType.C2H_DATA, cccid: cid, datao: off, last: off + step >= length, success: false, data: data.subarray(off, off + step) }))
+        parts.push(...encodePduParts({ type: PduType.C2H_DATA, cccid: sqe.cid, datao: off, last: off + step >= length, success: false, data: data.subarray(off, off + step) }))
       }
-      peer!.write(resp(0))
+      return { kind: 'raw', bytes: Buffer.concat([...parts, resp(0)]) }
     },
   })
-  const server = net.createServer((s) => {
-    peer = s
-    s.on('data', (c: Buffer) => framer.push(c))
-    s.on('error', () => undefined)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => server.close())
+  t.teardown(() => tg.close())
   const qp = await QueuePair.connect({
     host: '127.0.0.1',
-    port: (server.address() as net.AddressInfo).port,
+    port: tg.port,
     qid: 1,
     depth: 8,
     hdgst: false,
