@@ -12,19 +12,10 @@ import { PduFramer } from '../../lib/framer.js'
 import { FES } from '../../lib/errors.js'
 import { encodeC2HDataParts, encodeCapsuleRespParts, encodeIcResp, PduType, decodePdu, type TermReq } from '../../lib/pdu/index.js'
 import { encodeCqe } from '../../lib/nvme/cqe.js'
-import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
-import { IoOpcode } from '../../lib/nvme/opcodes.js'
-import { systemClock } from '../../lib/clock.js'
 import { NvmeStatus } from '../../lib/status.js'
-import { QueuePair } from '../../initiator/transport/queue-pair.js'
+import { connectRawQueue, readAt, readPattern } from '../helpers/raw-queue.js'
 
 const D = { hdgst: true, ddgst: true }
-
-function pattern(slba: number, length: number): Buffer {
-  const b = Buffer.alloc(length)
-  for (let i = 0; i < length; i++) b[i] = (i * 13 + slba * 5) & 0xff
-  return b
-}
 
 /** LBA 0: one C2HData; LBA 1: four; LBA 2: the DDGST of the second PDU flipped; LBA 3: the HDGST flipped. */
 async function rawController(t: Test): Promise<{ port: number; termReqs: TermReq[]; closed: Promise<void> }> {
@@ -50,7 +41,7 @@ async function rawController(t: Test): Promise<{ port: number; termReqs: TermReq
       const cid = pdu.sqe.readUInt16LE(2)
       const slba = pdu.sqe.readUInt32LE(40)
       const length = pdu.sqe.readUInt32LE(24 + 8)
-      const data = pattern(slba, length)
+      const data = readPattern(slba, length)
       const step = slba === 1 || slba === 2 ? length / 4 : length
       let n = 0
       for (let off = 0; off < length; off += step, n++) {
@@ -78,32 +69,21 @@ async function rawController(t: Test): Promise<{ port: number; termReqs: TermReq
 
 t.test('host digests: good data in one and several PDUs, a bad DDGST fails the command, a bad HDGST the connection', async (t) => {
   const c = await rawController(t)
-  const qp = await QueuePair.connect({
-    host: '127.0.0.1',
-    port: c.port,
-    qid: 1,
-    depth: 8,
-    ...D,
-    clock: systemClock,
-    connectTimeoutMs: 30_000,
-    inCapsuleMax: 8192,
-    maxC2HData: 1 << 20,
-  })
+  const qp = await connectRawQueue(c.port, { ...D, connectTimeoutMs: 30_000 })
   t.teardown(() => qp.close())
-  const read = (slba: number, length: number) =>
-    qp.submit({ sqe: makeSqe({ opc: IoOpcode.READ, nsid: 1, ...rwDwords({ slba: BigInt(slba), nlb: length / 512 - 1 }) }), readLength: length, timeoutMs: 0 })
+  const read = (slba: number, length: number) => readAt(qp, slba, length)
 
   const one = await read(0, 4096)
   t.equal(one.cqe.status, 0)
-  t.same(one.data, pattern(0, 4096), 'one C2HData with digests: the data as sent')
+  t.same(one.data, readPattern(0, 4096), 'one C2HData with digests: the data as sent')
   const several = await read(1, 16384)
   t.equal(several.cqe.status, 0)
-  t.same(several.data, pattern(1, 16384), 'four C2HData with digests, gathered in order')
+  t.same(several.data, readPattern(1, 16384), 'four C2HData with digests, gathered in order')
   const bad = await read(2, 16384)
   t.equal(bad.cqe.status, NvmeStatus.DATA_XFER_ERROR, 'bad DDGST: the command fails with Data Transfer Error')
   const after = await read(0, 4096)
   t.equal(after.cqe.status, 0, 'the queue is still usable after a data digest error')
-  t.same(after.data, pattern(0, 4096))
+  t.same(after.data, readPattern(0, 4096))
   await t.rejects(read(3, 4096), 'bad HDGST: the command fails with the connection')
   await c.closed
   t.same(

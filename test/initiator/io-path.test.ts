@@ -22,15 +22,9 @@ import { ioCommand } from '../../initiator/io-command.js'
 import { QueuePair, type QueueCompletion } from '../../initiator/transport/queue-pair.js'
 import { CommandSlots } from '../../initiator/transport/command-slots.js'
 import { ReceiveSlab } from '../../initiator/transport/receive-slab.js'
+import { connectRawQueue, readPattern } from '../helpers/raw-queue.js'
 import { QosChain } from '../../initiator/qos/chain.js'
 import { QosInvariantChecker } from '../../initiator/qos/invariant-checker.js'
-
-/** Bytes of the read at `slba`: every byte depends on its offset and the LBA. */
-function pattern(slba: number, length: number): Buffer {
-  const b = Buffer.alloc(length)
-  for (let i = 0; i < length; i++) b[i] = (i * 13 + slba * 7) & 0xff
-  return b
-}
 
 /** A scripted controller: ICResp, then every Read answered with one C2HData of `pattern` and a CapsuleResp. */
 async function scriptedController(t: Test): Promise<number> {
@@ -48,7 +42,7 @@ async function scriptedController(t: Test): Promise<number> {
       const cid = pdu.sqe.readUInt16LE(2)
       const slba = pdu.sqe.readUInt32LE(40)
       const length = pdu.sqe.readUInt32LE(24 + 8)
-      peer!.write(encodeC2HData({ type: PduType.C2H_DATA, cccid: cid, datao: 0, last: true, success: false, data: pattern(slba, length) }))
+      peer!.write(encodeC2HData({ type: PduType.C2H_DATA, cccid: cid, datao: 0, last: true, success: false, data: readPattern(slba, length) }))
       peer!.write(encodeCapsuleResp({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: 0, dw1: 0, sqhd: 0, sqid: 1, cid, status: 0 }) }))
     },
   })
@@ -71,7 +65,7 @@ const readCmd = (slba: number, length: number) => ({
 
 t.test('reads at QD1 and in batches: every kept buffer still holds its own data at the end', async (t) => {
   const port = await scriptedController(t)
-  const qp = await QueuePair.connect({ host: '127.0.0.1', port, qid: 1, depth: 32, hdgst: false, ddgst: false, clock: systemClock, connectTimeoutMs: 10_000, inCapsuleMax: 8192, maxC2HData: 1 << 20 })
+  const qp = await connectRawQueue(port, { depth: 32 })
   t.teardown(() => qp.close())
   const kept: { slba: number; data: Buffer }[] = []
   const send = (slba: number, length: number): Promise<QueueCompletion> =>
@@ -89,14 +83,14 @@ t.test('reads at QD1 and in batches: every kept buffer still holds its own data 
     all.forEach((c, k) => kept.push({ slba: 2000 + b * 16 + k, data: c.data! }))
   }
   let intact = 0
-  for (const k of kept) if (k.data.equals(pattern(k.slba, k.data.length))) intact++
+  for (const k of kept) if (k.data.equals(readPattern(k.slba, k.data.length))) intact++
   t.equal(intact, kept.length, `all ${kept.length} read buffers still hold their own data`)
   t.equal(qp.outstanding, 0)
 })
 
 t.test('send() on a closed queue reports the error through the callback', async (t) => {
   const port = await scriptedController(t)
-  const qp = await QueuePair.connect({ host: '127.0.0.1', port, qid: 1, depth: 4, hdgst: false, ddgst: false, clock: systemClock, connectTimeoutMs: 10_000, inCapsuleMax: 8192, maxC2HData: 1 << 20 })
+  const qp = await connectRawQueue(port, { depth: 4 })
   qp.close()
   let got: QueueCompletion | Error | undefined
   qp.send(readCmd(0, 512), (r) => (got = r))

@@ -8,20 +8,12 @@
 import t from 'tap'
 import { encodePduParts, PduType } from '../../lib/pdu/index.js'
 import { encodeCqe } from '../../lib/nvme/cqe.js'
-import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
 import { IoOpcode } from '../../lib/nvme/opcodes.js'
-import { ManualClock, systemClock } from '../../lib/clock.js'
+import { ManualClock } from '../../lib/clock.js'
 import { NvmeStatus } from '../../lib/status.js'
-import { QueuePair } from '../../initiator/transport/queue-pair.js'
 import { CommandDeadlines } from '../../initiator/transport/command-deadlines.js'
 import { RawTarget } from '../helpers/raw-target.js'
-
-/** Bytes of the read at `slba`: every byte depends on its offset and the LBA. */
-function pattern(slba: number, length: number): Buffer {
-  const b = Buffer.alloc(length)
-  for (let i = 0; i < length; i++) b[i] = (i * 7 + slba) & 0xff
-  return b
-}
+import { connectRawQueue, readAt, readPattern } from '../helpers/raw-queue.js'
 
 t.test('read data: one C2HData, several C2HData, and a failed read', async (t) => {
   // The raw controller (test/helpers/raw-target.ts) answers each Read with hand-made PDUs:
@@ -33,7 +25,7 @@ t.test('read data: one C2HData, several C2HData, and a failed read', async (t) =
       const length = ((sqe.cdw12 & 0xffff) + 1) * 512
       const resp = (status: number): Buffer => Buffer.concat(encodePduParts({ type: PduType.CAPSULE_RESP, cqe: encodeCqe({ dw0: 0, dw1: 0, sqhd: 0, sqid: 1, cid: sqe.cid, status }) }))
       if (slba === 2) return { kind: 'raw', bytes: resp(NvmeStatus.INTERNAL) }
-      const data = pattern(slba, length)
+      const data = readPattern(slba, length)
       const step = slba === 0 ? length : 512
       const parts: Buffer[] = []
       for (let off = 0; off < length; off += step) {
@@ -43,29 +35,17 @@ t.test('read data: one C2HData, several C2HData, and a failed read', async (t) =
     },
   })
   t.teardown(() => tg.close())
-  const qp = await QueuePair.connect({
-    host: '127.0.0.1',
-    port: tg.port,
-    qid: 1,
-    depth: 8,
-    hdgst: false,
-    ddgst: false,
-    clock: systemClock,
-    connectTimeoutMs: 10_000,
-    inCapsuleMax: 8192,
-    maxC2HData: 1 << 20,
-  })
+  const qp = await connectRawQueue(tg.port)
   t.teardown(() => qp.close())
-  const read = (slba: number, length: number) =>
-    qp.submit({ sqe: makeSqe({ opc: IoOpcode.READ, nsid: 1, ...rwDwords({ slba: BigInt(slba), nlb: length / 512 - 1 }) }), readLength: length, timeoutMs: 0 })
+  const read = (slba: number, length: number) => readAt(qp, slba, length)
 
   const one = await read(0, 4096)
   t.equal(one.cqe.status, 0)
-  t.same(one.data, pattern(0, 4096), 'one C2HData: the data as sent')
+  t.same(one.data, readPattern(0, 4096), 'one C2HData: the data as sent')
   const several = await read(1, 8192)
   t.equal(several.cqe.status, 0)
   t.equal(several.data?.length, 8192)
-  t.same(several.data, pattern(1, 8192), '16 C2HData PDUs gathered in order')
+  t.same(several.data, readPattern(1, 8192), '16 C2HData PDUs gathered in order')
   const failed = await read(2, 4096)
   t.equal(failed.cqe.status, NvmeStatus.INTERNAL, 'status as data')
   t.equal(failed.data?.length, 4096, 'a buffer of the read length even without data')
