@@ -7,166 +7,33 @@
  *   10.0.2.2:PORT; this machine reaches guest listeners through `hostfwd` bound to 127.0.0.1.
  * - Bounded: QEMU runs under `timeout(1)` (so it dies even if this process is killed), our own timer
  *   stops it at `timeoutSec`, the job inside gets a little less, and `kill()` ends it at once.
+ *
+ * This file runs the QEMU process; the run's shapes are in vm-types.ts, the accelerator choice in
+ * vm-accel.ts, the user-mode network in vm-net.ts, the image in vm-image.ts, the job in vm-job.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AbortedError, InvalidArgumentError } from '../lib/errors.js'
+import { AbortedError } from '../lib/errors.js'
 import { jobArchive, validateGuestOptions } from './vm-job.js'
 import { which } from './exec.js'
 import { GuestShare } from './share.js'
 import { KERNEL_GUEST_DIR } from './guest-dir.js'
-import { ensureVmImage, type VmImage } from './vm-image.js'
+import { ensureVmImage } from './vm-image.js'
 import { bootDeath, consoleTail, describeBootDeath, describeRun, type BootDeath } from './guest-console.js'
+import { chooseAccel, tcgAccel } from './vm-accel.js'
+import { freePort, userNetdev, type HostForward } from './vm-net.js'
+import type { GuestOptions, GuestOutcome, GuestResult, GuestVm } from './vm-types.js'
 
 export { consoleTail, describeRun } from './guest-console.js'
+export { chooseAccel, tcgAccel } from './vm-accel.js'
+export { GUEST_HOST_IP, freePort, type HostForward } from './vm-net.js'
+export type { GuestOptions, GuestOutcome, GuestResult, GuestVm } from './vm-types.js'
 
 /** Path of a guest job script NAME in `dir` (default: the shipped kernel/guest directory). */
 export function guestScript(name: string, dir: string = KERNEL_GUEST_DIR): string {
   return join(dir, name)
-}
-
-/** Guest address of this machine's loopback (slirp gateway). */
-export const GUEST_HOST_IP = '10.0.2.2'
-
-export interface HostForward {
-  /** Port on 127.0.0.1 of this machine; 0 picks a free one. */
-  host: number
-  /** TCP port in the guest. */
-  guest: number
-}
-
-export interface GuestOptions {
-  /** A guest script file, or its text. Runs under busybox ash with `args` as "$@". */
-  script: string | { text: string }
-  args?: readonly string[]
-  /** Exported in the job's environment. */
-  env?: Readonly<Record<string, string>>
-  hostfwd?: readonly HostForward[]
-  /** Hard limit for the whole VM run. */
-  timeoutSec: number
-  onConsoleLine?: (line: string) => void
-  /** Host directory shared with the guest at /host; default: a fresh temporary one, removed afterwards. */
-  share?: string
-  memMiB?: number
-  cpus?: number
-  hostnqn?: string
-  hostid?: string
-  /**
-   * Seconds to wait for the guest's first line (init running) before the boot is declared stalled
-   * and retried once with a fresh QEMU (default 120; under TCG on a loaded machine a boot takes
-   * 4-25 s, and a silent hang in early boot has been seen once).
-   */
-  bootTimeoutSec?: number
-  /** Time limit of the job inside the guest (default timeoutSec - 8 when above 20 s, else none). */
-  jobTimeoutSec?: number
-  /** Appended to the kernel command line (e.g. `oops=panic`: the first oops ends the VM). */
-  cmdlineExtra?: string
-  /** Kernel console log level while the job runs (default 4: errors and warnings show inline). */
-  jobLogLevel?: number
-  image?: VmImage
-  log?: (line: string) => void
-}
-
-/**
- * How the run ended, apart from the job's status: 'job' (the job reported an exit status, `rc`),
- * 'timeout' (the VM hit `timeoutSec`), 'killed' (`kill()`), 'boot-stalled' (no guest output within
- * `bootTimeoutSec`, twice), 'boot-died' (the guest kernel oopsed or panicked before the job started,
- * twice: `bootDeaths`), 'vm-failed' (QEMU ended without a job status for another reason).
- */
-export type GuestOutcome = 'job' | 'timeout' | 'killed' | 'boot-stalled' | 'boot-died' | 'vm-failed'
-
-export interface GuestResult {
-  /** The job's exit status; 124 = timed out, 125 = the VM failed (QEMU error, panic, no status). */
-  rc: number
-  outcome: GuestOutcome
-  /**
-   * The console holds the init's `@@VM job-exit@@` line, so every line the job printed arrived. False
-   * with outcome 'job' means the status came but the console's tail was lost (the init drains the
-   * console before it reports; a caller missing a result line should say so rather than guess).
-   */
-  consoleComplete: boolean
-  /** Guest kernel deaths before the job started, one per boot that died (retried boots included). */
-  bootDeaths: BootDeath[]
-  timedOut: boolean
-  console: string
-  durationMs: number
-  /** QEMU start to the job's start, when the job started. */
-  bootMs: number | undefined
-  kernelVersion: string
-  nvmeCliVersion: string
-  accel: 'kvm' | 'tcg'
-  /** Boots that stalled or died before the job started and were retried. */
-  bootRetries: number
-  /** `vm_result KEY VALUE` pairs from the job. */
-  results: Record<string, string>
-  qemuStderr: string
-}
-
-export interface GuestVm {
-  share: GuestShare
-  /** The forwards in effect (free ports filled in). */
-  forwards: HostForward[]
-  readonly accel: 'kvm' | 'tcg'
-  done: Promise<GuestResult>
-  /** Stop QEMU now (idempotent). `done` then resolves. */
-  kill(): void
-  /** Console output so far. */
-  console(): string
-  /**
-   * Wait for a guest `vm_signal`; fails fast if the VM ends, with how it ended (outcome, exit status,
-   * QEMU's stderr) and the console tail in the error message.
-   */
-  waitSignal(name: string, timeoutMs: number): Promise<string>
-  /** Wait for whichever of several guest signals comes first; fails like `waitSignal`. */
-  waitAnySignal(names: readonly string[], timeoutMs: number): Promise<{ name: string; text: string }>
-}
-
-/**
- * KVM when it can run a stock kernel, else TCG. `/dev/kvm` backed by PVM (`kvm_pvm`, no
- * `kvm_intel`/`kvm_amd`) only runs PVM guests: a Debian kernel never gets past its decompressor
- * there. `NVMF_FAULT_VM_ACCEL=kvm|tcg` overrides.
- */
-export function chooseAccel(): { accel: 'kvm' | 'tcg'; why: string } {
-  const env = process.env.NVMF_FAULT_VM_ACCEL
-  if (env === 'kvm' || env === 'tcg') return { accel: env, why: 'NVMF_FAULT_VM_ACCEL' }
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK)
-  } catch {
-    return { accel: 'tcg', why: '/dev/kvm is not usable' }
-  }
-  if (existsSync('/sys/module/kvm_pvm') && !existsSync('/sys/module/kvm_intel') && !existsSync('/sys/module/kvm_amd')) {
-    return { accel: 'tcg', why: '/dev/kvm is PVM (kvm_pvm), which cannot boot a stock kernel' }
-  }
-  return { accel: 'kvm', why: '/dev/kvm' }
-}
-
-/**
- * The TCG accelerator option: multi-threaded TCG (QEMU's default for x86 guests) unless
- * `NVMF_FAULT_VM_TCG_THREAD=single` asks for one thread running every vCPU in turn, where a vCPU
- * cannot run code another vCPU is patching at that moment (see test/interop/README.md, "Guest
- * kernels that die during boot").
- */
-export function tcgAccel(env: NodeJS.ProcessEnv = process.env): string {
-  const mode = env.NVMF_FAULT_VM_TCG_THREAD
-  if (mode === undefined || mode === '') return 'tcg'
-  if (mode !== 'single' && mode !== 'multi') throw new InvalidArgumentError('NVMF_FAULT_VM_TCG_THREAD', `must be 'single' or 'multi', got '${mode}'`)
-  return `tcg,thread=${mode}`
-}
-
-/** A free TCP port on 127.0.0.1 (listen(0), then close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 /** Start a guest; resolves once QEMU is running (use `done` for the result). */
@@ -189,8 +56,7 @@ export async function startGuest(opts: GuestOptions): Promise<GuestVm> {
   const statusFile = join(runDir, 'status')
   const pidFile = join(runDir, 'qemu.pid')
 
-  const net =
-    'user,id=n0,net=10.0.2.0/24,host=10.0.2.2,ipv6=off' + forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join('')
+  const net = userNetdev(forwards)
   // pci=noacpi: PCI IRQ routing from the BIOS table, not ACPI AML (faster under TCG);
   // panic=-1 with -no-reboot: a guest panic ends QEMU at once.
   const loglevel = process.env.NVMF_FAULT_VM_VERBOSE === '1' ? 7 : 4
