@@ -12,9 +12,10 @@
  * counted, and the controller is then marked fatal and deleted (nvmet_ctrl_fatal_error). A Negotiate
  * on an authenticated queue starts a re-authentication; the queue stays usable meanwhile. A
  * transaction left unfinished is reset after KATO (or 120 s), as nvmet does.
+ * The per-queue transaction state is shaped in auth-queue-state.ts, the counters in auth-counters.ts.
  */
 import type { Logger } from 'pino'
-import type { Clock, TimerHandle } from '../../lib/clock.js'
+import type { Clock } from '../../lib/clock.js'
 import { DecodeError } from '../../lib/errors.js'
 import { AUTH_SECP_NVME, authFields } from '../../lib/nvme/fabrics.js'
 import {
@@ -27,8 +28,6 @@ import {
   AuthType,
   DHCHAP_DHGROUPS,
   DHCHAP_HASHES,
-  type DhchapGroupName,
-  type DhchapHashName,
 } from '../../lib/nvme/auth-ids.js'
 import { authMessageName, decodeAuthHeader } from '../../lib/nvme/auth-message.js'
 import { decodeAuthNegotiate } from '../../lib/nvme/auth-negotiate.js'
@@ -36,12 +35,16 @@ import { encodeAuthChallenge } from '../../lib/nvme/auth-challenge.js'
 import { decodeAuthReply } from '../../lib/nvme/auth-reply.js'
 import { encodeAuthSuccess1 } from '../../lib/nvme/auth-success.js'
 import { decodeAuthFailure, encodeAuthFailure } from '../../lib/nvme/auth-failure.js'
-import { parseDhchapSecret, transformDhchapKey, type DhchapSecret } from '../../lib/nvme/auth-secret.js'
+import { transformDhchapKey } from '../../lib/nvme/auth-secret.js'
 import { controllerResponse, DhExchange, defaultRandomBytes, hostResponse, newSeqnum, responsesEqual, type RandomBytes } from '../../lib/nvme/auth-transcript.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import type { ResolvedHostAuth } from '../config-auth.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
+import { hostKeysOf, newQueueAuth, type HostKeys, type QueueAuth } from './auth-queue-state.js'
+import { countAuthFailure, newAuthCounters, type TargetAuthCounters } from './auth-counters.js'
+
+export type { TargetAuthCounters } from './auth-counters.js'
 
 const DNR = STATUS_DNR
 /** SQE byte offsets of the Authentication Send/Receive fields (wire reference 3.4). */
@@ -54,48 +57,6 @@ export const AUTH_MAX_TRANSFER = 16384
 /** Transaction expiry when the controller has no KATO (nvmet: 120 s). */
 const AUTH_EXPIRY_MS = 120_000
 
-type Step = 'NEGOTIATE' | 'CHALLENGE' | 'REPLY' | 'SUCCESS1' | 'SUCCESS2' | 'FAILURE1'
-
-interface HostKeys {
-  cfg: ResolvedHostAuth
-  key: DhchapSecret
-  ctrlKey: DhchapSecret | undefined
-}
-
-interface QueueAuth {
-  host: HostKeys
-  hostnqn: string
-  subnqn: string
-  authenticated: boolean
-  step: Step
-  tid: number
-  hash: DhchapHashName
-  group: DhchapGroupName
-  dh: DhExchange | undefined
-  sessionKey: Buffer | undefined
-  c1: Buffer | undefined
-  s1: number
-  c2: Buffer | undefined
-  s2: number
-  /** The target asked this queue to authenticate again (its commands then get a retryable status). */
-  reauthRequested: boolean
-  /** Reason code explanation of a failed transaction (sent in AUTH_Failure1). */
-  failure: number
-  failureDetail: string
-  timer: TimerHandle | undefined
-}
-
-export interface TargetAuthCounters {
-  /** Transactions started (AUTH_Negotiate received). */
-  attempts: number
-  successes: number
-  failures: number
-  /** Failures by reason code explanation name (AUTH_Failure1 sent or AUTH_Failure2 received). */
-  failuresByReason: Record<string, number>
-  /** Commands refused with Authentication Required. */
-  refusedCommands: number
-}
-
 export interface TargetAuthOptions {
   hosts: readonly ResolvedHostAuth[]
   clock: Clock
@@ -104,7 +65,7 @@ export interface TargetAuthOptions {
 }
 
 export class TargetAuth {
-  readonly counters: TargetAuthCounters = { attempts: 0, successes: 0, failures: 0, failuresByReason: {}, refusedCommands: 0 }
+  readonly counters: TargetAuthCounters = newAuthCounters()
   readonly #hosts = new Map<string, HostKeys>()
   readonly #queues = new WeakMap<Queue, QueueAuth>()
   readonly #clock: Clock
@@ -130,11 +91,7 @@ export class TargetAuth {
 
   /** Require (or re-key) DH-HMAC-CHAP for a host: its next Connects authenticate with these keys. */
   setHost(h: ResolvedHostAuth): void {
-    this.#hosts.set(h.nqn, {
-      cfg: h,
-      key: parseDhchapSecret(h.dhchapKey, `hosts.${h.nqn}.dhchapKey`),
-      ctrlKey: h.dhchapCtrlKey === undefined ? undefined : parseDhchapSecret(h.dhchapCtrlKey, `hosts.${h.nqn}.dhchapCtrlKey`),
-    })
+    this.#hosts.set(h.nqn, hostKeysOf(h))
   }
 
   /** Forget a host's keys: its next Connects need no authentication. Queues already bound keep theirs. */
@@ -149,26 +106,7 @@ export class TargetAuth {
   onConnect(q: Queue, o: { hostnqn: string; subnqn: string; discovery: boolean }): number {
     const host = o.discovery ? undefined : this.#hosts.get(o.hostnqn)
     if (host === undefined) return 0
-    this.#queues.set(q, {
-      host,
-      hostnqn: o.hostnqn,
-      subnqn: o.subnqn,
-      authenticated: false,
-      step: 'NEGOTIATE',
-      tid: -1,
-      hash: 'sha256',
-      group: 'null',
-      dh: undefined,
-      sessionKey: undefined,
-      c1: undefined,
-      s1: 0,
-      c2: undefined,
-      s2: 0,
-      reauthRequested: false,
-      failure: 0,
-      failureDetail: '',
-      timer: undefined,
-    })
+    this.#queues.set(q, newQueueAuth(host, o.hostnqn, o.subnqn))
     return 0x2
   }
 
@@ -402,9 +340,7 @@ export class TargetAuth {
   }
 
   #count(reason: number): void {
-    this.counters.failures++
-    const k = authFailureName(reason)
-    this.counters.failuresByReason[k] = (this.counters.failuresByReason[k] ?? 0) + 1
+    countAuthFailure(this.counters, reason)
   }
 
   /** Re-arms the transaction expiry unless the transaction is over. */
