@@ -22,6 +22,7 @@ import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import type { PduEncodeOptions } from '../../lib/pdu/common.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
+import { ARENA_PDU_MAX, SendArena } from './tcp-send-arena.js'
 import { tracePdu } from './tcp-trace.js'
 
 const NO_DIGESTS: PduEncodeOptions = Object.freeze({})
@@ -55,7 +56,9 @@ export class TcpWriter implements WireOps {
   #encodeOpts: PduEncodeOptions = NO_DIGESTS
   /** The socket is corked by this writer (one cork, undone by `#uncork`). */
   #corked = false
-  /** The pending end-of-turn uncork, for PDUs written outside a receive batch. */
+  /** Small PDUs, copied to leave in one write (tcp-send-arena.ts); flushed in order with the corked parts. */
+  readonly #arena = new SendArena()
+  /** The pending end-of-turn flush, for PDUs written outside a receive batch. */
   #flushAt: NodeJS.Immediate | undefined
   /** Inside `batch`: the batch's end uncorks. */
   #batching = false
@@ -70,11 +73,13 @@ export class TcpWriter implements WireOps {
   }
   readonly #decisionsFlush = (): void => {
     this.#afterDecisions = false
-    if (this.#corked) this.#uncork()
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
   }
+  /** Sends what this turn wrote: the arena's bytes (into the cork when corked), then the uncork. */
   readonly #uncork = (): void => {
     if (this.#flushAt !== undefined) clearImmediate(this.#flushAt)
     this.#flushAt = undefined
+    if (this.#arena.pending > 0) this.#flushArena()
     if (!this.#corked) return
     this.#corked = false
     this.#o.socket.uncork()
@@ -105,7 +110,7 @@ export class TcpWriter implements WireOps {
       fn(arg)
     } finally {
       this.#batching = false
-      if (this.#corked) this.#uncork()
+      if (this.#corked || this.#arena.pending > 0) this.#uncork()
       if (this.#o.hooks.hooks !== undefined && !this.#afterDecisions) {
         this.#afterDecisions = true
         queueMicrotask(this.#queueDecisionsFlush)
@@ -198,7 +203,7 @@ export class TcpWriter implements WireOps {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) return
     // What this turn corked goes out first, and these bytes in writes of their own (segment shaper).
-    if (this.#corked) this.#uncork()
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
     const held = this.#takeHeld([])
     if (held.length > 0) {
       // Keep wire order: what was held goes out, as one corked write, before these bytes.
@@ -229,7 +234,17 @@ export class TcpWriter implements WireOps {
       written?.()
       return
     }
+    if (this.#held.length === 0) {
+      let bytes = 0
+      for (let i = 0; i < parts.length; i++) bytes += parts[i]!.length
+      if (bytes <= ARENA_PDU_MAX) {
+        this.#copy(parts, bytes, written)
+        return
+      }
+    }
     parts = this.#takeHeld(parts)
+    // Wire order: the small PDUs copied before these parts go first.
+    if (this.#arena.pending > 0) this.#flushArena()
     if (!this.#corked) {
       s.cork()
       this.#corked = true
@@ -243,6 +258,31 @@ export class TcpWriter implements WireOps {
     // Inside a read's batch too: the next PDU corks again and the batch's end sends the rest.
     if (this.#corked && s.writableLength >= SEND_BATCH) this.#uncork()
     // A host that does not read what we send gets nothing more read from it until 'drain'.
+    if (this.#needDrain) this.#o.onDrainNeeded(true)
+  }
+
+  /** A small PDU into the arena; it leaves with the arena's bytes at the end of the batch (or turn). */
+  #copy(parts: Buffer[], bytes: number, written: (() => void) | undefined): void {
+    const s = this.#o.socket
+    const arena = this.#arena
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#flushArena()
+    arena.copy(parts, bytes, s.writableLength === 0, written)
+    if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
+    // Past SEND_BATCH the bytes go to the kernel now, as corked parts do (see #write).
+    if (arena.pending + s.writableLength >= SEND_BATCH) this.#uncork()
+  }
+
+  /** The arena's pending bytes to the socket: one write (or one more buffer in the cork). */
+  #flushArena(): void {
+    const s = this.#o.socket
+    const bytes = this.#arena.take()
+    const written = this.#arena.takeWritten()
+    if (bytes === undefined) return
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return
+    }
+    this.#push(bytes, written)
     if (this.#needDrain) this.#o.onDrainNeeded(true)
   }
 
