@@ -98,7 +98,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#readBuffers = new ReadBufferPool({ maxFreeBytes: Math.min(1 << 20, cfg.limits.maxBufferedBytes >> 2) })
     this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE') })
     this.readBuffer = this.#readBuffers.take
-    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
+    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), writer: this.#writer, release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
     this.#timers = new ConnectionTimers({ clock: o.transport.clock, limits: () => this.#t.core.config.limits, framer: this.#framer, conn: this })
     this.#gate = new ReadGate({
       socket: o.socket,

@@ -38,28 +38,39 @@ export class SendArena {
   }
 
   /**
-   * Copies `parts` (`bytes` in all, at most ARENA_PDU_MAX) after what is pending; the caller takes
-   * what is pending first unless it `fits`. `socketIdle`: the socket holds no unwritten bytes, so
-   * none of this arena.
+   * Room for `bytes` (at most ARENA_PDU_MAX) after what is pending, counted as pending: returns its
+   * offset in {@link buffer}, for the caller to fill now. The caller takes what is pending first
+   * unless it `fits`. `socketIdle`: the socket holds no unwritten bytes, so none of this arena.
    */
-  copy(parts: readonly Buffer[], bytes: number, socketIdle: boolean, written: (() => void) | undefined): void {
-    let buf = this.#buf
+  claim(bytes: number, socketIdle: boolean, written: (() => void) | undefined): number {
     if (this.#start === this.#end) {
       if (socketIdle) this.#start = this.#end = 0
-      if (buf === undefined || buf.length - this.#end < bytes) {
+      if (this.#buf === undefined || this.#buf.length - this.#end < bytes) {
         // The socket may still be writing from this one: a fresh arena (the old one is collected).
-        buf = this.#buf = Buffer.allocUnsafeSlow(ARENA_SIZE)
+        this.#buf = Buffer.allocUnsafeSlow(ARENA_SIZE)
         this.#start = this.#end = 0
       }
     }
-    let end = this.#end
+    const at = this.#end
+    this.#end = at + bytes
+    if (written !== undefined) this.#written.push(written)
+    return at
+  }
+
+  /** The current arena (valid after a `claim`, for the bytes it claimed). */
+  get buffer(): Buffer {
+    return this.#buf!
+  }
+
+  /** Copies `parts` (`bytes` in all) after what is pending (as `claim`). */
+  copy(parts: readonly Buffer[], bytes: number, socketIdle: boolean, written: (() => void) | undefined): void {
+    let at = this.claim(bytes, socketIdle, written)
+    const buf = this.#buf!
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!
-      buf!.set(p, end)
-      end += p.length
+      buf.set(p, at)
+      at += p.length
     }
-    this.#end = end
-    if (written !== undefined) this.#written.push(written)
   }
 
   /** Takes the pending bytes: a view the socket owns from now on (undefined when none). */

@@ -160,6 +160,32 @@ export class TcpWriter implements WireOps {
     return false
   }
 
+  /**
+   * Small PDUs encoded in place: when nothing sits between the caller and the socket (no onPduSend
+   * hook, no PDU waiting for a decision or held, no PDU tracing) and `bytes` fit the send arena,
+   * `encode(buffer, offset, arg, opts)` writes them there and they leave with the batch, as `send`'s
+   * would; `written` as for `send`. False when the caller must `send` PDU objects instead.
+   */
+  sendEncoded<A>(bytes: number, encode: (buf: Buffer, at: number, arg: A, opts: PduEncodeOptions) => void, arg: A, written?: () => void): boolean {
+    if (bytes > ARENA_PDU_MAX || this.#chainDepth !== 0 || this.#held.length !== 0 || this.#o.tracePdu || SEAMS.send.installed(this.#o.hooks)) return false
+    const s = this.#o.socket
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return true
+    }
+    const arena = this.#arena
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#flushArena()
+    const at = arena.claim(bytes, s.writableLength === 0, written)
+    encode(arena.buffer, at, arg, this.#encodeOpts)
+    this.#afterCopy()
+    return true
+  }
+
+  /** The encode options in effect (digests and HPDA after ICReq). */
+  get encodeOptions(): PduEncodeOptions {
+    return this.#encodeOpts
+  }
+
   /** Carries out the onPduSend decision for one PDU; `resolve` lets the next PDU go. */
   #shape(d: SendDecision, parts: Buffer[], resolve: () => void): void {
     const shaper = shaperFor(d, this)
@@ -267,9 +293,15 @@ export class TcpWriter implements WireOps {
     const arena = this.#arena
     if (arena.pending > 0 && !arena.fits(bytes)) this.#flushArena()
     arena.copy(parts, bytes, s.writableLength === 0, written)
+    this.#afterCopy()
+  }
+
+  /** Bytes went into the arena: flushed at the batch's or turn's end, or now past SEND_BATCH. */
+  #afterCopy(): void {
+    const s = this.#o.socket
     if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
     // Past SEND_BATCH the bytes go to the kernel now, as corked parts do (see #write).
-    if (arena.pending + s.writableLength >= SEND_BATCH) this.#uncork()
+    if (this.#arena.pending + s.writableLength >= SEND_BATCH) this.#uncork()
   }
 
   /** The arena's pending bytes to the socket: one write (or one more buffer in the cork). */
