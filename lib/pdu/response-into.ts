@@ -4,12 +4,14 @@
  * The bytes are those of `encodeC2HDataParts` / `encodeCapsuleRespParts` joined (test/lib/pdu/
  * response-into.test.ts compares them), without the PDU objects, part arrays and header buffers: the
  * target's send path writes a small response straight into its send arena (docs/performance.md,
- * round 4). Fields are not range-checked here: the caller passes what its own state holds.
+ * round 4). Fields are not range-checked here (plain byte stores, codec.ts put32le): the caller passes what
+ * its own state holds; the range of `buf` is the caller's (its arena claim).
  */
 import type { Buffer } from 'node:buffer'
 import { crc32c, crc32cRange } from '../crc32c.js'
 import { encodeCqe, type Cqe } from '../nvme/cqe.js'
-import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, DIGEST_SIZE, PduFlags, PduType, PDU_HLEN, dataOffset, type PduEncodeOptions } from './common.js'
+import { put16le, put32le } from '../nvme/codec.js'
+import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_SIZE, CH_TYPE, DIGEST_SIZE, PduFlags, PduType, PDU_HLEN, dataOffset, type PduEncodeOptions } from './common.js'
 import { C2H_DATA_CCCID, C2H_DATA_DATAL, C2H_DATA_DATAO } from './c2h-data.js'
 import { CAPSULE_RESP_CQE } from './capsule-resp.js'
 
@@ -31,7 +33,7 @@ function header(buf: Buffer, o: number, type: number, flags: number, hlen: numbe
   buf[o + CH_FLAGS] = flags
   buf[o + CH_HLEN] = hlen
   buf[o + CH_PDO] = pdo
-  buf.writeUInt32LE(plen, o + CH_PLEN)
+  put32le(buf, o + CH_PLEN, plen)
 }
 
 /**
@@ -45,17 +47,17 @@ export function encodeC2HDataInto(buf: Buffer, o: number, cccid: number, data: U
   const plen = pdo + data.length + (ddgst ? DIGEST_SIZE : 0)
   const flags = PduFlags.LAST_PDU | (success ? PduFlags.SUCCESS : 0) | (hdgst ? PduFlags.HDGSTF : 0) | (ddgst ? PduFlags.DDGSTF : 0)
   // Reserved bytes, HDGST room and PAD are 0 (spec 1.9): the arena is reused.
-  buf.fill(0, o, o + pdo)
+  for (let i = o + CH_SIZE; i < o + pdo; i++) buf[i] = 0
   header(buf, o, PduType.C2H_DATA, flags, C2H_HLEN, pdo, plen)
-  buf.writeUInt16LE(cccid, o + C2H_DATA_CCCID)
-  buf.writeUInt32LE(0, o + C2H_DATA_DATAO)
-  buf.writeUInt32LE(data.length, o + C2H_DATA_DATAL)
+  put16le(buf, o + C2H_DATA_CCCID, cccid)
+  put32le(buf, o + C2H_DATA_DATAO, 0)
+  put32le(buf, o + C2H_DATA_DATAL, data.length)
   // HDGST covers the HLEN header bytes as sent, FLAGS included (spec 1.8).
-  if (hdgst) buf.writeUInt32LE(crc32cRange(buf, o, o + C2H_HLEN), o + C2H_HLEN)
+  if (hdgst) put32le(buf, o + C2H_HLEN, crc32cRange(buf, o, o + C2H_HLEN))
   buf.set(data, o + pdo)
   const end = o + pdo + data.length
   if (!ddgst) return end
-  buf.writeUInt32LE(crc32c(data), end)
+  put32le(buf, end, crc32c(data))
   return end + DIGEST_SIZE
 }
 
@@ -65,6 +67,6 @@ export function encodeCapsuleRespInto(buf: Buffer, o: number, cqe: Cqe, opts: Pd
   const plen = RESP_HLEN + (hdgst ? DIGEST_SIZE : 0)
   header(buf, o, PduType.CAPSULE_RESP, hdgst ? PduFlags.HDGSTF : 0, RESP_HLEN, 0, plen)
   encodeCqe(cqe, buf, o + CAPSULE_RESP_CQE)
-  if (hdgst) buf.writeUInt32LE(crc32cRange(buf, o, o + RESP_HLEN), o + RESP_HLEN)
+  if (hdgst) put32le(buf, o + RESP_HLEN, crc32cRange(buf, o, o + RESP_HLEN))
   return o + plen
 }
