@@ -182,20 +182,28 @@ export class TcpConnection implements QueueTransport, TimedConnection {
 
   #beginReading(): void {
     if (this.#sm.is('CLOSED')) return
-    this.#socket.on('data', (chunk: Buffer) => this.#writer.batch(this.#onData, chunk))
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#writer.batch(this.#onData, chunk)
+      this.#afterData()
+    })
     this.#socket.resume()
   }
 
   /** One socket read, handled as one write batch: its responses leave together when it returns. */
   readonly #onData = (chunk: Buffer): void => {
     if (this.#sm.is('CLOSING', 'CLOSED')) return
-    this.#lastRx = this.#t.clock.now()
     try {
       this.#framer.push(chunk)
     } catch (err) {
       this.#fatal(err)
     }
     if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
+  }
+
+  /** The read's bookkeeping, once its responses are written (off a QD1 round trip's critical path). */
+  #afterData(): void {
+    if (this.#sm.is('CLOSING', 'CLOSED')) return
+    this.#lastRx = this.#t.clock.now()
     this.#timers.watchPartialPdu()
     this.#timers.received()
   }
