@@ -65,7 +65,6 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   /** Where responses go (made once: nothing allocated per response for it). */
   readonly #sink: ResponseSink
   #digests: DigestOptions = { hdgst: false, ddgst: false }
-  #lastRx = 0
   #resolveClosed!: () => void
 
   constructor(o: { transport: TcpTransport; port: TcpPort; socket: Socket; connectionId: number }) {
@@ -137,9 +136,6 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   get live(): boolean {
     return this.#sm.is('LIVE')
   }
-  get lastRx(): number {
-    return this.#lastRx
-  }
   get state(): ConnectionState {
     return this.#sm.state
   }
@@ -184,7 +180,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     if (this.#sm.is('CLOSED')) return
     this.#socket.on('data', (chunk: Buffer) => {
       this.#writer.batch(this.#onData, chunk)
-      this.#afterData()
+      if (!this.#sm.is('CLOSING', 'CLOSED')) this.#timers.afterRead()
     })
     this.#socket.resume()
   }
@@ -198,14 +194,6 @@ export class TcpConnection implements QueueTransport, TimedConnection {
       this.#fatal(err)
     }
     if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
-  }
-
-  /** The read's bookkeeping, once its responses are written (off a QD1 round trip's critical path). */
-  #afterData(): void {
-    if (this.#sm.is('CLOSING', 'CLOSED')) return
-    this.#lastRx = this.#t.clock.now()
-    this.#timers.watchPartialPdu()
-    this.#timers.received()
   }
 
   // ---- receive (tcp-receive.ts decodes and runs the seam, then calls #handle) ----------------
