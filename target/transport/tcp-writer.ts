@@ -8,7 +8,10 @@
  * without waiting for the check phase, which at QD1 is the whole round trip's latency), otherwise
  * on `setImmediate`, so the PDUs completed by the store callbacks and hook decisions of one poll
  * phase still leave together (docs/performance.md: one socket write per turn, not per PDU) — or,
- * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3).
+ * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3). Small PDUs
+ * are copied (or, for responses, encoded: `sendEncoded`) into the connection's send arena instead
+ * and leave as one `write` at the same moments (tcp-send-arena.ts; round 4); a larger PDU first
+ * flushes what the arena holds, so wire order is the order of `send` calls.
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
