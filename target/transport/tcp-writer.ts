@@ -303,8 +303,10 @@ export class TcpWriter implements WireOps {
   #afterCopy(): void {
     const s = this.#o.socket
     if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
-    // Past SEND_BATCH the bytes go to the kernel now, as corked parts do (see #write).
-    if (this.#arena.pending + s.writableLength >= SEND_BATCH) this.#uncork()
+    // Past SEND_BATCH the bytes go to the kernel now, as corked parts do (see #write). Uncorked, only
+    // the arena counts: bytes the socket still holds from earlier writes are the kernel's to take,
+    // and a CapsuleResp behind a large read then waits for the batch's end, not a write of its own.
+    if (this.#arena.pending + (this.#corked ? s.writableLength : 0) >= SEND_BATCH) this.#uncork()
   }
 
   /** The arena's pending bytes to the socket: one write (or one more buffer in the cork). */
