@@ -13,8 +13,14 @@
  */
 import { Buffer } from 'node:buffer'
 
-/** Bytes of one arena (allocated on the first small PDU of a connection). */
+/**
+ * The largest arena. A connection's first arena is the power of two that holds its first PDU (at
+ * least ARENA_MIN); it doubles, up to this, each time a batch outgrows it (`outgrown`). So a queue
+ * that only connected holds 1 KiB, a QD1 4 KiB-read queue 8 KiB, a QD32 one 32 KiB: the memory per
+ * connection of a scale run stays what it was for the queues that do no I/O.
+ */
 export const ARENA_SIZE = 32 * 1024
+export const ARENA_MIN = 1024
 /** PDUs up to this size (all parts: header, data, digests) are copied; larger ones go out uncopied. */
 export const ARENA_PDU_MAX = 8 * 1024
 
@@ -26,6 +32,8 @@ export class SendArena {
   #end = 0
   /** `written` callbacks of the PDUs in [start, end): run once the socket wrote them. */
   #written: (() => void)[] = []
+  /** The size of the next arena taken. */
+  #size = ARENA_MIN
 
   /** Bytes copied in and not yet taken. */
   get pending(): number {
@@ -37,6 +45,11 @@ export class SendArena {
     return this.#buf !== undefined && this.#buf.length - this.#end >= bytes
   }
 
+  /** A batch did not fit (the caller takes what is pending early): the next arena is twice as large. */
+  outgrown(): void {
+    this.#size = Math.min(ARENA_SIZE, this.#size * 2)
+  }
+
   /**
    * Room for `bytes` (at most ARENA_PDU_MAX) after what is pending, counted as pending: returns its
    * offset in {@link buffer}, for the caller to fill now. The caller takes what is pending first
@@ -45,9 +58,12 @@ export class SendArena {
   claim(bytes: number, socketIdle: boolean, written: (() => void) | undefined): number {
     if (this.#start === this.#end) {
       if (socketIdle) this.#start = this.#end = 0
-      if (this.#buf === undefined || this.#buf.length - this.#end < bytes) {
-        // The socket may still be writing from this one: a fresh arena (the old one is collected).
-        this.#buf = Buffer.allocUnsafeSlow(ARENA_SIZE)
+      const buf = this.#buf
+      if (buf === undefined || buf.length < this.#size || buf.length - this.#end < bytes) {
+        // Too small, or the socket may still be writing from this one: a fresh arena (the old one
+        // is collected once the socket lets go of it).
+        while (this.#size < bytes) this.#size *= 2
+        this.#buf = Buffer.allocUnsafeSlow(this.#size)
         this.#start = this.#end = 0
       }
     }

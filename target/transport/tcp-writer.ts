@@ -177,7 +177,7 @@ export class TcpWriter implements WireOps {
       return true
     }
     const arena = this.#arena
-    if (arena.pending > 0 && !arena.fits(bytes)) this.#flushArena()
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#outgrown()
     const at = arena.claim(bytes, s.writableLength === 0, written)
     encode(arena.buffer, at, arg, this.#encodeOpts)
     this.#afterCopy()
@@ -294,7 +294,7 @@ export class TcpWriter implements WireOps {
   #copy(parts: Buffer[], bytes: number, written: (() => void) | undefined): void {
     const s = this.#o.socket
     const arena = this.#arena
-    if (arena.pending > 0 && !arena.fits(bytes)) this.#flushArena()
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#outgrown()
     arena.copy(parts, bytes, s.writableLength === 0, written)
     this.#afterCopy()
   }
@@ -307,6 +307,12 @@ export class TcpWriter implements WireOps {
     // the arena counts: bytes the socket still holds from earlier writes are the kernel's to take,
     // and a CapsuleResp behind a large read then waits for the batch's end, not a write of its own.
     if (this.#arena.pending + (this.#corked ? s.writableLength : 0) >= SEND_BATCH) this.#uncork()
+  }
+
+  /** A batch did not fit the arena: what it holds goes now, and the next arena is larger. */
+  #outgrown(): void {
+    this.#arena.outgrown()
+    this.#flushArena()
   }
 
   /** The arena's pending bytes to the socket: one write (or one more buffer in the cork). */
