@@ -164,7 +164,10 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     s.setNoDelay(true)
     s.on('error', (err) => this.#logger.debug({ err }, 'socket error'))
     s.on('close', () => this.#onClose())
-    s.on('end', () => s.end())
+    s.on('end', () => {
+      this.#writer.flush()
+      s.end()
+    })
     this.#timers.armIcReq()
     if (SEAMS.connection.installed(this.#t.hooks)) s.pause()
     SEAMS.connection.run(this.#t.hooks, this.#logger, this.queue.hookContext, { remoteAddress: this.remoteAddress, remotePort: this.remotePort }, this.#afterConnectionSeam)
@@ -278,6 +281,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#data.failAll()
     this.queue.disconnect(reason)
     // FIN after what is queued has been written; destroy if the peer does not finish.
+    this.#writer.flush()
     this.#socket.end()
     const t = setTimeout(() => this.#socket.destroy(), 2000)
     t.unref()

@@ -121,6 +121,11 @@ export class TcpWriter implements WireOps {
     }
   }
 
+  /** Hands what this turn wrote to the socket now (before a FIN: `end()` would not see the arena). */
+  flush(): void {
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
+  }
+
   /** Writes wait for the socket's 'drain'. */
   get needDrain(): boolean {
     return this.#needDrain

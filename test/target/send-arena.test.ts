@@ -11,7 +11,8 @@ import { IoOpcode } from '../../lib/nvme/opcodes.js'
 import { makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
 import { sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { decodeCqe } from '../../lib/nvme/cqe.js'
-import { PduType } from '../../lib/pdu/index.js'
+import { encodePdu, PduType } from '../../lib/pdu/index.js'
+import { encodeSqe } from '../../lib/nvme/sqe.js'
 
 const WAIT = 30_000
 const MIB = 1 << 20
@@ -74,4 +75,25 @@ t.test('small and large read responses interleaved behind a host that stops read
   // Still usable afterwards: the arena starts over once the socket wrote everything.
   const again = await io.read(1, 8n, 8, 512, WAIT)
   t.same(again.data, pattern(4096, 4096), 'a later 4 KiB Read returns its bytes')
+})
+
+t.test('a response completed in the read that then closes the connection still goes out before the FIN', async (t) => {
+  const target = await startTarget(t)
+  const port = portOf(target)
+  const admin = await RawHost.connect({ port })
+  t.teardown(() => admin.destroy())
+  const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
+  const io = await RawHost.connect({ port })
+  t.teardown(() => io.destroy())
+  t.equal((await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize: 15 })).cqe.status, 0, 'I/O queue connected')
+  await io.write(1, 0n, pattern(0, 4096), { timeoutMs: WAIT })
+  // One TCP chunk: a 4 KiB Read (answered at once, through the arena), then an H2CTermReq (close).
+  const sqe = makeSqe({ opc: IoOpcode.READ, cid: io.nextCid(), nsid: 1, ...rwDwords({ slba: 0n, nlb: 7 }), sgl: sglTransportDataBlock(4096) })
+  const done = io.wait(sqe.cid, WAIT)
+  io.sendRaw(Buffer.concat([encodePdu({ type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe) }), encodePdu({ type: PduType.H2C_TERM_REQ, fes: 1, fei: 0, data: Buffer.alloc(0) })]))
+  const c = await done
+  t.equal(c.cqe.status, 0, 'the Read completed')
+  t.same(c.data, pattern(0, 4096), 'with its data')
+  await withTimeout(io.closed, WAIT, 'close')
+  t.pass('then the connection closed')
 })
