@@ -249,7 +249,8 @@ export class PduFramer {
     if (h[CH_HLEN] !== hlen) this.#fail(CH_HLEN, `${name} HLEN must be ${hlen}, got ${h[CH_HLEN]}`, hlen)
     const flags = h[CH_FLAGS]!
     const pdo = h[CH_PDO]!
-    const plen = h.readUInt32LE(CH_PLEN)
+    // Byte loads: readUInt32LE validates its offset on every call (one header per PDU).
+    const plen = (h[CH_PLEN]! | (h[CH_PLEN + 1]! << 8) | (h[CH_PLEN + 2]! << 16) | (h[CH_PLEN + 3]! << 24)) >>> 0
     let hdgstLen = 0
     if (typeHasHeaderDigest(t)) {
       const hdgst = (flags & PduFlags.HDGSTF) !== 0
@@ -307,11 +308,14 @@ export class PduFramer {
         if (this.#queued < plen) return
         const head = this.#queue[0]!
         let raw: Buffer
-        if (head.length >= plen) {
+        if (head.length === plen) {
+          // The chunk is this PDU (a QD1 capsule): no view to make.
+          raw = head
+          this.#queue.shift()
+        } else if (head.length > plen) {
           // Zero-copy: the whole PDU lies in one chunk.
           raw = head.subarray(0, plen)
-          if (head.length === plen) this.#queue.shift()
-          else this.#queue[0] = head.subarray(plen)
+          this.#queue[0] = head.subarray(plen)
         } else {
           // One O(n) assembly of the slices that make up this PDU.
           const parts: Buffer[] = []

@@ -6,7 +6,7 @@
  */
 // The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
 import { Buffer } from 'node:buffer'
-import { checkUint, need, asBuffer, U16, U32 } from './codec.js'
+import { checkUint, need, asBuffer, put16le, put32le, U16, U32 } from './codec.js'
 import { cqeFieldToStatus, statusToCqeField } from '../status.js'
 
 export const CQE_SIZE = 16
@@ -39,12 +39,14 @@ export function encodeCqe(cqe: Cqe, target: Buffer, offset?: number): number
 export function encodeCqe(cqe: Cqe, target?: Buffer, offset = 0): Buffer | number {
   const buf = target ?? Buffer.alloc(CQE_SIZE)
   const o = target === undefined ? 0 : offset
-  buf.writeUInt32LE(checkUint(cqe.dw0, U32, 'dw0'), o + CQE_DW0)
-  buf.writeUInt32LE(checkUint(cqe.dw1, U32, 'dw1'), o + CQE_DW1)
-  buf.writeUInt16LE(checkUint(cqe.sqhd, U16, 'sqhd'), o + CQE_SQHD)
-  buf.writeUInt16LE(checkUint(cqe.sqid, U16, 'sqid'), o + CQE_SQID)
-  buf.writeUInt16LE(checkUint(cqe.cid, U16, 'cid'), o + CQE_CID)
-  buf.writeUInt16LE(statusToCqeField(checkUint(cqe.status, 0x7fff, 'status')), o + CQE_STATUS)
+  if (o < 0 || o + CQE_SIZE > buf.length) throw new RangeError(`a CQE at offset ${o} does not fit ${buf.length} bytes`)
+  // Byte stores of checked values: one CQE per command on the target (codec.ts put32le).
+  put32le(buf, o + CQE_DW0, checkUint(cqe.dw0, U32, 'dw0'))
+  put32le(buf, o + CQE_DW1, checkUint(cqe.dw1, U32, 'dw1'))
+  put16le(buf, o + CQE_SQHD, checkUint(cqe.sqhd, U16, 'sqhd'))
+  put16le(buf, o + CQE_SQID, checkUint(cqe.sqid, U16, 'sqid'))
+  put16le(buf, o + CQE_CID, checkUint(cqe.cid, U16, 'cid'))
+  put16le(buf, o + CQE_STATUS, statusToCqeField(checkUint(cqe.status, 0x7fff, 'status')))
   return target === undefined ? buf : o + CQE_SIZE
 }
 

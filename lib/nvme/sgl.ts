@@ -3,7 +3,7 @@
  * SGL1 occupies SQE bytes 24-39; byte 15 of a descriptor is the SGL identifier
  * (bits 7:4 descriptor type, bits 3:0 subtype).
  */
-import { checkUint, need, asBuffer, writeU64, U32 } from './codec.js'
+import { checkUint, need, asBuffer, u32le, writeU64, U32 } from './codec.js'
 
 export const SGL_DESCRIPTOR_SIZE = 16
 
@@ -100,7 +100,7 @@ export function decodeSgl(buf: Uint8Array, offset = 0): SglDescriptor {
   const subtype = id & 0xf
   const address = b.readBigUInt64LE(offset + SGL_ADDRESS)
   if (type === SglType.KEYED_DATA_BLOCK) {
-    return { address, length: b.readUIntLE(offset + SGL_LENGTH, 3), type, subtype, key: b.readUInt32LE(offset + SGL_KEY) }
+    return { address, length: b.readUIntLE(offset + SGL_LENGTH, 3), type, subtype, key: u32le(b, offset + SGL_KEY) }
   }
-  return { address, length: b.readUInt32LE(offset + SGL_LENGTH), type, subtype }
+  return { address, length: u32le(b, offset + SGL_LENGTH), type, subtype }
 }

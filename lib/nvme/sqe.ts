@@ -6,7 +6,7 @@
  */
 // The module's Buffer, not the global: in ESM the global is a getter run on every use (hot path).
 import { Buffer } from 'node:buffer'
-import { checkU64, checkUint, need, asBuffer, writeU64, U8, U16, U32 } from './codec.js'
+import { checkU64, checkUint, need, asBuffer, u16le, u32le, writeU64, U8, U16, U32 } from './codec.js'
 import { decodeSgl, encodeSgl, sglTransportDataBlock, type SglDescriptor } from './sgl.js'
 
 export const SQE_SIZE = 64
@@ -115,20 +115,20 @@ export function decodeSqe(buf: Uint8Array, offset = 0): Sqe {
   need(buf, offset, SQE_SIZE, 'sqe')
   const b = asBuffer(buf)
   return {
-    opc: b.readUInt8(offset + SQE_OPC),
-    flags: b.readUInt8(offset + SQE_FLAGS),
-    cid: b.readUInt16LE(offset + SQE_CID),
-    nsid: b.readUInt32LE(offset + SQE_NSID),
-    cdw2: b.readUInt32LE(offset + SQE_CDW2),
-    cdw3: b.readUInt32LE(offset + SQE_CDW3),
+    opc: b[offset + SQE_OPC]!,
+    flags: b[offset + SQE_FLAGS]!,
+    cid: u16le(b, offset + SQE_CID),
+    nsid: u32le(b, offset + SQE_NSID),
+    cdw2: u32le(b, offset + SQE_CDW2),
+    cdw3: u32le(b, offset + SQE_CDW3),
     mptr: b.readBigUInt64LE(offset + SQE_MPTR),
     sgl: decodeSgl(b, offset + SQE_DPTR),
-    cdw10: b.readUInt32LE(offset + SQE_CDW10),
-    cdw11: b.readUInt32LE(offset + SQE_CDW11),
-    cdw12: b.readUInt32LE(offset + SQE_CDW12),
-    cdw13: b.readUInt32LE(offset + SQE_CDW13),
-    cdw14: b.readUInt32LE(offset + SQE_CDW14),
-    cdw15: b.readUInt32LE(offset + SQE_CDW15),
+    cdw10: u32le(b, offset + SQE_CDW10),
+    cdw11: u32le(b, offset + SQE_CDW11),
+    cdw12: u32le(b, offset + SQE_CDW12),
+    cdw13: u32le(b, offset + SQE_CDW13),
+    cdw14: u32le(b, offset + SQE_CDW14),
+    cdw15: u32le(b, offset + SQE_CDW15),
   }
 }
 

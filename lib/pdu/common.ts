@@ -136,7 +136,10 @@ export function writeCommonHeader(buf: Buffer, type: number, flags: number, hlen
   buf[CH_FLAGS] = flags
   buf[CH_HLEN] = hlen
   buf[CH_PDO] = pdo
-  buf.writeUInt32LE(plen, CH_PLEN)
+  buf[CH_PLEN] = plen
+  buf[CH_PLEN + 1] = plen >>> 8
+  buf[CH_PLEN + 2] = plen >>> 16
+  buf[CH_PLEN + 3] = plen >>> 24
 }
 
 /** Data offset for a PDU carrying data: right after header+HDGST, rounded up to the PDA unit (spec 1.9). */

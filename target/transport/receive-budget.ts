@@ -48,6 +48,16 @@ export class ReceiveBudget {
     else this.#waiting.push(r)
   }
 
+  /**
+   * Takes `bytes` (no R2T slot) when they fit now and nobody waits: true. The common case of a read's
+   * reservation, without the reservation object and its callbacks (one per I/O).
+   */
+  tryTake(bytes: number): boolean {
+    if (this.#waiting.length !== 0 || !(this.#held === 0 || this.#held + bytes <= this.limit)) return false
+    this.#held += bytes
+    return true
+  }
+
   /** Gives back `bytes` (and an R2T slot when `r2t`), then grants what now fits, in order. */
   release(bytes: number, r2t: boolean): void {
     this.#held = Math.max(0, this.#held - bytes)

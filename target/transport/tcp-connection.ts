@@ -65,7 +65,6 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   /** Where responses go (made once: nothing allocated per response for it). */
   readonly #sink: ResponseSink
   #digests: DigestOptions = { hdgst: false, ddgst: false }
-  #lastRx = 0
   #resolveClosed!: () => void
 
   constructor(o: { transport: TcpTransport; port: TcpPort; socket: Socket; connectionId: number }) {
@@ -98,7 +97,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#readBuffers = new ReadBufferPool({ maxFreeBytes: Math.min(1 << 20, cfg.limits.maxBufferedBytes >> 2) })
     this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE') })
     this.readBuffer = this.#readBuffers.take
-    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
+    this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), writer: this.#writer, release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
     this.#timers = new ConnectionTimers({ clock: o.transport.clock, limits: () => this.#t.core.config.limits, framer: this.#framer, conn: this })
     this.#gate = new ReadGate({
       socket: o.socket,
@@ -137,9 +136,6 @@ export class TcpConnection implements QueueTransport, TimedConnection {
   get live(): boolean {
     return this.#sm.is('LIVE')
   }
-  get lastRx(): number {
-    return this.#lastRx
-  }
   get state(): ConnectionState {
     return this.#sm.state
   }
@@ -168,7 +164,10 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     s.setNoDelay(true)
     s.on('error', (err) => this.#logger.debug({ err }, 'socket error'))
     s.on('close', () => this.#onClose())
-    s.on('end', () => s.end())
+    s.on('end', () => {
+      this.#writer.flush()
+      s.end()
+    })
     this.#timers.armIcReq()
     if (SEAMS.connection.installed(this.#t.hooks)) s.pause()
     SEAMS.connection.run(this.#t.hooks, this.#logger, this.queue.hookContext, { remoteAddress: this.remoteAddress, remotePort: this.remotePort }, this.#afterConnectionSeam)
@@ -182,22 +181,22 @@ export class TcpConnection implements QueueTransport, TimedConnection {
 
   #beginReading(): void {
     if (this.#sm.is('CLOSED')) return
-    this.#socket.on('data', (chunk: Buffer) => this.#writer.batch(this.#onData, chunk))
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#writer.batch(this.#onData, chunk)
+      if (!this.#sm.is('CLOSING', 'CLOSED')) this.#timers.afterRead()
+    })
     this.#socket.resume()
   }
 
   /** One socket read, handled as one write batch: its responses leave together when it returns. */
   readonly #onData = (chunk: Buffer): void => {
     if (this.#sm.is('CLOSING', 'CLOSED')) return
-    this.#lastRx = this.#t.clock.now()
     try {
       this.#framer.push(chunk)
     } catch (err) {
       this.#fatal(err)
     }
     if (this.#framer.paused && !this.#gate.paused) this.#gate.pause()
-    this.#timers.watchPartialPdu()
-    this.#timers.received()
   }
 
   // ---- receive (tcp-receive.ts decodes and runs the seam, then calls #handle) ----------------
@@ -282,6 +281,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#data.failAll()
     this.queue.disconnect(reason)
     // FIN after what is queued has been written; destroy if the peer does not finish.
+    this.#writer.flush()
     this.#socket.end()
     const t = setTimeout(() => this.#socket.destroy(), 2000)
     t.unref()

@@ -78,6 +78,10 @@ export class DataTransfers {
 
   /** Room for a read's data (QueueTransport.reserveData): undefined when granted at once. */
   reserve(req: Request): Promise<void> | undefined {
+    if (this.#budget.tryTake(req.dataLength)) {
+      req.reservedBytes += req.dataLength
+      return undefined
+    }
     let granted = false
     let grantLater: (() => void) | undefined
     let failLater: ((e: Error) => void) | undefined

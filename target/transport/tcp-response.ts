@@ -4,35 +4,66 @@
  * control and the completion carries nothing but success, when the C2HData's SUCCESS flag stands
  * in for the CapsuleResp (wire spec 10.2).
  */
-import { encodeCqe } from '../../lib/nvme/cqe.js'
+import { encodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { PduType, type Pdu } from '../../lib/pdu/index.js'
+import type { PduEncodeOptions } from '../../lib/pdu/common.js'
+import { c2hDataSize, capsuleRespSize, encodeC2HDataInto, encodeCapsuleRespInto } from '../../lib/pdu/response-into.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
 import type { ReadBufferPool } from './read-buffer-pool.js'
+import type { TcpWriter } from './tcp-writer.js'
 
 export interface ResponsePdus {
   c2hData: Pdu | undefined
   capsuleResp: Pdu | undefined
 }
 
-export function responsePdus(req: Request, q: Queue): ResponsePdus {
+/** The data a C2HData carries for `req` (undefined when none: an error status, or no data). */
+function c2hData(req: Request): Buffer | undefined {
   const data = req.status === 0 ? req.c2hData : undefined
-  const hasData = data !== undefined && data.length > 0
-  const elide = hasData && q.sqFlowDisabled && req.dw0 === 0 && req.dw1 === 0
-  let c2hData: Pdu | undefined
-  if (hasData) {
-    const len = Math.min(data.length, req.dataLength)
-    c2hData = { type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data: len === data.length ? data : data.subarray(0, len) }
-  }
-  if (elide) return { c2hData, capsuleResp: undefined }
-  const cqe = encodeCqe({ dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status })
-  return { c2hData, capsuleResp: { type: PduType.CAPSULE_RESP, cqe } }
+  if (data === undefined || data.length === 0) return undefined
+  return data.length <= req.dataLength ? data : data.subarray(0, req.dataLength)
+}
+
+/** SQ flow control off and nothing but success to report: C2HData SUCCESS replaces the CapsuleResp. */
+function elides(req: Request, q: Queue): boolean {
+  return q.sqFlowDisabled && req.dw0 === 0 && req.dw1 === 0
+}
+
+function cqeOf(req: Request, q: Queue): Cqe {
+  return { dw0: req.dw0 >>> 0, dw1: req.dw1 >>> 0, sqhd: q.sqhd, sqid: q.qid < 0 ? 0 : q.qid, cid: req.cid, status: req.status }
+}
+
+export function responsePdus(req: Request, q: Queue): ResponsePdus {
+  const data = c2hData(req)
+  const elide = data !== undefined && elides(req, q)
+  const c2h: Pdu | undefined = data === undefined ? undefined : { type: PduType.C2H_DATA, cccid: req.cid, datao: 0, last: true, success: elide, data }
+  if (elide) return { c2hData: c2h, capsuleResp: undefined }
+  return { c2hData: c2h, capsuleResp: { type: PduType.CAPSULE_RESP, cqe: encodeCqe(cqeOf(req, q)) } }
+}
+
+/** The bytes of `req`'s response PDUs (as `responsePdus` would give them). */
+function responseSize(req: Request, opts: PduEncodeOptions): number {
+  const data = c2hData(req)
+  if (data === undefined) return capsuleRespSize(opts)
+  return c2hDataSize(data.length, opts) + (elides(req, req.queue) ? 0 : capsuleRespSize(opts))
+}
+
+/** Encodes `req`'s response PDUs at `at` (the CQE straight into the CapsuleResp's header). */
+function encodeResponse(buf: Buffer, at: number, req: Request, opts: PduEncodeOptions): void {
+  const q = req.queue
+  const data = c2hData(req)
+  const elide = data !== undefined && elides(req, q)
+  if (data !== undefined) at = encodeC2HDataInto(buf, at, req.cid, data, elide, opts)
+  if (!elide) encodeCapsuleRespInto(buf, at, cqeOf(req, q), opts)
 }
 
 export interface ResponseSink {
   queue: Queue
   /** Writes one PDU; false when it waits for an onPduSend decision (TcpWriter.send). */
   send: (pdu: Pdu, written?: () => void) => boolean
+  /** Small PDUs encoded in place, straight into the send arena (TcpWriter.sendEncoded). */
+  writer: Pick<TcpWriter, 'sendEncoded' | 'encodeOptions'>
   /** Gives back the command's reserved bytes (the connection's byte budget). */
   release: (req: Request) => void
   readBuffers: ReadBufferPool
@@ -56,6 +87,8 @@ export function sendResponse(req: Request, o: ResponseSink): void {
           if (pooled && direct) o.readBuffers.giveBack(buf)
         }
       : undefined
+  // Nothing between us and the socket: the response is encoded straight into the send arena.
+  if (o.writer.sendEncoded(responseSize(req, o.writer.encodeOptions), encodeResponse, req, written)) return
   const r = responsePdus(req, o.queue)
   if (r.c2hData !== undefined) direct = o.send(r.c2hData, r.capsuleResp === undefined ? written : undefined)
   if (r.capsuleResp !== undefined) direct = o.send(r.capsuleResp, written) && direct

@@ -24,8 +24,6 @@ export interface TimedConnection {
   readonly live: boolean
   /** Commands in flight that will complete by themselves. */
   readonly busy: boolean
-  /** Clock time of the last bytes received. */
-  readonly lastRx: number
   destroy(): void
   close(reason: string): void
 }
@@ -42,6 +40,8 @@ export class ConnectionTimers {
   #pduTimer: TimerHandle | undefined
   #pduMark = -1
   #idleTimer: TimerHandle | undefined
+  /** Clock time of the last bytes received. */
+  #lastRx = 0
 
   constructor(o: { clock: Clock; limits: () => ResolvedLimits; framer: PduFramer; conn: TimedConnection }) {
     this.#clock = o.clock
@@ -74,7 +74,17 @@ export class ConnectionTimers {
   }
 
   /** Bytes arrived: start the idle timer once the queue is connected. */
-  received(): void {
+  /**
+   * A socket read was handled (called once its responses are written: the clock read and timer
+   * bookkeeping stay off a QD1 round trip's critical path).
+   */
+  afterRead(): void {
+    this.#lastRx = this.#clock.now()
+    this.watchPartialPdu()
+    this.#received()
+  }
+
+  #received(): void {
     if (this.#idleTimer === undefined && this.#conn.queue.connected && this.#limits().idleTimeoutMs > 0) this.#armIdle(this.#limits().idleTimeoutMs)
   }
 
@@ -114,7 +124,7 @@ export class ConnectionTimers {
       this.#idleTimer = undefined
       if (!this.#conn.live) return
       const limit = this.#limits().idleTimeoutMs
-      const idle = this.#clock.now() - this.#conn.lastRx
+      const idle = this.#clock.now() - this.#lastRx
       const ctrl = this.#conn.queue.controller
       const covered = ctrl !== undefined && ctrl.kato > 0
       const busy = this.#conn.busy

@@ -8,7 +8,10 @@
  * without waiting for the check phase, which at QD1 is the whole round trip's latency), otherwise
  * on `setImmediate`, so the PDUs completed by the store callbacks and hook decisions of one poll
  * phase still leave together (docs/performance.md: one socket write per turn, not per PDU) — or,
- * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3).
+ * once SEND_BATCH bytes are corked, at once, and the rest in the next `writev` (round 3). Small PDUs
+ * are copied (or, for responses, encoded: `sendEncoded`) into the connection's send arena instead
+ * and leave as one `write` at the same moments (tcp-send-arena.ts; round 4); a larger PDU first
+ * flushes what the arena holds, so wire order is the order of `send` calls.
  *
  * Order: with no onPduSend hook and nothing queued, a PDU is written synchronously. Otherwise it
  * waits behind the PDUs before it (an asynchronous decision must not let a later PDU overtake).
@@ -22,6 +25,7 @@ import { encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import type { PduEncodeOptions } from '../../lib/pdu/common.js'
 import { SEAMS, type ConnectionFault, type HookContext, type HookSlot, type SendDecision, type SendSubject } from '../seams/index.js'
 import { shaperFor, type WireOps } from './tcp-send-shaping.js'
+import { ARENA_PDU_MAX, SendArena } from './tcp-send-arena.js'
 import { tracePdu } from './tcp-trace.js'
 
 const NO_DIGESTS: PduEncodeOptions = Object.freeze({})
@@ -55,7 +59,9 @@ export class TcpWriter implements WireOps {
   #encodeOpts: PduEncodeOptions = NO_DIGESTS
   /** The socket is corked by this writer (one cork, undone by `#uncork`). */
   #corked = false
-  /** The pending end-of-turn uncork, for PDUs written outside a receive batch. */
+  /** Small PDUs, copied to leave in one write (tcp-send-arena.ts); flushed in order with the corked parts. */
+  readonly #arena = new SendArena()
+  /** The pending end-of-turn flush, for PDUs written outside a receive batch. */
   #flushAt: NodeJS.Immediate | undefined
   /** Inside `batch`: the batch's end uncorks. */
   #batching = false
@@ -70,11 +76,13 @@ export class TcpWriter implements WireOps {
   }
   readonly #decisionsFlush = (): void => {
     this.#afterDecisions = false
-    if (this.#corked) this.#uncork()
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
   }
+  /** Sends what this turn wrote: the arena's bytes (into the cork when corked), then the uncork. */
   readonly #uncork = (): void => {
     if (this.#flushAt !== undefined) clearImmediate(this.#flushAt)
     this.#flushAt = undefined
+    if (this.#arena.pending > 0) this.#flushArena()
     if (!this.#corked) return
     this.#corked = false
     this.#o.socket.uncork()
@@ -105,12 +113,17 @@ export class TcpWriter implements WireOps {
       fn(arg)
     } finally {
       this.#batching = false
-      if (this.#corked) this.#uncork()
+      if (this.#corked || this.#arena.pending > 0) this.#uncork()
       if (this.#o.hooks.hooks !== undefined && !this.#afterDecisions) {
         this.#afterDecisions = true
         queueMicrotask(this.#queueDecisionsFlush)
       }
     }
+  }
+
+  /** Hands what this turn wrote to the socket now (before a FIN: `end()` would not see the arena). */
+  flush(): void {
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
   }
 
   /** Writes wait for the socket's 'drain'. */
@@ -153,6 +166,32 @@ export class TcpWriter implements WireOps {
         written?.()
       })
     return false
+  }
+
+  /**
+   * Small PDUs encoded in place: when nothing sits between the caller and the socket (no onPduSend
+   * hook, no PDU waiting for a decision or held, no PDU tracing) and `bytes` fit the send arena,
+   * `encode(buffer, offset, arg, opts)` writes them there and they leave with the batch, as `send`'s
+   * would; `written` as for `send`. False when the caller must `send` PDU objects instead.
+   */
+  sendEncoded<A>(bytes: number, encode: (buf: Buffer, at: number, arg: A, opts: PduEncodeOptions) => void, arg: A, written?: () => void): boolean {
+    if (bytes > ARENA_PDU_MAX || this.#chainDepth !== 0 || this.#held.length !== 0 || this.#o.tracePdu || SEAMS.send.installed(this.#o.hooks)) return false
+    const s = this.#o.socket
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return true
+    }
+    const arena = this.#arena
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#outgrown()
+    const at = arena.claim(bytes, s.writableLength === 0, written)
+    encode(arena.buffer, at, arg, this.#encodeOpts)
+    this.#afterCopy()
+    return true
+  }
+
+  /** The encode options in effect (digests and HPDA after ICReq). */
+  get encodeOptions(): PduEncodeOptions {
+    return this.#encodeOpts
   }
 
   /** Carries out the onPduSend decision for one PDU; `resolve` lets the next PDU go. */
@@ -198,7 +237,7 @@ export class TcpWriter implements WireOps {
     const s = this.#o.socket
     if (s.destroyed || !s.writable) return
     // What this turn corked goes out first, and these bytes in writes of their own (segment shaper).
-    if (this.#corked) this.#uncork()
+    if (this.#corked || this.#arena.pending > 0) this.#uncork()
     const held = this.#takeHeld([])
     if (held.length > 0) {
       // Keep wire order: what was held goes out, as one corked write, before these bytes.
@@ -229,7 +268,17 @@ export class TcpWriter implements WireOps {
       written?.()
       return
     }
+    if (this.#held.length === 0) {
+      let bytes = 0
+      for (let i = 0; i < parts.length; i++) bytes += parts[i]!.length
+      if (bytes <= ARENA_PDU_MAX) {
+        this.#copy(parts, bytes, written)
+        return
+      }
+    }
     parts = this.#takeHeld(parts)
+    // Wire order: the small PDUs copied before these parts go first.
+    if (this.#arena.pending > 0) this.#flushArena()
     if (!this.#corked) {
       s.cork()
       this.#corked = true
@@ -243,6 +292,45 @@ export class TcpWriter implements WireOps {
     // Inside a read's batch too: the next PDU corks again and the batch's end sends the rest.
     if (this.#corked && s.writableLength >= SEND_BATCH) this.#uncork()
     // A host that does not read what we send gets nothing more read from it until 'drain'.
+    if (this.#needDrain) this.#o.onDrainNeeded(true)
+  }
+
+  /** A small PDU into the arena; it leaves with the arena's bytes at the end of the batch (or turn). */
+  #copy(parts: Buffer[], bytes: number, written: (() => void) | undefined): void {
+    const s = this.#o.socket
+    const arena = this.#arena
+    if (arena.pending > 0 && !arena.fits(bytes)) this.#outgrown()
+    arena.copy(parts, bytes, s.writableLength === 0, written)
+    this.#afterCopy()
+  }
+
+  /** Bytes went into the arena: flushed at the batch's or turn's end, or now past SEND_BATCH. */
+  #afterCopy(): void {
+    const s = this.#o.socket
+    if (!this.#batching && !this.#afterDecisions && this.#flushAt === undefined) this.#flushAt = setImmediate(this.#uncork)
+    // Past SEND_BATCH the bytes go to the kernel now, as corked parts do (see #write). Uncorked, only
+    // the arena counts: bytes the socket still holds from earlier writes are the kernel's to take,
+    // and a CapsuleResp behind a large read then waits for the batch's end, not a write of its own.
+    if (this.#arena.pending + (this.#corked ? s.writableLength : 0) >= SEND_BATCH) this.#uncork()
+  }
+
+  /** A batch did not fit the arena: what it holds goes now, and the next arena is larger. */
+  #outgrown(): void {
+    this.#arena.outgrown()
+    this.#flushArena()
+  }
+
+  /** The arena's pending bytes to the socket: one write (or one more buffer in the cork). */
+  #flushArena(): void {
+    const s = this.#o.socket
+    const bytes = this.#arena.take()
+    const written = this.#arena.takeWritten()
+    if (bytes === undefined) return
+    if (s.destroyed || !s.writable) {
+      written?.()
+      return
+    }
+    this.#push(bytes, written)
     if (this.#needDrain) this.#o.onDrainNeeded(true)
   }
 
