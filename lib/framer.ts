@@ -307,11 +307,14 @@ export class PduFramer {
         if (this.#queued < plen) return
         const head = this.#queue[0]!
         let raw: Buffer
-        if (head.length >= plen) {
+        if (head.length === plen) {
+          // The chunk is exactly this PDU (a QD1 read's C2HData, most commands): handed on as is.
+          raw = head
+          this.#queue.shift()
+        } else if (head.length > plen) {
           // Zero-copy: the whole PDU lies in one chunk.
           raw = head.subarray(0, plen)
-          if (head.length === plen) this.#queue.shift()
-          else this.#queue[0] = head.subarray(plen)
+          this.#queue[0] = head.subarray(plen)
         } else {
           // One O(n) assembly of the slices that make up this PDU.
           const parts: Buffer[] = []

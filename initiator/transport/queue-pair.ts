@@ -31,14 +31,15 @@ import { encodeSgl, sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/s
 import { encodeSqe, SQE_CID, SQE_DPTR, type Sqe } from '../../lib/nvme/sqe.js'
 import { buildParts } from '../../lib/pdu/pdu-codec.js'
 import { CAPSULE_CMD_HLEN, CAPSULE_CMD_SQE } from '../../lib/pdu/capsule-cmd.js'
-import type { PduEncodeOptions } from '../../lib/pdu/common.js'
+import { CAPSULE_RESP_CQE, isPlainCapsuleResp } from '../../lib/pdu/capsule-resp.js'
+import { C2H_DATA_CCCID, C2H_DATA_DATAO, isPlainC2HData } from '../../lib/pdu/c2h-data.js'
+import { CH_FLAGS, CH_PDO, PduFlags, type PduEncodeOptions } from '../../lib/pdu/common.js'
 import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
   encodeIcReqParts,
   encodeTermReqParts,
-  type C2HData,
   type Pdu,
   type R2T,
 } from '../../lib/pdu/index.js'
@@ -151,6 +152,8 @@ export class QueuePair {
   #inCapsuleMax: number
   readonly #writer: PduWriter
   readonly #deadlines: CommandDeadlines<Pending>
+  /** No digest asked for: the fast receive path of {@link #onPdu} applies. */
+  readonly #plain: boolean
   /** Completions since the last command was sent (whether a new command may go out at once). */
   #settledSinceSend = 0
 
@@ -160,6 +163,7 @@ export class QueuePair {
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
     this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#plain = !o.hdgst && !o.ddgst
     this.#pending = new CommandSlots<Pending>({ depth: o.depth, tagMask: (1 << TAG_BITS) - 1 })
     this.#deadlines = new CommandDeadlines<Pending>({
       clock: o.clock,
@@ -372,6 +376,27 @@ export class QueuePair {
 
   #onPdu(raw: Buffer): void {
     if (this.#sm.is(QueuePairState.CLOSED)) return
+    // Digests off: the two PDUs a read receives are checked and read in place, with no PDU, layout
+    // or header objects (docs/performance.md, round 4); anything else, or a PDU failing a check,
+    // goes through decodePdu, which names the bad field.
+    if (this.#plain) {
+      try {
+        if (isPlainC2HData(raw)) {
+          this.#requireLive()
+          const flags = raw[CH_FLAGS]!
+          this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(raw[CH_PDO]!), (flags & PduFlags.SUCCESS) !== 0, true)
+          return
+        }
+        if (isPlainCapsuleResp(raw)) {
+          this.#requireLive()
+          this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
+          return
+        }
+      } catch (err) {
+        this.#fatal(err as Error)
+        return
+      }
+    }
     let pdu: Pdu
     try {
       pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
@@ -401,23 +426,13 @@ export class QueuePair {
       case PduType.C2H_TERM_REQ:
         this.#die(new ConnectionError(`queue ${this.qid}: controller terminated the connection (C2HTermReq FES 0x${pdu.fes.toString(16)} FEI ${pdu.fei})`))
         return
-      case PduType.CAPSULE_RESP: {
+      case PduType.CAPSULE_RESP:
         this.#requireLive()
-        const cqe = decodeCqe(pdu.cqe)
-        const p = this.#pending.get(cqe.cid)
-        if (p === undefined) {
-          this.#o.onStrayCompletion?.(cqe)
-          return
-        }
-        if (p.readLength > 0 && cqe.status === 0 && p.received !== p.readLength) {
-          throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.readLength} bytes`)
-        }
-        this.#settle(p, cqe)
+        this.#onCqe(decodeCqe(pdu.cqe))
         return
-      }
       case PduType.C2H_DATA:
         this.#requireLive()
-        this.#onC2HData(pdu)
+        this.#onC2HData(pdu.cccid, pdu.datao, pdu.data, pdu.success, pdu.dataDigestOk !== false)
         return
       case PduType.R2T:
         this.#requireLive()
@@ -430,6 +445,18 @@ export class QueuePair {
 
   #requireLive(): void {
     if (this.#sm.is(QueuePairState.CONNECTING)) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
+  }
+
+  #onCqe(cqe: Cqe): void {
+    const p = this.#pending.get(cqe.cid)
+    if (p === undefined) {
+      this.#o.onStrayCompletion?.(cqe)
+      return
+    }
+    if (p.readLength > 0 && cqe.status === 0 && p.received !== p.readLength) {
+      throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.readLength} bytes`)
+    }
+    this.#settle(p, cqe)
   }
 
   #settle(p: Pending, cqe: Cqe): void {
@@ -455,25 +482,26 @@ export class QueuePair {
     }
   }
 
-  #onC2HData(pdu: C2HData): void {
-    const p = this.#pending.get(pdu.cccid)
-    if (p === undefined || p.readLength === 0) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
-    if (pdu.dataDigestOk === false) p.dataDigestError = true
+  /** One C2HData's fields (decoded, or read in place by the fast path of {@link #onPdu}). */
+  #onC2HData(cccid: number, datao: number, data: Buffer, success: boolean, dataDigestOk: boolean): void {
+    const p = this.#pending.get(cccid)
+    if (p === undefined || p.readLength === 0) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${cccid.toString(16)}`)
+    if (!dataDigestOk) p.dataDigestError = true
     // Data arrives in order; DATAO must continue where the last PDU ended (wire reference 10.2).
-    if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.readLength) {
-      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.readLength}`)
+    if (datao !== p.received || datao + data.length > p.readLength) {
+      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${datao} len ${data.length} outside ${p.received}/${p.readLength}`)
     }
-    if (pdu.datao === 0 && pdu.data.length === p.readLength) {
+    if (datao === 0 && data.length === p.readLength) {
       // One PDU carries all the data: hand its view on (the framer's PDUs are views of socket
       // chunks, or of one buffer assembled for the PDU, never reused), no allocation, no copy.
-      p.read = pdu.data
+      p.read = data
     } else {
       // Several PDUs: gather into one buffer of the command's length.
       p.read ??= Buffer.allocUnsafe(p.readLength)
-      pdu.data.copy(p.read, pdu.datao)
+      data.copy(p.read, datao)
     }
-    p.received += pdu.data.length
-    if (pdu.success) {
+    p.received += data.length
+    if (success) {
       if (p.received !== p.readLength) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
       // Response elision: the command succeeded with DW0 = DW1 = 0 (wire reference 10.2).
       this.#settle(p, { dw0: 0, dw1: 0, sqhd: 0, sqid: this.qid, cid: p.cid, status: 0 })
