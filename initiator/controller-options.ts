@@ -29,6 +29,13 @@ export interface ControllerConnectOptions extends DhchapOptions {
   queueSize?: number
   hdgst?: boolean
   ddgst?: boolean
+  /**
+   * Ask the controller to disable SQ flow control (Connect CATTR bit 2, Linux `disable_sqflow`,
+   * default off as there). SQHD then carries no information (0xFFFF), and a controller may end a
+   * successful read with the C2HData SUCCESS flag instead of a CapsuleResp (wire reference 10.2):
+   * one PDU fewer per read on each side.
+   */
+  disableSqflow?: boolean
   /** Pause between reconnect attempts (ms); Linux 10 s. */
   reconnectDelayMs?: number
   /** Give up reconnecting and delete the controller after this long (ms); -1 = never. Linux 600 s. */
@@ -58,6 +65,7 @@ export interface ResolvedControllerOptions {
   queueSize: number
   hdgst: boolean
   ddgst: boolean
+  disableSqflow: boolean
   reconnectDelayMs: number
   ctrlLossTmoMs: number
   fastIoFailTmoMs: number
@@ -77,6 +85,7 @@ export const DEFAULT_CONTROLLER_OPTIONS = Object.freeze({
   queueSize: 128,
   hdgst: false,
   ddgst: false,
+  disableSqflow: false,
   reconnectDelayMs: 10_000,
   ctrlLossTmoMs: 600_000,
   fastIoFailTmoMs: -1,
@@ -116,6 +125,7 @@ export function validateControllerOptions(o: ControllerConnectOptions): Resolved
     queueSize: int('queueSize', o.queueSize ?? d.queueSize, 16, 1024),
     hdgst: bool('hdgst', o.hdgst ?? d.hdgst),
     ddgst: bool('ddgst', o.ddgst ?? d.ddgst),
+    disableSqflow: bool('disableSqflow', o.disableSqflow ?? d.disableSqflow),
     reconnectDelayMs: int('reconnectDelayMs', o.reconnectDelayMs ?? d.reconnectDelayMs, 0, 3_600_000),
     ctrlLossTmoMs: int('ctrlLossTmoMs', o.ctrlLossTmoMs ?? d.ctrlLossTmoMs, -1, 2 ** 31),
     fastIoFailTmoMs: int('fastIoFailTmoMs', o.fastIoFailTmoMs ?? d.fastIoFailTmoMs, -1, 2 ** 31),

@@ -189,7 +189,7 @@ export class HostController implements PathBackend {
     const admin = await openQueue(o, this.#clock, { qid: 0, depth: ADMIN_QUEUE_DEPTH, inCapsuleMax: ADMIN_IN_CAPSULE, maxC2HData: 1 << 20, ...handlers })
     this.#adopt(gen, admin)
     this.#admin = admin
-    const connectCommand = { hostid: o.hostid, hostnqn: o.hostnqn, subnqn: o.subnqn, timeoutMs: o.adminTimeoutMs }
+    const connectCommand = { hostid: o.hostid, hostnqn: o.hostnqn, subnqn: o.subnqn, disableSqflow: o.disableSqflow, timeoutMs: o.adminTimeoutMs }
     const connect = await connectQueue(admin, { ...connectCommand, cntlid: CONNECT_DYNAMIC_CNTLID, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, kato: o.kato })
     this.#cntlid = parseConnectResponseDw0(connect.dw0).cntlid
     await this.#auth.ifAsked(admin, 0, connect.dw0)
