@@ -283,19 +283,6 @@ export class QueuePair {
     this.#gen[tag] = gen
     const cid = tag | (gen << TAG_BITS)
     const readLength = cmd.readLength !== undefined && cmd.readLength > 0 ? cmd.readLength : 0
-    const p: Pending = {
-      cid,
-      opc: cmd.sqe.opc,
-      data: cmd.data,
-      readLength,
-      read: undefined,
-      received: 0,
-      dataDigestError: false,
-      sent: 0,
-      deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
-      done,
-    }
-    this.#pending.add(p)
     const sqe = cmd.sqe
     let sgl = sqe.sgl
     let inCapsule: Buffer | undefined
@@ -303,7 +290,6 @@ export class QueuePair {
       if (cmd.data.length <= this.#inCapsuleMax) {
         sgl = sglInCapsule(cmd.data.length)
         inCapsule = cmd.data
-        p.sent = cmd.data.length
       } else sgl = sglTransportDataBlock(cmd.data.length)
     } else if (readLength > 0) {
       sgl = sglTransportDataBlock(readLength)
@@ -312,19 +298,41 @@ export class QueuePair {
     }
     // The SQE is encoded straight into the capsule header (no 64-byte SQE buffer and copy per
     // command); the caller's SQE object is left as it was, CID and SGL1 are the queue's.
-    const parts = buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
-      encodeSqe(sqe, h, CAPSULE_CMD_SQE)
-      h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
-      encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
-    })
+    let parts: Buffer[]
+    try {
+      parts = buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
+        encodeSqe(sqe, h, CAPSULE_CMD_SQE)
+        h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
+        encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
+      })
+    } catch (err) {
+      // A field the SQE encoding refused (InvalidArgumentError): the slot was never used.
+      this.#freeTags.push(tag)
+      throw err
+    }
+    const p: Pending = {
+      cid,
+      opc: sqe.opc,
+      data: cmd.data,
+      readLength,
+      read: undefined,
+      received: 0,
+      dataDigestError: false,
+      sent: inCapsule !== undefined ? inCapsule.length : 0,
+      deadline: 0,
+      done,
+    }
+    this.#pending.add(p)
     // The only command outstanding, submitted after at most one completion: nothing is likely to
     // join it in this turn (QD1), so it is written now rather than batched to the end of the turn.
     // After several completions more submissions usually follow (QD > 1): those are batched.
     const alone = this.#pending.size === 1 && this.#settledSinceSend <= 1
     this.#settledSinceSend = 0
-    if (this.#sm.is(QueuePairState.CLOSED)) return
     if (alone) this.#writer.writeAlone(parts)
     else this.#writer.write(parts)
+    // The deadline after the write: its clock read is not on the command's way out, and no
+    // completion can be handled before this returns (docs/performance.md, round 4).
+    p.deadline = this.#deadlines.deadlineFor(cmd.timeoutMs)
   }
 
   /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
