@@ -2,9 +2,12 @@
  * Options of a host controller connection, with the Linux defaults (anchors 3.5, wire reference 9),
  * validated at the edge: every bad field throws InvalidArgumentError naming it.
  */
+import type { Logger } from 'pino'
 import type { Clock, Random } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { resolveDhchapOptions, type DhchapHostSettings, type DhchapOptions } from './auth.js'
+import type { HostController, ScannedNamespace } from './controller.js'
+import type { ControllerStateValue } from './controller-state.js'
 
 export interface BackoffOptions {
   /** Each failed attempt multiplies the delay by this (grpc-js uses 1.6). */
@@ -163,4 +166,31 @@ export function reconnectDelay(o: Pick<ResolvedControllerOptions, 'reconnectDela
 export interface ControllerRuntime {
   clock: Clock
   random: Random
+}
+
+/** What a host controller tells its owner (the host) about what it learns. */
+export interface ControllerOwner {
+  controllerStateChanged(ctrl: HostController, from: ControllerStateValue, to: ControllerStateValue): void
+  /** A complete scan result (the whole active namespace list). */
+  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[]): void
+  /** ANA states were (re)read. */
+  anaUpdated(ctrl: HostController): void
+  /** Discovery log change AEN (persistent discovery controllers). */
+  discoveryChanged?(ctrl: HostController): void
+  /** fastIoFailTmo expired (queued I/O must stop waiting). */
+  failfastExpired(ctrl: HostController): void
+}
+
+export interface HostControllerOptions extends ResolvedControllerOptions {
+  hostnqn: string
+  hostid: Buffer
+  clock: Clock
+  random: Random
+  logger?: Logger | undefined
+  owner: ControllerOwner
+  hostId: string
+  /** A discovery controller: admin queue only, no namespace scan. */
+  discovery?: boolean
+  /** Name used in ids and logs (default `${traddr}:${trsvcid}`). */
+  name: string
 }

@@ -7,7 +7,8 @@ import { Readable, Writable } from 'node:stream'
 import type { Clock } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { emptyQosFlags, type HostIo, type IoOp } from './host-io.js'
-import type { MultipathHead, NsIds } from './multipath-head.js'
+import type { MultipathHead } from './multipath-head.js'
+import type { NsIds } from './ns-ids.js'
 
 export interface DeviceInfo {
   id: string
