@@ -41,6 +41,8 @@ export interface BenchContext {
   cases: string[] | undefined
   /** Report progress: one step done (`detail` says which). */
   step(detail: string): void
+  /** `--disable-sqflow`: the I/O rows' initiator connects with `disableSqflow` (docs/performance.md, round 4). */
+  disableSqflow: boolean
 }
 
 export interface ContextOptions {
@@ -51,6 +53,7 @@ export interface ContextOptions {
   profileDir?: string
   cases?: string[]
   step?: (detail: string) => void
+  disableSqflow?: boolean
 }
 
 export interface BenchSection {
@@ -70,6 +73,7 @@ export function makeContext(o: ContextOptions): BenchContext {
     profileDir: o.profileDir,
     cases: o.cases,
     step: o.step ?? (() => undefined),
+    disableSqflow: o.disableSqflow ?? false,
     rate(fn) {
       // Warm up and calibrate a batch that takes ~5 ms, then run batches until the budget is spent.
       let batch = 1

@@ -109,7 +109,7 @@ export async function runIoMatrix(ctx: BenchContext, cases: readonly IoCase[] = 
     await rig.start({ ports: 1, namespaces: 1, nsBytes: NS_BYTES })
     // Reads return data that was written, not a zero-filled buffer for an unwritten chunk (--quick:
     // the first eighth only).
-    await rig.connect({ nrIoQueues: 1, queueSize: 128, hdgst: false, ddgst: false, iopolicy: 'numa', timeoutMs: 60_000 })
+    await rig.connect({ nrIoQueues: 1, queueSize: 128, hdgst: false, ddgst: false, iopolicy: 'numa', timeoutMs: 60_000, disableSqflow: ctx.disableSqflow })
     await rig.initiator.call('prefill', { nsid: 1, bytes: ctx.quick ? NS_BYTES / 8 : NS_BYTES })
     // Warm both processes' JIT before the first measured case (else QD1, measured first, pays for it).
     await rig.initiator.call('workload', { mode: 'read', blockCount: 8, qd: 8, timeMs: Math.min(1000, ctx.caseMs), maxOps: 1_000_000, sequential: false, seed: 99 } satisfies InitiatorJob)
@@ -125,7 +125,7 @@ export async function runIoMatrix(ctx: BenchContext, cases: readonly IoCase[] = 
         const runs: BenchRow[] = []
         for (const digest of [false, true]) {
           ctx.step(`${c.name} digests ${digest ? 'on' : 'off'}`)
-          await rig.connect({ nrIoQueues: c.queues, queueSize: 128, hdgst: digest, ddgst: digest, iopolicy: 'numa', timeoutMs: 60_000 })
+          await rig.connect({ nrIoQueues: c.queues, queueSize: 128, hdgst: digest, ddgst: digest, iopolicy: 'numa', timeoutMs: 60_000, disableSqflow: ctx.disableSqflow })
           const n = await rig.nvme({ mode: c.mode, blockCount: c.bytes / 512, qd: c.qd, timeMs: ctx.caseMs, maxOps: 10_000_000, sequential: c.sequential, seed: round + 1 })
           await rig.initiator.call('close')
           const iops = (n.r.ops * 1000) / n.r.elapsedMs

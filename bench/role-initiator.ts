@@ -29,6 +29,8 @@ export interface InitiatorConnect {
   iopolicy: IoPolicy
   /** Bound on the whole connect phase (ms). */
   timeoutMs: number
+  /** Connect with SQ flow control disabled (`npm run bench -- --disable-sqflow`). */
+  disableSqflow?: boolean
 }
 
 export interface InitiatorJob {
@@ -76,7 +78,7 @@ export function initiatorHandlers(): Handlers {
       for (let round = 0; round < (o.controllersPerPort ?? 1); round++) {
         for (const port of o.ports) {
           if (performance.now() > deadline) throw new Error(`connect phase exceeded ${o.timeoutMs} ms after ${controllers.length} controllers`)
-          controllers.push(await host.connect({ traddr: '127.0.0.1', trsvcid: port, subnqn: BENCH_NQN, nrIoQueues: o.nrIoQueues, queueSize: o.queueSize, hdgst: o.hdgst, ddgst: o.ddgst, kato: 0 }))
+          controllers.push(await host.connect({ traddr: '127.0.0.1', trsvcid: port, subnqn: BENCH_NQN, nrIoQueues: o.nrIoQueues, queueSize: o.queueSize, hdgst: o.hdgst, ddgst: o.ddgst, kato: 0, disableSqflow: o.disableSqflow === true }))
         }
       }
       return { controllers: controllers.length, devices: host.devices(BENCH_NQN).length, connectMs: performance.now() - t0 }

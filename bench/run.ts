@@ -11,6 +11,7 @@
  *   --budget ms       per in-process micro-measurement (default 250; --quick 60)
  *   --profile DIR     write a V8 CPU profile of every child process into DIR (node --cpu-prof)
  *   --kernel SPEC     add the Linux host in QEMU against our target and the guest's nvmet (opt-in)
+ *   --disable-sqflow  our initiator's I/O rows connect with disableSqflow (reads end with C2HData SUCCESS)
  *
  * A progress bar is drawn on stderr when both stdout and stderr are terminals and --json is off.
  * To add a section, export a `BenchSection` and append it to SECTIONS.
@@ -27,7 +28,7 @@ import { createProgressBar, showProgressHere } from '../bin/progress.js'
 export const SECTIONS: BenchSection[] = [...pduSections, ioSection, failoverSection, remapSection, scaleSection]
 
 const VALUE_OPTIONS = ['--only', '--cases', '--seconds', '--rounds', '--budget', '--profile', '--kernel']
-const FLAGS = ['--json', '--quick']
+const FLAGS = ['--json', '--quick', '--disable-sqflow']
 
 function parseArgs(argv: string[]): Map<string, string> {
   const m = new Map<string, string>()
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     ...(a.get('--profile') !== undefined ? { profileDir: a.get('--profile')! } : {}),
     ...(a.get('--cases') !== undefined ? { cases: a.get('--cases')!.split(',') } : {}),
     step: (detail) => bar.update(done++, total, detail),
+    disableSqflow: a.has('--disable-sqflow'),
   })
   const chosen = sections.filter((s) => only === undefined || only.includes(s.name))
   total = chosen.reduce((n, s) => n + (s.steps?.(ctx) ?? 1), 0)
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
     budgetMs: ctx.budgetMs,
     caseMs: ctx.caseMs,
     rounds: ctx.rounds,
+    ...(ctx.disableSqflow ? { disableSqflow: true } : {}),
     load: { start: loadStart, end: loadNow() },
     elapsedMs: Math.round(performance.now() - t0),
     rows,

@@ -32,6 +32,7 @@ interface CommonOpts {
   hostnqn?: string
   hdgst?: boolean
   ddgst?: boolean
+  disableSqflow?: boolean
   outputFormat?: string
   logLevel: string
   /** DH-HMAC-CHAP secrets, spelled as nvme-cli spells them. */
@@ -61,6 +62,7 @@ function makeHost(o: CommonOpts & { iopolicy?: string; checkInvariants?: boolean
     controllerDefaults: {
       hdgst: o.hdgst === true,
       ddgst: o.ddgst === true,
+      disableSqflow: o.disableSqflow === true,
       ...(o.dhchapSecret !== undefined ? { dhchapSecret: o.dhchapSecret } : {}),
       ...(o.dhchapCtrlSecret !== undefined ? { dhchapCtrlSecret: o.dhchapCtrlSecret } : {}),
     },
@@ -74,6 +76,7 @@ function addCommon(cmd: Command, defaultPort: string): Command {
     .option('-q, --hostnqn <nqn>', 'host NQN (default: a UUID NQN)')
     .option('--hdgst', 'enable header digests')
     .option('--ddgst', 'enable data digests')
+    .option('--disable-sqflow', 'ask the controller to disable SQ flow control (reads then end without a CapsuleResp)')
     .option('-S, --dhchap-secret <secret>', 'DH-HMAC-CHAP host secret (DHHC-1:...) when the controller asks for authentication')
     .option('-C, --dhchap-ctrl-secret <secret>', 'DH-HMAC-CHAP controller secret: also authenticate the controller (bidirectional)')
     .addOption(outputFormatOption())

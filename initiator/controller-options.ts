@@ -2,9 +2,12 @@
  * Options of a host controller connection, with the Linux defaults (anchors 3.5, wire reference 9),
  * validated at the edge: every bad field throws InvalidArgumentError naming it.
  */
+import type { Logger } from 'pino'
 import type { Clock, Random } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { resolveDhchapOptions, type DhchapHostSettings, type DhchapOptions } from './auth.js'
+import type { HostController, ScannedNamespace } from './controller.js'
+import type { ControllerStateValue } from './controller-state.js'
 
 export interface BackoffOptions {
   /** Each failed attempt multiplies the delay by this (grpc-js uses 1.6). */
@@ -29,6 +32,13 @@ export interface ControllerConnectOptions extends DhchapOptions {
   queueSize?: number
   hdgst?: boolean
   ddgst?: boolean
+  /**
+   * Ask the controller to disable SQ flow control (Connect CATTR bit 2, Linux `disable_sqflow`,
+   * default off as there). SQHD then carries no information (0xFFFF), and a controller may end a
+   * successful read with the C2HData SUCCESS flag instead of a CapsuleResp (wire reference 10.2):
+   * one PDU fewer per read on each side.
+   */
+  disableSqflow?: boolean
   /** Pause between reconnect attempts (ms); Linux 10 s. */
   reconnectDelayMs?: number
   /** Give up reconnecting and delete the controller after this long (ms); -1 = never. Linux 600 s. */
@@ -58,6 +68,7 @@ export interface ResolvedControllerOptions {
   queueSize: number
   hdgst: boolean
   ddgst: boolean
+  disableSqflow: boolean
   reconnectDelayMs: number
   ctrlLossTmoMs: number
   fastIoFailTmoMs: number
@@ -77,6 +88,7 @@ export const DEFAULT_CONTROLLER_OPTIONS = Object.freeze({
   queueSize: 128,
   hdgst: false,
   ddgst: false,
+  disableSqflow: false,
   reconnectDelayMs: 10_000,
   ctrlLossTmoMs: 600_000,
   fastIoFailTmoMs: -1,
@@ -116,6 +128,7 @@ export function validateControllerOptions(o: ControllerConnectOptions): Resolved
     queueSize: int('queueSize', o.queueSize ?? d.queueSize, 16, 1024),
     hdgst: bool('hdgst', o.hdgst ?? d.hdgst),
     ddgst: bool('ddgst', o.ddgst ?? d.ddgst),
+    disableSqflow: bool('disableSqflow', o.disableSqflow ?? d.disableSqflow),
     reconnectDelayMs: int('reconnectDelayMs', o.reconnectDelayMs ?? d.reconnectDelayMs, 0, 3_600_000),
     ctrlLossTmoMs: int('ctrlLossTmoMs', o.ctrlLossTmoMs ?? d.ctrlLossTmoMs, -1, 2 ** 31),
     fastIoFailTmoMs: int('fastIoFailTmoMs', o.fastIoFailTmoMs ?? d.fastIoFailTmoMs, -1, 2 ** 31),
@@ -153,4 +166,31 @@ export function reconnectDelay(o: Pick<ResolvedControllerOptions, 'reconnectDela
 export interface ControllerRuntime {
   clock: Clock
   random: Random
+}
+
+/** What a host controller tells its owner (the host) about what it learns. */
+export interface ControllerOwner {
+  controllerStateChanged(ctrl: HostController, from: ControllerStateValue, to: ControllerStateValue): void
+  /** A complete scan result (the whole active namespace list). */
+  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[]): void
+  /** ANA states were (re)read. */
+  anaUpdated(ctrl: HostController): void
+  /** Discovery log change AEN (persistent discovery controllers). */
+  discoveryChanged?(ctrl: HostController): void
+  /** fastIoFailTmo expired (queued I/O must stop waiting). */
+  failfastExpired(ctrl: HostController): void
+}
+
+export interface HostControllerOptions extends ResolvedControllerOptions {
+  hostnqn: string
+  hostid: Buffer
+  clock: Clock
+  random: Random
+  logger?: Logger | undefined
+  owner: ControllerOwner
+  hostId: string
+  /** A discovery controller: admin queue only, no namespace scan. */
+  discovery?: boolean
+  /** Name used in ids and logs (default `${traddr}:${trsvcid}`). */
+  name: string
 }

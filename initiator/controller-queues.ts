@@ -4,7 +4,7 @@
  * controller's CAP and Identify Controller allow.
  */
 import type { Clock } from '../lib/clock.js'
-import { encodeConnectData, makeConnectSqe } from '../lib/nvme/fabrics.js'
+import { CONNECT_CATTR_DISABLE_SQFLOW, encodeConnectData, makeConnectSqe } from '../lib/nvme/fabrics.js'
 import type { IdentifyController } from '../lib/nvme/identify-controller.js'
 import type { decodeCap } from '../lib/nvme/fabrics.js'
 import type { Cqe } from '../lib/nvme/cqe.js'
@@ -35,13 +35,15 @@ export interface ConnectCommand {
   qid: number
   sqsize: number
   kato: number
+  /** CATTR bit 2 (as Linux, on the admin and every I/O queue). */
+  disableSqflow: boolean
   timeoutMs: number
 }
 
 /** Fabrics Connect on `q`; a rejected Connect throws {@link ConnectRejectedError}. Returns the CQE. */
 export async function connectQueue(q: QueuePair, c: ConnectCommand): Promise<Cqe> {
   const r = await q.submit({
-    sqe: makeConnectSqe({ cid: 0, qid: c.qid, sqsize: c.sqsize, kato: c.kato }),
+    sqe: makeConnectSqe({ cid: 0, qid: c.qid, sqsize: c.sqsize, kato: c.kato, cattr: c.disableSqflow ? CONNECT_CATTR_DISABLE_SQFLOW : 0 }),
     data: encodeConnectData({ hostid: c.hostid, cntlid: c.cntlid, subnqn: c.subnqn, hostnqn: c.hostnqn }),
     timeoutMs: c.timeoutMs,
   })

@@ -7,7 +7,8 @@ import { Readable, Writable } from 'node:stream'
 import type { Clock } from '../lib/clock.js'
 import { InvalidArgumentError } from '../lib/errors.js'
 import { emptyQosFlags, type HostIo, type IoOp } from './host-io.js'
-import type { MultipathHead, NsIds } from './multipath-head.js'
+import type { MultipathHead } from './multipath-head.js'
+import type { NsIds } from './ns-ids.js'
 
 export interface DeviceInfo {
   id: string
@@ -66,28 +67,65 @@ export class NvmeDevice {
   }
 
   #submit(op: IoOp, slba: bigint, nlb: number, data: Buffer | undefined, length: number): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
-      const io: HostIo = {
-        id: this.#nextId(),
-        op,
-        slba,
-        nlb,
-        data,
-        length,
-        submittedAt: this.#clock.now(),
-        device: this.head,
-        qos: emptyQosFlags(),
-        retries: 0,
-        failovers: 0,
-        history: [],
-        issuedAt: 0,
-        issuedOn: undefined,
-        settled: false,
-        resolve,
-        reject,
-      }
-      this.head.submit(io)
-    })
+    return new Promise<Buffer>((resolve, reject) => this.#issue(op, slba, nlb, data, length, resolve, reject))
+  }
+
+  #issue(op: IoOp, slba: bigint, nlb: number, data: Buffer | undefined, length: number, resolve: (buf: Buffer) => void, reject: (err: Error) => void): void {
+    const io: HostIo = {
+      id: this.#nextId(),
+      op,
+      slba,
+      nlb,
+      data,
+      length,
+      submittedAt: this.#clock.now(),
+      device: this.head,
+      qos: emptyQosFlags(),
+      retries: 0,
+      failovers: 0,
+      history: [],
+      issuedAt: 0,
+      issuedOn: undefined,
+      settled: false,
+      resolve,
+      reject,
+    }
+    this.head.submit(io)
+  }
+
+  /**
+   * {@link read} without a promise, for loops that issue their next I/O from the last one's
+   * completion (the workload): no promise, microtask or async resume between the data's arrival and
+   * the next command (docs/performance.md, round 4). `done` gets the data or the error, once, never
+   * from inside this call; bad arguments throw here, as `read` rejects for them.
+   */
+  readWith(slba: bigint | number, nlb: number, done: (err: Error | undefined, data: Buffer | undefined) => void): void {
+    const s = this.#lba('slba', slba)
+    this.#range(s, nlb)
+    if (nlb > this.maxBlocksPerCommand) {
+      this.read(s, nlb).then(
+        (buf) => done(undefined, buf),
+        (err: unknown) => done(err as Error, undefined),
+      )
+      return
+    }
+    // An I/O the head settles at once (a removed device) must not call back into the caller's loop
+    // from inside this call.
+    let inside = true
+    const settle = (err: Error | undefined, buf: Buffer | undefined): void => {
+      if (inside) queueMicrotask(() => done(err, buf))
+      else done(err, buf)
+    }
+    this.#issue(
+      'read',
+      s,
+      nlb,
+      undefined,
+      nlb * this.head.blockSize,
+      (buf) => settle(undefined, buf),
+      (err) => settle(err, undefined),
+    )
+    inside = false
   }
 
   /** Blocks per command: at most 1 MiB and the smallest MDTS among the head's paths. */

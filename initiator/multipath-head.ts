@@ -19,21 +19,9 @@ import { emptyQosFlags, hasQosFlags, type HostIo, type IoDevice } from './host-i
 import type { IoResult, NsPath } from './ns-path.js'
 import { selectPath, type IoPolicy } from './path-selector.js'
 import type { QosInvariantChecker } from './qos/invariant-checker.js'
+import type { NsIds } from './ns-ids.js'
 
-/** Namespace identifiers used to match a namespace across controllers (NS Identification Descriptors). */
-export interface NsIds {
-  eui64?: string
-  nguid?: string
-  uuid?: string
-  csi?: number
-}
-
-export function nsIdsEqual(a: NsIds, b: NsIds): boolean {
-  return a.eui64 === b.eui64 && a.nguid === b.nguid && a.uuid === b.uuid && (a.csi ?? 0) === (b.csi ?? 0)
-}
-export function nsIdsKey(ids: NsIds): string {
-  return `eui64=${ids.eui64 ?? '-'},nguid=${ids.nguid ?? '-'},uuid=${ids.uuid ?? '-'},csi=${ids.csi ?? 0}`
-}
+export { nsIdsEqual, nsIdsKey, type NsIds } from './ns-ids.js'
 
 export interface MultipathHeadOptions {
   hostId: string

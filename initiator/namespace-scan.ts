@@ -10,7 +10,7 @@ import { makeIdentifySqe } from '../lib/nvme/commands.js'
 import { Cns } from '../lib/nvme/opcodes.js'
 import type { Sqe } from '../lib/nvme/sqe.js'
 import type { AdminCommand } from './controller-admin.js'
-import type { NsIds } from './multipath-head.js'
+import type { NsIds } from './ns-ids.js'
 import type { QueueCompletion } from './transport/queue-pair.js'
 
 /** What a namespace scan found on one controller. */

@@ -309,7 +309,7 @@ export class PduFramer {
         const head = this.#queue[0]!
         let raw: Buffer
         if (head.length === plen) {
-          // The chunk is this PDU (a QD1 capsule): no view to make.
+          // The chunk is exactly this PDU (a QD1 read's C2HData, most commands): handed on as is.
           raw = head
           this.#queue.shift()
         } else if (head.length > plen) {

@@ -17,111 +17,32 @@
  * not read cannot be served).
  */
 import net from 'node:net'
-import type { Clock } from '../../lib/clock.js'
-import { ConnectionError, InvalidArgumentError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
+import { ConnectionError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
-import { StateMachine, type TransitionTable } from '../../lib/state-machine.js'
+import { StateMachine } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
 import { CommandSlots } from './command-slots.js'
 import { ReceiveSlab } from './receive-slab.js'
 import { CommandDeadlines } from './command-deadlines.js'
 import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
+import { QUEUE_PAIR_TRANSITIONS, QueuePairState, validateQueuePairOptions, type QueuePairOptions, type QueuePairStateValue } from './queue-pair-options.js'
+import { encodeCapsule, takeC2HData, type CommandDone, type Pending, type QueueCommand, type QueueCompletion } from './queue-command.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
-import { encodeSgl, sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
-import { encodeSqe, SQE_CID, SQE_DPTR, type Sqe } from '../../lib/nvme/sqe.js'
-import { buildParts } from '../../lib/pdu/pdu-codec.js'
-import { CAPSULE_CMD_HLEN, CAPSULE_CMD_SQE } from '../../lib/pdu/capsule-cmd.js'
-import type { PduEncodeOptions } from '../../lib/pdu/common.js'
+import { CAPSULE_RESP_CQE, isPlainCapsuleResp } from '../../lib/pdu/capsule-resp.js'
+import { C2H_DATA_CCCID, C2H_DATA_DATAO, isPlainC2HData } from '../../lib/pdu/c2h-data.js'
+import { CH_FLAGS, CH_PDO, PduFlags, type PduEncodeOptions } from '../../lib/pdu/common.js'
 import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
   encodeIcReqParts,
   encodeTermReqParts,
-  type C2HData,
   type Pdu,
   type R2T,
 } from '../../lib/pdu/index.js'
 
-export interface QueuePairOptions {
-  host: string
-  port: number
-  qid: number
-  /** Number of command slots (SQSIZE + 1). */
-  depth: number
-  hdgst: boolean
-  ddgst: boolean
-  clock: Clock
-  /** ICResp must arrive within this (Linux: 10 s). */
-  connectTimeoutMs: number
-  /** Largest in-capsule write (admin 8 KiB; I/O IOCCSZ×16−64); larger writes use R2T. */
-  inCapsuleMax: number
-  /** Largest C2HData we accept (bytes). */
-  maxC2HData: number
-  /** PDUs that may wait for the socket's 'drain' (default 2 × depth + 16: a capsule and an R2T's data per command). */
-  maxQueuedWrites?: number
-  /** The queue died (not called after a local `close()`). */
-  onClose?: (err: Error) => void
-  /** A command exceeded its timeout; it stays pending until completed or the queue closes. */
-  onTimeout?: (info: { qid: number; cid: number; opc: number }) => void
-  /** Called for every completion whose CID has no pending command (e.g. after an Abort). */
-  onStrayCompletion?: (cqe: Cqe) => void
-}
-
-export interface QueueCommand {
-  /** The SQE; its `cid` and `sgl` are filled in by the queue. */
-  sqe: Sqe
-  /** Host-to-controller data. */
-  data?: Buffer
-  /** Controller-to-host data length. */
-  readLength?: number
-  /** 0 = no timeout (AER). */
-  timeoutMs: number
-}
-
-export interface QueueCompletion {
-  cqe: Cqe
-  data: Buffer | undefined
-}
-
-/**
- * How {@link QueuePair.send} reports a command's end: its completion, or the Error that ended the
- * queue under it (the same values `submit()` resolves and rejects with). Called once; a completion
- * synchronously from the receive path (no promise and no microtask per command: docs/performance.md
- * round 3), a failure possibly synchronously from `close()` or from inside `send()` itself.
- */
-export type CommandDone = (result: QueueCompletion | Error) => void
-
-interface Pending {
-  cid: number
-  opc: number
-  data: Buffer | undefined
-  /** C2H bytes expected (0: not a read). */
-  readLength: number
-  /**
-   * The C2H data: a view of the received PDU when one C2HData carried all of it (no copy), else a
-   * buffer the PDUs are gathered into (allocated at the first of several).
-   */
-  read: Buffer | undefined
-  received: number
-  /** A C2HData of this command failed its data digest: complete with Data Transfer Error. */
-  dataDigestError: boolean
-  /** H2C bytes sent so far (R2T sequencing: contiguous offsets, wire reference 10.1). */
-  sent: number
-  /** Clock time after which `onTimeout` is called (0: no timeout, or already reported; command-deadlines.ts). */
-  deadline: number
-  done: CommandDone
-}
-
-/** connecting (ICReq sent, no ICResp yet) → live → closed (closed locally, or the queue died). */
-export const QueuePairState = { CONNECTING: 'connecting', LIVE: 'live', CLOSED: 'closed' } as const
-export type QueuePairStateValue = (typeof QueuePairState)[keyof typeof QueuePairState]
-type QueuePairState = QueuePairStateValue
-const QUEUE_PAIR_TRANSITIONS: TransitionTable<QueuePairState> = {
-  connecting: ['live', 'closed'],
-  live: ['closed'],
-  closed: [],
-}
+export type { CommandDone, QueueCommand, QueueCompletion } from './queue-command.js'
+export { QueuePairState, type QueuePairOptions, type QueuePairStateValue } from './queue-pair-options.js'
 
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
@@ -138,19 +59,19 @@ export class QueuePair {
   readonly #socket: net.Socket
   readonly #framer: PduFramer
   readonly #pending: CommandSlots<Pending>
-  readonly #freeTags: number[] = []
-  readonly #gen: number[] = []
   /** Commands waiting for a free slot. */
   readonly #backlog: { cmd: QueueCommand; done: CommandDone }[] = []
   #maxh2cdata = 0
   /** Digests and CPDA for the PDUs this queue sends (CPDA known after ICResp). */
   #pduOptions: PduEncodeOptions
-  readonly #sm = new StateMachine<QueuePairState>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
+  readonly #sm = new StateMachine<QueuePairStateValue>({ name: 'queue pair', initial: QueuePairState.CONNECTING, table: QUEUE_PAIR_TRANSITIONS })
   #closeError: Error | undefined
   #icresp: ((err?: Error) => void) | undefined
   #inCapsuleMax: number
   readonly #writer: PduWriter
   readonly #deadlines: CommandDeadlines<Pending>
+  /** No digest asked for: the fast receive path of {@link #onPdu} applies. */
+  readonly #plain: boolean
   /** Completions since the last command was sent (whether a new command may go out at once). */
   #settledSinceSend = 0
 
@@ -160,6 +81,7 @@ export class QueuePair {
     this.depth = o.depth
     this.#inCapsuleMax = o.inCapsuleMax
     this.#pduOptions = { hdgst: o.hdgst, ddgst: o.ddgst, pda: 0 }
+    this.#plain = !o.hdgst && !o.ddgst
     this.#pending = new CommandSlots<Pending>({ depth: o.depth, tagMask: (1 << TAG_BITS) - 1 })
     this.#deadlines = new CommandDeadlines<Pending>({
       clock: o.clock,
@@ -169,8 +91,6 @@ export class QueuePair {
       },
     })
     this.#socket = socket
-    for (let t = o.depth - 1; t >= 0; t--) this.#freeTags.push(t)
-    for (let t = 0; t < o.depth; t++) this.#gen.push(0)
     this.#framer = new PduFramer({ role: 'host', maxC2HData: o.maxC2HData, onPdu: (raw) => this.#onPdu(raw) })
     socket.setNoDelay(true)
     this.#writer = new PduWriter(socket, o.maxQueuedWrites ?? 2 * o.depth + 16)
@@ -191,8 +111,7 @@ export class QueuePair {
 
   /** Open the TCP connection and run ICReq/ICResp. */
   static connect(o: QueuePairOptions): Promise<QueuePair> {
-    if (!Number.isInteger(o.depth) || o.depth < 2 || o.depth > 4096) throw new InvalidArgumentError('queueSize', 'must be an integer in [2, 4096]')
-    if (o.maxQueuedWrites !== undefined && (!Number.isInteger(o.maxQueuedWrites) || o.maxQueuedWrites < 1)) throw new InvalidArgumentError('maxQueuedWrites', 'must be a positive integer')
+    validateQueuePairOptions(o)
     return new Promise<QueuePair>((resolve, reject) => {
       const slab = new ReceiveSlab({ size: RECEIVE_SLAB_BYTES, minTail: RECEIVE_MIN_TAIL })
       let onChunk = (_chunk: Buffer): void => undefined
@@ -270,15 +189,20 @@ export class QueuePair {
   send(cmd: QueueCommand, done: CommandDone): void {
     if (this.#sm.is(QueuePairState.CLOSED)) return done(this.#closeError ?? new ConnectionError(`queue ${this.qid} is closed`))
     if (this.#writer.full) return done(new WriteQueueFullError(this.qid, this.#writer.limit))
-    const tag = this.#freeTags.pop()
-    if (tag === undefined) {
+    const cid = this.#pending.nextCid()
+    if (cid === undefined) {
       this.#backlog.push({ cmd, done })
       return
     }
-    const gen = ((this.#gen[tag] ?? 0) + 1) & 0xf
-    this.#gen[tag] = gen
-    const cid = tag | (gen << TAG_BITS)
     const readLength = cmd.readLength !== undefined && cmd.readLength > 0 ? cmd.readLength : 0
+    let capsule: { parts: Buffer[]; inCapsule: number }
+    try {
+      capsule = encodeCapsule(cmd, cid, readLength, this.#inCapsuleMax, this.#pduOptions)
+    } catch (err) {
+      // A field the SQE encoding refused (InvalidArgumentError): the slot was never used.
+      this.#pending.release(cid)
+      throw err
+    }
     const p: Pending = {
       cid,
       opc: cmd.sqe.opc,
@@ -287,40 +211,21 @@ export class QueuePair {
       read: undefined,
       received: 0,
       dataDigestError: false,
-      sent: 0,
-      deadline: this.#deadlines.deadlineFor(cmd.timeoutMs),
+      sent: capsule.inCapsule,
+      deadline: 0,
       done,
     }
     this.#pending.add(p)
-    const sqe = cmd.sqe
-    let sgl = sqe.sgl
-    let inCapsule: Buffer | undefined
-    if (cmd.data !== undefined && cmd.data.length > 0) {
-      if (cmd.data.length <= this.#inCapsuleMax) {
-        sgl = sglInCapsule(cmd.data.length)
-        inCapsule = cmd.data
-        p.sent = cmd.data.length
-      } else sgl = sglTransportDataBlock(cmd.data.length)
-    } else if (readLength > 0) {
-      sgl = sglTransportDataBlock(readLength)
-    } else if (sgl.length === 0) {
-      sgl = sglTransportDataBlock(0)
-    }
-    // The SQE is encoded straight into the capsule header (no 64-byte SQE buffer and copy per
-    // command); the caller's SQE object is left as it was, CID and SGL1 are the queue's.
-    const parts = buildParts(PduType.CAPSULE_CMD, 0, CAPSULE_CMD_HLEN, inCapsule, this.#pduOptions, (h) => {
-      encodeSqe(sqe, h, CAPSULE_CMD_SQE)
-      h.writeUInt16LE(cid, CAPSULE_CMD_SQE + SQE_CID)
-      encodeSgl(sgl, h, CAPSULE_CMD_SQE + SQE_DPTR)
-    })
     // The only command outstanding, submitted after at most one completion: nothing is likely to
     // join it in this turn (QD1), so it is written now rather than batched to the end of the turn.
     // After several completions more submissions usually follow (QD > 1): those are batched.
     const alone = this.#pending.size === 1 && this.#settledSinceSend <= 1
     this.#settledSinceSend = 0
-    if (this.#sm.is(QueuePairState.CLOSED)) return
-    if (alone) this.#writer.writeAlone(parts)
-    else this.#writer.write(parts)
+    if (alone) this.#writer.writeAlone(capsule.parts)
+    else this.#writer.write(capsule.parts)
+    // The deadline after the write: its clock read is not on the command's way out, and no
+    // completion can be handled before this returns (docs/performance.md, round 4).
+    p.deadline = this.#deadlines.deadlineFor(cmd.timeoutMs)
   }
 
   /** Close the connection; pending commands are rejected with `reason`. No callbacks to `onClose`. */
@@ -372,6 +277,27 @@ export class QueuePair {
 
   #onPdu(raw: Buffer): void {
     if (this.#sm.is(QueuePairState.CLOSED)) return
+    // Digests off: the two PDUs a read receives are checked and read in place, with no PDU, layout
+    // or header objects (docs/performance.md, round 4); anything else, or a PDU failing a check,
+    // goes through decodePdu, which names the bad field.
+    if (this.#plain) {
+      try {
+        if (isPlainC2HData(raw)) {
+          this.#requireLive()
+          const flags = raw[CH_FLAGS]!
+          this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(raw[CH_PDO]!), (flags & PduFlags.SUCCESS) !== 0, true)
+          return
+        }
+        if (isPlainCapsuleResp(raw)) {
+          this.#requireLive()
+          this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
+          return
+        }
+      } catch (err) {
+        this.#fatal(err as Error)
+        return
+      }
+    }
     let pdu: Pdu
     try {
       pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
@@ -401,23 +327,13 @@ export class QueuePair {
       case PduType.C2H_TERM_REQ:
         this.#die(new ConnectionError(`queue ${this.qid}: controller terminated the connection (C2HTermReq FES 0x${pdu.fes.toString(16)} FEI ${pdu.fei})`))
         return
-      case PduType.CAPSULE_RESP: {
+      case PduType.CAPSULE_RESP:
         this.#requireLive()
-        const cqe = decodeCqe(pdu.cqe)
-        const p = this.#pending.get(cqe.cid)
-        if (p === undefined) {
-          this.#o.onStrayCompletion?.(cqe)
-          return
-        }
-        if (p.readLength > 0 && cqe.status === 0 && p.received !== p.readLength) {
-          throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.readLength} bytes`)
-        }
-        this.#settle(p, cqe)
+        this.#onCqe(decodeCqe(pdu.cqe))
         return
-      }
       case PduType.C2H_DATA:
         this.#requireLive()
-        this.#onC2HData(pdu)
+        this.#onC2HData(pdu.cccid, pdu.datao, pdu.data, pdu.success, pdu.dataDigestOk !== false)
         return
       case PduType.R2T:
         this.#requireLive()
@@ -432,10 +348,21 @@ export class QueuePair {
     if (this.#sm.is(QueuePairState.CONNECTING)) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, 'PDU before ICResp')
   }
 
+  #onCqe(cqe: Cqe): void {
+    const p = this.#pending.get(cqe.cid)
+    if (p === undefined) {
+      this.#o.onStrayCompletion?.(cqe)
+      return
+    }
+    if (p.readLength > 0 && cqe.status === 0 && p.received !== p.readLength) {
+      throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 0, `cid 0x${cqe.cid.toString(16)}: success with ${p.received} of ${p.readLength} bytes`)
+    }
+    this.#settle(p, cqe)
+  }
+
   #settle(p: Pending, cqe: Cqe): void {
     this.#settledSinceSend++
     this.#pending.delete(p)
-    this.#freeTags.push(p.cid & ((1 << TAG_BITS) - 1))
     // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
     // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
     // disposition then retries.
@@ -455,26 +382,14 @@ export class QueuePair {
     }
   }
 
-  #onC2HData(pdu: C2HData): void {
-    const p = this.#pending.get(pdu.cccid)
-    if (p === undefined || p.readLength === 0) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${pdu.cccid.toString(16)}`)
-    if (pdu.dataDigestOk === false) p.dataDigestError = true
-    // Data arrives in order; DATAO must continue where the last PDU ended (wire reference 10.2).
-    if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.readLength) {
-      throw new NvmeTcpProtocolError(FES.DATA_TRANSFER_OUT_OF_RANGE, 12, `C2HData datao ${pdu.datao} len ${pdu.data.length} outside ${p.received}/${p.readLength}`)
-    }
-    if (pdu.datao === 0 && pdu.data.length === p.readLength) {
-      // One PDU carries all the data: hand its view on (the framer's PDUs are views of socket
-      // chunks, or of one buffer assembled for the PDU, never reused), no allocation, no copy.
-      p.read = pdu.data
-    } else {
-      // Several PDUs: gather into one buffer of the command's length.
-      p.read ??= Buffer.allocUnsafe(p.readLength)
-      pdu.data.copy(p.read, pdu.datao)
-    }
-    p.received += pdu.data.length
-    if (pdu.success) {
-      if (p.received !== p.readLength) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
+  /** One C2HData's fields (decoded, or read in place by the fast path of {@link #onPdu}). */
+  #onC2HData(cccid: number, datao: number, data: Buffer, success: boolean, dataDigestOk: boolean): void {
+    const p = this.#pending.get(cccid)
+    if (p === undefined || p.readLength === 0) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 8, `C2HData for unknown or non-read cid 0x${cccid.toString(16)}`)
+    if (!dataDigestOk) p.dataDigestError = true
+    const all = takeC2HData(p, datao, data)
+    if (success) {
+      if (!all) throw new NvmeTcpProtocolError(FES.PDU_SEQUENCE_ERROR, 1, 'C2HData SUCCESS before all data')
       // Response elision: the command succeeded with DW0 = DW1 = 0 (wire reference 10.2).
       this.#settle(p, { dw0: 0, dw1: 0, sqhd: 0, sqid: this.qid, cid: p.cid, status: 0 })
     }

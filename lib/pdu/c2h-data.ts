@@ -3,7 +3,7 @@
  * PAD to HPDA, DATAL data bytes, DDGST. SUCCESS (response elision) is only valid with LAST_PDU.
  */
 import { InvalidArgumentError } from '../errors.js'
-import { CH_FLAGS, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
 import { buildParts, check, checkDatal, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
 
 export const C2H_DATA_CCCID = 8
@@ -63,4 +63,20 @@ export function decodeC2HData(raw: Buffer, opts: PduDecodeOptions = {}): C2HData
     data,
     dataDigestOk: l.dataDigestOk,
   }
+}
+
+/**
+ * Whether {@link decodeC2HData} with both digests off accepts `raw`, checked in place without
+ * building any object: the host's fast path for the PDU every read receives (docs/performance.md,
+ * round 4) then reads CCCID, DATAO and FLAGS straight from `raw`, and the data from PDO to PLEN.
+ * The same checks as checkPdu and decodeC2HData (HLEN, PLEN, no digest flags, PDO inside the PDU,
+ * SUCCESS only with LAST_PDU, DATAL); when one fails the caller decodes normally, which names the field.
+ */
+export function isPlainC2HData(raw: Buffer): boolean {
+  if (raw.length < C2H_DATA_HLEN || raw[CH_TYPE] !== PduType.C2H_DATA || raw[CH_HLEN] !== C2H_DATA_HLEN) return false
+  const flags = raw[CH_FLAGS]!
+  const pdo = raw[CH_PDO]!
+  if ((flags & (PduFlags.HDGSTF | PduFlags.DDGSTF)) !== 0) return false
+  if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) return false
+  return raw.readUInt32LE(CH_PLEN) === raw.length && pdo >= C2H_DATA_HLEN && pdo <= raw.length && raw.readUInt32LE(C2H_DATA_DATAL) === raw.length - pdo
 }

@@ -1,5 +1,5 @@
 /** CapsuleResp PDU (type 0x05, controller to host) — wire spec 1.6: CH + 16-byte CQE (+ HDGST). */
-import { PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
 import { buildParts, checkFixedBuffer, checkPdu, joinParts } from './pdu-codec.js'
 
 export const CAPSULE_RESP_CQE = 8
@@ -27,4 +27,20 @@ export function encodeCapsuleResp(pdu: CapsuleResp, opts: PduEncodeOptions = {})
 export function decodeCapsuleResp(raw: Buffer, opts: PduDecodeOptions = {}): CapsuleResp {
   checkPdu(raw, PduType.CAPSULE_RESP, opts)
   return { type: PduType.CAPSULE_RESP, cqe: raw.subarray(CAPSULE_RESP_CQE, CAPSULE_RESP_CQE + CAPSULE_RESP_CQE_SIZE) }
+}
+
+/**
+ * Whether {@link decodeCapsuleResp} with the header digest off accepts `raw`, checked in place: the
+ * host's fast path then decodes the CQE at {@link CAPSULE_RESP_CQE} of `raw` itself (no view of it).
+ * The checks of checkPdu: type, HLEN, no HDGSTF, PDO 0, PLEN exactly the header.
+ */
+export function isPlainCapsuleResp(raw: Buffer): boolean {
+  return (
+    raw.length === CAPSULE_RESP_HLEN &&
+    raw[CH_TYPE] === PduType.CAPSULE_RESP &&
+    raw[CH_HLEN] === CAPSULE_RESP_HLEN &&
+    (raw[CH_FLAGS]! & PduFlags.HDGSTF) === 0 &&
+    raw[CH_PDO] === 0 &&
+    raw.readUInt32LE(CH_PLEN) === CAPSULE_RESP_HLEN
+  )
 }

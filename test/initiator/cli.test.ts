@@ -61,6 +61,11 @@ t.test('discover, connect, io against a two-port target', async (t) => {
   // stdout and stderr are pipes here, not a terminal: no progress bar at all (bin/progress.ts).
   t.notMatch(io.err, /[█░]|I\/Os \|/, 'no progress bar when not on a terminal')
 
+  const reads = await run([bin, 'io', '-a', '127.0.0.1', '-s', p1, '-n', SUBNQN, '--rw', 'read', '--count', '200', '--qd', '2', '--disable-sqflow'])
+  t.equal(reads.code, 0, `io --rw read --disable-sqflow exits 0 ${reads.err}`)
+  t.match(reads.out, /200 I\/Os in [\d.]+ s: \d+ IOPS/)
+  t.match(reads.out, /errors 0 {2}verify failures 0/)
+
   const bad = await run([bin, 'io', '-a', '127.0.0.1', '-s', p1, '-n', SUBNQN, '--rw', 'sideways'])
   t.equal(bad.code, 2, 'a bad option value is a usage error: exit 2')
   t.match(bad.err, /^nvmf-fault: 'rw' must be one of read, write, randrw, verify \[ERR_NVMEOF_INVALID_ARG\]\n$/, 'one line with its code')
