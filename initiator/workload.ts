@@ -62,8 +62,8 @@ export interface WorkloadSummary {
  * first: 6-10x less CPU than Buffer.writeUInt32LE per word, which was most of the initiator's CPU per
  * write in `npm run bench` (docs/performance.md). The bytes are unchanged.
  */
-function pattern(lba: bigint, version: number, bytes: number): Buffer {
-  const b = Buffer.allocUnsafe(bytes)
+function pattern(lba: bigint, version: number, bytes: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  const b = alloc(bytes)
   const v = new DataView(b.buffer, b.byteOffset, bytes)
   const lo = Number(lba & 0xffffffffn)
   const h = Math.imul(version, 0x9e3779b1)
@@ -72,6 +72,29 @@ function pattern(lba: bigint, version: number, bytes: number): Buffer {
     v.setUint32(i + 4, (h ^ i) >>> 0, true)
   }
   return b
+}
+
+/** Write buffers: consecutive pieces of one slab, a new slab when the tail is too short. */
+const WRITE_SLAB = 256 * 1024
+
+/**
+ * Buffers for the data of writes, carved from 256 KiB slabs and never handed out twice (a piece the
+ * transport may still hold is never written again). `Buffer.allocUnsafe(4096)` is just past Node's
+ * shared pool (it serves sizes below 4 KiB), so every 4 KiB write cost a new ArrayBuffer, and that
+ * external memory makes V8 collect more often (docs/performance.md, round 4).
+ */
+function writeBuffers(): (bytes: number) => Buffer {
+  let slab = Buffer.allocUnsafe(0)
+  let used = 0
+  return (bytes) => {
+    if (bytes > WRITE_SLAB / 4) return Buffer.allocUnsafe(bytes)
+    if (slab.length - used < bytes) {
+      slab = Buffer.allocUnsafe(WRITE_SLAB)
+      used = 0
+    }
+    used += bytes
+    return slab.subarray(used - bytes, used)
+  }
 }
 
 export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions): Promise<WorkloadSummary> {
@@ -89,6 +112,7 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
   if (slots < 1n) throw new InvalidArgumentError('blockCount', `larger than the namespace (${nsze} blocks)`)
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false })
   const journal = new Map<bigint, number>()
+  const writeBuffer = writeBuffers()
   const bytes = bc * device.blockSize
   const start = o.clock.now()
   const f0 = device.head.counters.failovers
@@ -149,7 +173,7 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
       try {
         if (write) {
           const v = ++version
-          const data = pattern(lba, v, bytes)
+          const data = pattern(lba, v, bytes, writeBuffer)
           // Claim the LBA before the write so a concurrent writer's journal entry cannot go stale.
           let t0 = o.clock.now()
           await device.write(lba, data)
