@@ -129,9 +129,10 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
   let seq = 0n
   let version = 0
   const expired = (): boolean => (o.count !== undefined && issued >= o.count) || (o.timeMs !== undefined && o.clock.now() - start >= o.timeMs)
-  // An LBA is used by one worker at a time, so the journal always names the content to expect. A
-  // read-only run writes nothing and keeps no journal: its workers need no exclusion.
-  const exclusive = o.mode !== 'read'
+  // An LBA is used by one worker at a time, so the journal always names the content to expect. Only
+  // runs that both write and read keep a journal: a read-only run writes nothing, a write-only run
+  // reads nothing back; their workers need no exclusion (as fio's random jobs).
+  const exclusive = o.mode === 'randrw' || o.mode === 'verify'
   const busy = new Set<bigint>()
   const randomSlots = Number(slots > 2n ** 31n ? 2n ** 31n : slots)
   const bcBig = BigInt(bc)
@@ -178,7 +179,7 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
           let t0 = o.clock.now()
           await device.write(lba, data)
           record(t0)
-          journal.set(lba, v)
+          if (exclusive) journal.set(lba, v)
           s.writes++
           if (o.mode === 'verify') {
             t0 = o.clock.now()
