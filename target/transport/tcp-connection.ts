@@ -79,7 +79,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     this.#sm = new StateMachine<ConnectionState>({ name: 'connection', initial: 'CONNECTING', table: CONNECTION_TABLE })
     const cfg = o.transport.core.config
-    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#receiver.onPdu(raw) })
+    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#receiver.onPdu(raw), reuseAssembly: true })
     this.queue = o.transport.core.createQueue(this, this.#logger)
     this.#writer = new TcpWriter({
       socket: o.socket,
