@@ -25,6 +25,8 @@ export interface DiscardRange {
   nlb: number
 }
 
+const toVoid = (): void => undefined
+
 /** Max logical blocks per command (NLB is a 0's based 16-bit field: NVMe Base 2.0 NVM cmd set 3.2). */
 export const MAX_NLB = 65536
 
@@ -151,24 +153,35 @@ export class NvmeDevice {
     }
     return Promise.all(parts).then((bufs) => Buffer.concat(bufs))
   }
-  /** Write `data` (a whole number of blocks) at `slba`. */
-  async write(slba: bigint | number, data: Uint8Array): Promise<void> {
-    const s = this.#lba('slba', slba)
-    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data', 'must be a Buffer or Uint8Array')
-    if (data.length === 0 || data.length % this.head.blockSize !== 0) {
-      throw new InvalidArgumentError('data', `length ${data.length} must be a non-zero multiple of the block size ${this.head.blockSize}`)
+  /**
+   * Write `data` (a whole number of blocks) at `slba`. A bad argument rejects (nothing is queued).
+   * Not an async function: a write that fits one command costs one promise more than a read, not an
+   * async frame and a Promise.all (docs/performance.md, round 4).
+   */
+  write(slba: bigint | number, data: Uint8Array): Promise<void> {
+    let s: bigint
+    let nlb: number
+    try {
+      s = this.#lba('slba', slba)
+      if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data', 'must be a Buffer or Uint8Array')
+      if (data.length === 0 || data.length % this.head.blockSize !== 0) {
+        throw new InvalidArgumentError('data', `length ${data.length} must be a non-zero multiple of the block size ${this.head.blockSize}`)
+      }
+      nlb = data.length / this.head.blockSize
+      this.#range(s, nlb, 'data')
+    } catch (err) {
+      return Promise.reject(err as Error)
     }
-    const nlb = data.length / this.head.blockSize
-    this.#range(s, nlb, 'data')
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
     const per = this.maxBlocksPerCommand
+    if (nlb <= per) return this.#submit('write', s, nlb, buf, buf.length).then(toVoid)
     const bs = this.head.blockSize
     const parts: Promise<Buffer>[] = []
     for (let off = 0; off < nlb; off += per) {
       const n = Math.min(per, nlb - off)
       parts.push(this.#submit('write', s + BigInt(off), n, buf.subarray(off * bs, (off + n) * bs), n * bs))
     }
-    await Promise.all(parts)
+    return Promise.all(parts).then(toVoid)
   }
   async flush(): Promise<void> {
     await this.#submit('flush', 0n, 0, undefined, 0)

@@ -56,22 +56,56 @@ export interface WorkloadSummary {
   firstError: string | undefined
 }
 
+/** The grain of the pattern: each 512-byte unit carries its own header (as fio's scramble_buffers). */
+const UNIT = 512
+
 /**
- * The bytes written for (lba, version): per 8 bytes, the LBA of the 512-byte unit (low 32 bits) and
- * a version hash mixed with the offset, little endian. Through a DataView and without zero-filling
- * first: 6-10x less CPU than Buffer.writeUInt32LE per word, which was most of the initiator's CPU per
- * write in `npm run bench` (docs/performance.md). The bytes are unchanged.
+ * The bytes written for (lba, version), for I/Os of `bytes` (a multiple of 512): every 512-byte unit
+ * starts with its own LBA (low 32 bits) and a hash of the version, little endian; its other 504 bytes
+ * are a filler that depends only on the offset. A misdirected, lost or stale write shows in a unit's
+ * header, a changed byte anywhere in the comparison. Per write that is one copy of the filler and two
+ * words per unit: computing every word (the pattern before) cost 1.5-2 µs of the initiator's CPU per
+ * 4 KiB write, more than the rest of the workload (docs/performance.md, round 4).
  */
-function pattern(lba: bigint, version: number, bytes: number): Buffer {
-  const b = Buffer.allocUnsafe(bytes)
-  const v = new DataView(b.buffer, b.byteOffset, bytes)
-  const lo = Number(lba & 0xffffffffn)
-  const h = Math.imul(version, 0x9e3779b1)
-  for (let i = 0; i < bytes; i += 8) {
-    v.setUint32(i, (lo + (i >>> 9)) >>> 0, true)
-    v.setUint32(i + 4, (h ^ i) >>> 0, true)
+function patterns(bytes: number): (lba: bigint, version: number, alloc?: (bytes: number) => Buffer) => Buffer {
+  const filler = Buffer.allocUnsafe(bytes)
+  for (let i = 0; i < bytes; i += 4) filler.writeUInt32LE(Math.imul(i + 1, 0x85ebca6b) >>> 0, i)
+  return (lba, version, alloc = Buffer.allocUnsafe) => {
+    const b = alloc(bytes)
+    filler.copy(b)
+    // A DataView: several times cheaper per word than Buffer.writeUInt32LE (round 2).
+    const v = new DataView(b.buffer, b.byteOffset, bytes)
+    const lo = Number(lba & 0xffffffffn)
+    const h = Math.imul(version, 0x9e3779b1) >>> 0
+    for (let u = 0; u < bytes; u += UNIT) {
+      v.setUint32(u, (lo + u / UNIT) >>> 0, true)
+      v.setUint32(u + 4, h, true)
+    }
+    return b
   }
-  return b
+}
+
+/** Write buffers: consecutive pieces of one slab, a new slab when the tail is too short. */
+const WRITE_SLAB = 256 * 1024
+
+/**
+ * Buffers for the data of writes, carved from 256 KiB slabs and never handed out twice (a piece the
+ * transport may still hold is never written again). `Buffer.allocUnsafe(4096)` is just past Node's
+ * shared pool (it serves sizes below 4 KiB), so every 4 KiB write cost a new ArrayBuffer, and that
+ * external memory makes V8 collect more often (docs/performance.md, round 4).
+ */
+function writeBuffers(): (bytes: number) => Buffer {
+  let slab = Buffer.allocUnsafe(0)
+  let used = 0
+  return (bytes) => {
+    if (bytes > WRITE_SLAB / 4) return Buffer.allocUnsafe(bytes)
+    if (slab.length - used < bytes) {
+      slab = Buffer.allocUnsafe(WRITE_SLAB)
+      used = 0
+    }
+    used += bytes
+    return slab.subarray(used - bytes, used)
+  }
 }
 
 export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions): Promise<WorkloadSummary> {
@@ -89,7 +123,9 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
   if (slots < 1n) throw new InvalidArgumentError('blockCount', `larger than the namespace (${nsze} blocks)`)
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false })
   const journal = new Map<bigint, number>()
+  const writeBuffer = writeBuffers()
   const bytes = bc * device.blockSize
+  const pattern = patterns(bytes)
   const start = o.clock.now()
   const f0 = device.head.counters.failovers
   const r0 = device.head.counters.requeued
@@ -105,9 +141,10 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
   let seq = 0n
   let version = 0
   const expired = (): boolean => (o.count !== undefined && issued >= o.count) || (o.timeMs !== undefined && o.clock.now() - start >= o.timeMs)
-  // An LBA is used by one worker at a time, so the journal always names the content to expect. A
-  // read-only run writes nothing and keeps no journal: its workers need no exclusion.
-  const exclusive = o.mode !== 'read'
+  // An LBA is used by one worker at a time, so the journal always names the content to expect. Only
+  // runs that both write and read keep a journal: a read-only run writes nothing, a write-only run
+  // reads nothing back; their workers need no exclusion (as fio's random jobs).
+  const exclusive = o.mode === 'randrw' || o.mode === 'verify'
   const busy = new Set<bigint>()
   const randomSlots = Number(slots > 2n ** 31n ? 2n ** 31n : slots)
   const bcBig = BigInt(bc)
@@ -149,12 +186,12 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
       try {
         if (write) {
           const v = ++version
-          const data = pattern(lba, v, bytes)
+          const data = pattern(lba, v, writeBuffer)
           // Claim the LBA before the write so a concurrent writer's journal entry cannot go stale.
           let t0 = o.clock.now()
           await device.write(lba, data)
           record(t0)
-          journal.set(lba, v)
+          if (exclusive) journal.set(lba, v)
           s.writes++
           if (o.mode === 'verify') {
             t0 = o.clock.now()
@@ -169,7 +206,7 @@ export async function runDeviceWorkload(device: NvmeDevice, o: WorkloadOptions):
           record(t0)
           s.reads++
           const v = journal.get(lba)
-          if (v !== undefined && !back.equals(pattern(lba, v, bytes))) s.verifyFailures++
+          if (v !== undefined && !back.equals(pattern(lba, v))) s.verifyFailures++
         }
       } catch (err) {
         s.errors++

@@ -73,6 +73,13 @@ export interface PduFramerOptions extends FramerLimits {
    * Return `false` to pause delivery until `resume()`.
    */
   onPdu: (raw: Buffer) => boolean | void
+  /**
+   * Assemble PDUs split across chunks in one buffer of this framer, reused for the next one, instead
+   * of a new buffer each (a new ArrayBuffer per split write capsule or H2CData, which made V8 collect
+   * often). Only for a caller that keeps nothing of `raw` after `onPdu` returns (the target); the
+   * host keeps read data as views of the PDU.
+   */
+  reuseAssembly?: boolean
 }
 
 /**
@@ -105,6 +112,9 @@ export class PduFramer {
   #delivering = false
   #error: NvmeTcpProtocolError | undefined
   #headerScratch = Buffer.alloc(CH_SIZE)
+  /** With `reuseAssembly`: where split PDUs are assembled (grown to the largest seen). */
+  #assembly: Buffer | undefined
+  readonly #reuseAssembly: boolean
   #pdusDelivered = 0
 
   constructor(options: PduFramerOptions) {
@@ -118,6 +128,7 @@ export class PduFramer {
     this.setLimits(options)
     this.#hdgst = options.hdgst === true
     this.#ddgst = options.ddgst === true
+    this.#reuseAssembly = options.reuseAssembly === true
   }
 
   /** Set the digests in effect (after ICReq/ICResp). Applies to PDUs whose header is not yet validated. */
@@ -316,6 +327,19 @@ export class PduFramer {
           // Zero-copy: the whole PDU lies in one chunk.
           raw = head.subarray(0, plen)
           this.#queue[0] = head.subarray(plen)
+        } else if (this.#reuseAssembly) {
+          // One O(n) assembly into this framer's buffer (valid until the next split PDU).
+          if (this.#assembly === undefined || this.#assembly.length < plen) this.#assembly = Buffer.allocUnsafe(plen)
+          raw = this.#assembly.subarray(0, plen)
+          let got = 0
+          while (got < plen) {
+            const b = this.#queue[0]!
+            const n = Math.min(b.length, plen - got)
+            b.copy(raw, got, 0, n)
+            got += n
+            if (n === b.length) this.#queue.shift()
+            else this.#queue[0] = b.subarray(n)
+          }
         } else {
           // One O(n) assembly of the slices that make up this PDU.
           const parts: Buffer[] = []

@@ -77,7 +77,12 @@ function parseReadWrite(req: Request, ns: TargetNamespace, core: TargetCore): nu
   // The transfer length must match the SGL length (nvmet_check_transfer_len).
   if (len !== req.dataLength) return req.fail(NvmeStatus.SGL_INVALID_DATA | DNR, SQE_DPTR)
   if (len > core.maxTransferBytes) return req.fail(NvmeStatus.INVALID_FIELD | DNR, SQE_CDW12)
-  req.execute = req.opc === IoOpcode.READ ? executeRead : executeWrite
+  if (req.opc === IoOpcode.READ) req.execute = executeRead
+  else {
+    req.execute = executeWrite
+    // writeSync copies the data into the store before executeWrite returns.
+    req.consumesDataInline = ns.store instanceof MemoryStore
+  }
   return 0
 }
 

@@ -116,8 +116,16 @@ export class Queue {
   /** A capsule arrived: run the pipeline. `inCapsule` is a view valid only during this call. */
   submit(sqe: Sqe, inCapsule: Buffer | undefined): void {
     if (!this.sm.is('LIVE')) return
-    // Retain in-capsule data: the framer's buffer is reused after this call (views contract).
-    const req = new Request(this, sqe, inCapsule !== undefined && inCapsule.length > 0 ? Buffer.from(inCapsule) : undefined)
+    const lent = inCapsule !== undefined && inCapsule.length > 0 ? inCapsule : undefined
+    // Parse sees the view; the command keeps it only if it is done with it before this call returns.
+    const req = new Request(this, sqe, lent)
+    this.#start(req)
+    // The framer's buffer is reused after this call (views contract): a view left on the request
+    // (one that ran through synchronously) is dropped, so nothing can read it later.
+    if (lent !== undefined && req.data === lent) req.data = undefined
+  }
+
+  #start(req: Request): void {
     if (this.inflight.has(req.cid)) {
       // NVMe Base 2.0 section 4.6.1.2.1: CID must be unique among outstanding commands of the SQ.
       this.#refuse(req, NvmeStatus.CMDID_CONFLICT | STATUS_DNR)
@@ -129,13 +137,16 @@ export class Queue {
     try {
       status = this.env.parse(req)
     } catch (err) {
-      this.logger.error({ err, opc: sqe.opc }, 'parse failed')
+      this.logger.error({ err, opc: req.opc }, 'parse failed')
       status = NvmeStatus.INTERNAL | STATUS_DNR
     }
     if (status !== 0) {
       this.complete(req, status)
       return
     }
+    // In-capsule data is copied unless the executor copies it synchronously (a Write into the memory
+    // store) and no onCommand hook can defer it: then the store's copy is the only one.
+    if (req.inCapsule && !(req.consumesDataInline && !SEAMS.command.installed(this.env.hooks))) req.data = Buffer.from(req.data!)
     req.transition('DECIDING')
     SEAMS.command.run(this.env.hooks, this.logger, this.#ctx, req, this.#afterCommandSeam)
   }

@@ -62,6 +62,11 @@ export class Request extends StateMachine<RequestState> {
   data: Buffer | undefined
   /** True when `data` arrived in the capsule. */
   inCapsule: boolean
+  /**
+   * Set by parse: the executor copies `data` before it returns (a Write into the memory store), so
+   * in-capsule data need not be copied out of the received PDU first (queue.ts `submit`).
+   */
+  consumesDataInline = false
   /** Controller→host data to send on success. */
   c2hData: Buffer | undefined
   status = 0

@@ -9,6 +9,8 @@
  * socket (no onPduSend decision, which could hold or delay them) and the socket's write callback ran
  * (the kernel has the bytes, or the socket was destroyed and dropped them). Anything else is left to
  * the garbage collector. Small reads stay on Node's shared pool; the free list is bounded in bytes.
+ * The data of R2T writes is gathered in buffers from here too (tcp-data-transfer.ts), given back
+ * when the write's response is sent (tcp-response.ts).
  */
 
 /** Reads smaller than this use `Buffer.allocUnsafe` (Node's 8 KiB pool serves them without a new ArrayBuffer). */

@@ -78,7 +78,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     this.#sm = new StateMachine<ConnectionState>({ name: 'connection', initial: 'CONNECTING', table: CONNECTION_TABLE })
     const cfg = o.transport.core.config
-    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#receiver.onPdu(raw) })
+    this.#framer = new PduFramer({ role: 'target', maxH2CData: cfg.maxH2CData, maxInCapsuleData: Math.max(cfg.inlineDataSize, ADMIN_IN_CAPSULE), onPdu: (raw) => this.#receiver.onPdu(raw), reuseAssembly: true })
     this.queue = o.transport.core.createQueue(this, this.#logger)
     this.#writer = new TcpWriter({
       socket: o.socket,
@@ -95,7 +95,7 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     })
     // Free read buffers kept per connection: a quarter of its data budget, at most 1 MiB.
     this.#readBuffers = new ReadBufferPool({ maxFreeBytes: Math.min(1 << 20, cfg.limits.maxBufferedBytes >> 2) })
-    this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE') })
+    this.#data = new DataTransfers({ limit: cfg.limits.maxBufferedBytes, maxR2T: cfg.limits.maxR2T, send: (pdu) => this.#send(pdu), live: () => this.#sm.is('LIVE'), alloc: this.#readBuffers.take })
     this.readBuffer = this.#readBuffers.take
     this.#sink = { queue: this.queue, send: (pdu, written) => this.#send(pdu, written), writer: this.#writer, release: (r) => this.#data.release(r), readBuffers: this.#readBuffers }
     this.#timers = new ConnectionTimers({ clock: o.transport.clock, limits: () => this.#t.core.config.limits, framer: this.#framer, conn: this })

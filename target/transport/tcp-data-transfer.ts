@@ -32,6 +32,11 @@ export interface DataTransferOptions {
   send: (pdu: Pdu) => void
   /** False once the connection is closing: no new R2T goes out. */
   live: () => boolean
+  /**
+   * A buffer for a write's data, uninitialised: it is handed on only once every byte has arrived.
+   * The connection's buffer pool (read-buffer-pool.ts), which gets it back with the response.
+   */
+  alloc: (bytes: number) => Buffer
 }
 
 export class DataTransfers {
@@ -69,7 +74,7 @@ export class DataTransfers {
             reject(new Error('command ended'))
             return
           }
-          this.#issueR2T({ req, ttag: -1, buffer: Buffer.alloc(req.dataLength), received: 0, r2tEnd: 0, digestError: false, resolve, reject })
+          this.#issueR2T({ req, ttag: -1, buffer: this.#o.alloc(req.dataLength), received: 0, r2tEnd: 0, digestError: false, resolve, reject })
         },
         fail: reject,
       })

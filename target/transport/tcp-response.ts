@@ -76,6 +76,12 @@ export interface ResponseSink {
  * (read-buffer-pool.ts).
  */
 export function sendResponse(req: Request, o: ResponseSink): void {
+  // A write's data buffer from the pool: executed (in the store) once its response is sent; no PDU
+  // refers to it.
+  if (o.readBuffers.lent(req.data)) {
+    o.readBuffers.giveBack(req.data)
+    req.data = undefined
+  }
   const buf = req.c2hData
   const pooled = o.readBuffers.lent(buf)
   const reserved = req.reservedBytes > 0

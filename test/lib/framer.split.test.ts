@@ -39,12 +39,15 @@ function smallHostStream(): Pdu[] {
 interface Variant {
   role: FramerRole
   opts: PduEncodeOptions & { hdgst: boolean; ddgst: boolean }
+  /** The target's framer assembles split PDUs in one reused buffer (valid during onPdu only). */
+  reuseAssembly?: boolean
 }
 const VARIANTS: Variant[] = []
 for (const role of ['target', 'host'] as const) {
   for (const dg of [false, true]) VARIANTS.push({ role, opts: { hdgst: dg, ddgst: dg } })
 }
 VARIANTS.push({ role: 'target', opts: { hdgst: true, ddgst: false, pda: 3 } }, { role: 'host', opts: { hdgst: false, ddgst: true, pda: 7 } })
+for (const dg of [false, true]) VARIANTS.push({ role: 'target', opts: { hdgst: dg, ddgst: dg }, reuseAssembly: true })
 
 /**
  * Encode the stream; the ICReq/ICResp goes first without digests, then digests apply (as after
@@ -62,6 +65,7 @@ function frame(chunks: Buffer[], v: Variant, maxSeen?: { max: number }): Buffer[
     maxH2CData: 256 * 1024,
     maxC2HData: 256 * 1024,
     pda: v.opts.pda ?? 0,
+    reuseAssembly: v.reuseAssembly === true,
     onPdu: (raw) => {
       out.push(Buffer.from(raw))
       // The connection negotiates digests with ICReq/ICResp; later PDUs carry them.
@@ -81,7 +85,7 @@ function sameList(a: Buffer[], b: Buffer[]): boolean {
 }
 
 for (const v of VARIANTS) {
-  const name = `${v.role}, hdgst=${v.opts.hdgst} ddgst=${v.opts.ddgst} pda=${v.opts.pda ?? 0}`
+  const name = `${v.role}, hdgst=${v.opts.hdgst} ddgst=${v.opts.ddgst} pda=${v.opts.pda ?? 0}${v.reuseAssembly === true ? ', reused assembly buffer' : ''}`
   t.test(`split at every byte position: ${name}`, async (t) => {
     const { stream, expected } = encodeStream(v.role === 'target' ? smallTargetStream() : smallHostStream(), v)
     t.ok(sameList(frame([stream], v), expected), 'one chunk')
