@@ -116,9 +116,12 @@ export class Controller {
   /** Log page ids whose event was reported and not yet cleared by a log read with RAE=0. */
   readonly #aenMasked = new Set<number>()
   #kaTimer: TimerHandle | undefined
-  #lastActivity = 0
+  /** A command arrived since the last keep-alive check (nvmet ctrl->reset_tbkas). */
+  #kaTraffic = false
   /** The keep-alive check found the controller idle once and looks again after one I/O turn. */
   #kaRecheck = false
+  /** Queues with an authentication transaction open: the keep-alive waits for its own limit. */
+  readonly #kaHolds = new Set<Queue>()
   readonly createdAt: number
 
   constructor(o: ControllerOptions) {
@@ -140,7 +143,7 @@ export class Controller {
       this.env.onStateChange(this, from, to)
     })
     this.createdAt = o.env.clock.now()
-    this.#lastActivity = this.createdAt
+    // nvmet_alloc_ctrl: the first period starts at the admin Connect, which itself is no traffic.
     this.#armKeepAlive()
   }
 
@@ -208,7 +211,8 @@ export class Controller {
       }
       this.csts = 0x1
       this.sm.transition('READY')
-      this.#lastActivity = this.env.clock.now()
+      // nvmet_start_ctrl: enabling restarts the keep-alive period.
+      this.#armKeepAlive()
     }
     if (!cc.en && old.en) {
       // Controller reset: RDY cleared, CC cleared (nvmet_clear_ctrl).
@@ -246,49 +250,84 @@ export class Controller {
   }
 
   // ---- keep-alive (Base 2.0 section 3.9) ------------------------------------------------------
+  //
+  // Judged as Linux nvmet judges it (drivers/nvme/target/core.c, 6.12 and 7.2 alike):
+  // nvmet_start_keep_alive_timer arms a work item KATO after the admin Connect; nvmet_req_init sets
+  // ctrl->reset_tbkas for every command it accepts on a queue bound to the controller (the Connect
+  // itself is not counted: its queue has no controller yet); nvmet_keep_alive_timer, run once per
+  // KATO period, re-arms for another whole period when reset_tbkas was set (clearing it) and
+  // otherwise declares the controller fatal. A Keep Alive (admin-cmd.c nvmet_execute_keep_alive),
+  // Set Features KATO (nvmet_set_feat_kato: stop, then start) and CC.EN 0->1 (nvmet_start_ctrl)
+  // restart the period; an I/O queue being torn down (nvmet_sq_destroy) counts as traffic.
+  //
+  // So the controller expires after a whole KATO period in which no command arrived: never sooner
+  // than KATO after the last command, and at most 2 x KATO after it (exactly 2 x KATO when that
+  // command was a Keep Alive). Section 3.9 restarts the timer on any Admin or I/O command when
+  // CTRATT.TBKAS is 1, and on Keep Alive only when it is 0. Identify Controller (target/cmd/admin.ts)
+  // always reports TBKAS, so every command counts here. A host that keeps to the cadence the spec
+  // recommends (a command every KATO/2) is never near either bound.
+  //
+  // An authentication transaction open on one of the controller's queues holds the expiry
+  // (holdKeepAlive): the host computes its DH value between Challenge and Reply and sends nothing
+  // meanwhile (Linux authenticates before it starts its own keep-alive). The transaction's own
+  // limit (target/cmd/auth.ts, KATO as nvmet's auth_expired_work) ends the hold and counts as
+  // traffic, so a late Reply still finds the controller and gets AUTH_Failure1.
 
-  /** Any command counts as keep-alive traffic (CTRATT.TBKAS). */
+  /** Any command counts as keep-alive traffic (CTRATT.TBKAS): noted here, judged at the next check. */
   touch(): void {
-    this.#lastActivity = this.env.clock.now()
+    this.#kaTraffic = true
   }
+  /** Keep Alive: traffic, and the period restarts now (nvmet mod_delayed_work of ka_work). */
   keepAlive(): void {
-    this.touch()
+    this.#kaTraffic = true
+    this.#armKeepAlive()
   }
   /** Set Features KATO: the value in use is clamped into the configured range (Get Features reports it). */
   setKato(ms: number): void {
     this.kato = clampKato(ms, this.env.katoRange)
-    this.touch()
+    this.#kaTraffic = true
     this.#armKeepAlive()
   }
-  #armKeepAlive(): void {
+  /**
+   * An authentication transaction on `queue` is open (`on`) or over: while any is open the keep-alive
+   * does not expire the controller. The transaction's expiry bounds the hold (target/cmd/auth.ts).
+   */
+  holdKeepAlive(queue: Queue, on: boolean): void {
+    if (on) {
+      this.#kaHolds.add(queue)
+      return
+    }
+    // The end of a transaction (finished, failed or expired) counts as traffic: the keep-alive
+    // period starts again from here, so a late message is still answered.
+    if (this.#kaHolds.delete(queue)) this.#kaTraffic = true
+  }
+  /** Starts a keep-alive period of KATO from now (or `ms` for the second look). */
+  #armKeepAlive(ms = this.kato, recheck = false): void {
     if (this.#kaTimer !== undefined) this.env.clock.clearTimeout(this.#kaTimer)
     this.#kaTimer = undefined
+    this.#kaRecheck = recheck
     if (this.kato === 0 || this.deleted) return
-    const due = this.#lastActivity + this.kato - this.env.clock.now()
-    this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), Math.max(1, due))
+    this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), Math.max(1, ms))
     this.#kaTimer.unref?.()
   }
   #checkKeepAlive(): void {
     this.#kaTimer = undefined
     if (this.deleted || this.kato === 0) return
-    const idle = this.env.clock.now() - this.#lastActivity
-    if (idle < this.kato) {
-      this.#kaRecheck = false
+    if (this.#kaTraffic || this.#kaHolds.size > 0) {
+      // A command arrived in this period (or authentication holds it): one more whole period.
+      this.#kaTraffic = false
       this.#armKeepAlive()
       return
     }
     if (!this.#kaRecheck) {
       // Look once more after the event loop has read the sockets: Node runs due timers before it
       // polls for I/O, so after a stall of this process (GC, a busy or descheduled machine) the
-      // check fires while the host's Keep Alive may already sit unread in the socket. Deleting then
-      // would blame the host for our own delay (Base 2.0 section 3.9: the timer is restarted by
-      // the command, which has arrived). A timer set now runs in a later loop turn than this one.
-      this.#kaRecheck = true
-      this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), 1)
-      this.#kaTimer.unref?.()
+      // check fires while the host's command may already sit unread in the socket. Deleting then
+      // would blame the host for our own delay. A timer set now runs in a later loop turn.
+      this.#armKeepAlive(1, true)
       return
     }
-    this.logger.warn({ kato: this.kato, idle }, 'keep-alive timeout: deleting controller')
+    this.logger.warn({ kato: this.kato }, 'keep-alive timeout: a whole KATO period without a command, deleting controller')
     this.delete('keep-alive timeout')
   }
 
@@ -301,6 +340,9 @@ export class Controller {
   /** A queue's connection went away. Losing the admin queue deletes the controller. */
   queueGone(q: Queue, reason: string): void {
     if (this.queues.get(q.qid) === q) this.queues.delete(q.qid)
+    this.#kaHolds.delete(q)
+    // nvmet_sq_destroy: a queue's teardown counts as traffic (the host sends nothing meanwhile).
+    this.#kaTraffic = true
     if (q.qid === 0) {
       this.#aers.length = 0
       this.delete(`admin queue closed: ${reason}`)
