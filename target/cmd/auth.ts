@@ -106,7 +106,7 @@ export class TargetAuth {
   onConnect(q: Queue, o: { hostnqn: string; subnqn: string; discovery: boolean }): number {
     const host = o.discovery ? undefined : this.#hosts.get(o.hostnqn)
     if (host === undefined) return 0
-    this.#queues.set(q, newQueueAuth(host, o.hostnqn, o.subnqn))
+    this.#queues.set(q, newQueueAuth(host, o.hostnqn, o.subnqn, q))
     return 0x2
   }
 
@@ -192,6 +192,15 @@ export class TargetAuth {
       return 0
     }
     const expected = a.step === 'REPLY' ? AuthId.REPLY : a.step === 'SUCCESS2' ? AuthId.SUCCESS2 : undefined
+    if (a.step === 'NEGOTIATE' && a.expiredTid >= 0 && h.authType === AuthType.DHCHAP) {
+      // A message of a transaction that expired (the host was slower than KATO, e.g. a big DH group
+      // on an emulated CPU). nvmet finds the step reset to Negotiate, sets FAILURE2 and its next
+      // Authentication Receive answers AUTH_Failure1 with explanation 01h Failed (the "unhandled
+      // step" branch of nvmet_execute_auth_receive); here that Receive gets it the same way, and the
+      // controller is deleted after it (not before, so the host's connect fails at once).
+      this.#fail(a, AuthFailure.FAILED, `${authMessageName(h.authType, h.authId)} for T_ID ${h.tid} after transaction ${a.expiredTid} expired`)
+      return this.#done(req, a)
+    }
     if (h.authType !== AuthType.DHCHAP || h.authId !== expected) {
       this.#fail(a, AuthFailure.INCORRECT_MESSAGE, `${authMessageName(h.authType, h.authId)} received in step ${a.step}`)
       return this.#done(req, a)
@@ -208,6 +217,7 @@ export class TargetAuth {
   #negotiate(req: Request, a: QueueAuth, data: Buffer): void {
     this.counters.attempts++
     this.#clear(a)
+    a.expiredTid = -1
     // A Negotiate restarts the transaction with the host's current settings: nvmet's auth_send
     // re-reads them (nvmet_setup_auth) on a re-authentication, so keys, hash or DH group changed
     // at run time apply to connected hosts (blktests nvme/045).
@@ -349,13 +359,19 @@ export class TargetAuth {
     a.timer = undefined
     if (a.step !== 'NEGOTIATE') {
       const kato = req.queue.controller?.kato ?? 0
+      // nvmet (fabrics-cmd-auth.c nvmet_execute_auth_send) re-arms auth_expired_work for KATO
+      // (120 s when KATO is 0) after each Send that leaves the transaction open (here after each
+      // Receive too); on expiry it resets the step to Negotiate (nvmet_auth_expired_work). The
+      // controller's keep-alive is held meanwhile: this limit, not the keep-alive, decides a slow host.
       a.timer = this.#clock.setTimeout(() => {
         a.timer = undefined
-        this.#logger.debug({ qid: req.queue.qid, tid: a.tid, step: a.step }, 'authentication transaction expired')
+        this.#logger.info({ qid: req.queue.qid, tid: a.tid, step: a.step }, 'authentication transaction expired')
+        a.expiredTid = Math.max(0, a.tid)
         this.#clear(a)
         a.step = 'NEGOTIATE'
       }, kato > 0 ? kato : AUTH_EXPIRY_MS)
       a.timer.unref?.()
+      a.queue.controller?.holdKeepAlive(a.queue, true)
     }
     return 0
   }
@@ -363,6 +379,7 @@ export class TargetAuth {
   #clear(a: QueueAuth): void {
     if (a.timer !== undefined) this.#clock.clearTimeout(a.timer)
     a.timer = undefined
+    a.queue.controller?.holdKeepAlive(a.queue, false)
     a.dh = undefined
     a.sessionKey = undefined
     a.c1 = undefined
