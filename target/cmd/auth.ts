@@ -369,6 +369,13 @@ export class TargetAuth {
         a.expiredTid = Math.max(0, a.tid)
         this.#clear(a)
         a.step = 'NEGOTIATE'
+        // Unlike nvmet, whose keep-alive may delete the controller 2 x KATO after the host's last
+        // command: the controller waits up to AUTH_EXPIRY_MS more for the host's late message, so
+        // that it gets AUTH_Failure1 instead of a deleted controller (Linux then waits out two 60 s
+        // command timeouts; blktests nvme/043 saw a 20 s ffdhe8192 Reply under TCG).
+        a.timer = this.#clock.setTimeout(() => this.#clear(a), AUTH_EXPIRY_MS)
+        a.timer.unref?.()
+        a.queue.controller?.holdKeepAlive(a.queue, true)
       }, kato > 0 ? kato : AUTH_EXPIRY_MS)
       a.timer.unref?.()
       a.queue.controller?.holdKeepAlive(a.queue, true)
