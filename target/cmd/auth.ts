@@ -41,6 +41,7 @@ import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import type { ResolvedHostAuth } from '../config-auth.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
+import { armTransactionExpiry, stopTransactionExpiry } from './auth-expiry.js'
 import { hostKeysOf, newQueueAuth, type HostKeys, type QueueAuth } from './auth-queue-state.js'
 import { countAuthFailure, newAuthCounters, type TargetAuthCounters } from './auth-counters.js'
 
@@ -54,8 +55,6 @@ const SQE_SECP = 43
 const SQE_TL = 44
 /** Largest TL/AL accepted: an ffdhe8192 Reply with SHA-512 is 16 + 2*64 + 1024 bytes; Linux asks 4096. */
 export const AUTH_MAX_TRANSFER = 16384
-/** Transaction expiry when the controller has no KATO (nvmet: 120 s). */
-const AUTH_EXPIRY_MS = 120_000
 
 export interface TargetAuthOptions {
   hosts: readonly ResolvedHostAuth[]
@@ -353,40 +352,21 @@ export class TargetAuth {
     countAuthFailure(this.counters, reason)
   }
 
-  /** Re-arms the transaction expiry unless the transaction is over. */
-  #done(req: Request, a: QueueAuth): number {
-    if (a.timer !== undefined) this.#clock.clearTimeout(a.timer)
-    a.timer = undefined
-    if (a.step !== 'NEGOTIATE') {
-      const kato = req.queue.controller?.kato ?? 0
-      // nvmet (fabrics-cmd-auth.c nvmet_execute_auth_send) re-arms auth_expired_work for KATO
-      // (120 s when KATO is 0) after each Send that leaves the transaction open (here after each
-      // Receive too); on expiry it resets the step to Negotiate (nvmet_auth_expired_work). The
-      // controller's keep-alive is held meanwhile: this limit, not the keep-alive, decides a slow host.
-      a.timer = this.#clock.setTimeout(() => {
-        a.timer = undefined
-        this.#logger.info({ qid: req.queue.qid, tid: a.tid, step: a.step }, 'authentication transaction expired')
-        a.expiredTid = Math.max(0, a.tid)
-        this.#clear(a)
-        a.step = 'NEGOTIATE'
-        // Unlike nvmet, whose keep-alive may delete the controller 2 x KATO after the host's last
-        // command: the controller waits up to AUTH_EXPIRY_MS more for the host's late message, so
-        // that it gets AUTH_Failure1 instead of a deleted controller (Linux then waits out two 60 s
-        // command timeouts; blktests nvme/043 saw a 20 s ffdhe8192 Reply under TCG).
-        a.timer = this.#clock.setTimeout(() => this.#clear(a), AUTH_EXPIRY_MS)
-        a.timer.unref?.()
-        a.queue.controller?.holdKeepAlive(a.queue, true)
-      }, kato > 0 ? kato : AUTH_EXPIRY_MS)
-      a.timer.unref?.()
-      a.queue.controller?.holdKeepAlive(a.queue, true)
+  /** Re-arms the transaction's time limit unless the transaction is over (target/cmd/auth-expiry.ts). */
+  #done(_req: Request, a: QueueAuth): number {
+    if (a.step === 'NEGOTIATE') {
+      stopTransactionExpiry(a, this.#clock)
+      return 0
     }
+    armTransactionExpiry(a, this.#clock, this.#logger, () => {
+      this.#clear(a)
+      a.step = 'NEGOTIATE'
+    })
     return 0
   }
 
   #clear(a: QueueAuth): void {
-    if (a.timer !== undefined) this.#clock.clearTimeout(a.timer)
-    a.timer = undefined
-    a.queue.controller?.holdKeepAlive(a.queue, false)
+    stopTransactionExpiry(a, this.#clock)
     a.dh = undefined
     a.sessionKey = undefined
     a.c1 = undefined
