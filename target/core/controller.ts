@@ -12,12 +12,13 @@ import { decodeCc, encodeCap, CC_CSS_ALL, CC_CSS_NVM, CSTS_SHST_COMPLETE, CSTS_S
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import { AenConfigBit, AenEvent } from '../../lib/nvme/aen.js'
 import { LogPageId } from '../../lib/nvme/opcodes.js'
-import type { Clock, TimerHandle } from '../../lib/clock.js'
+import type { Clock } from '../../lib/clock.js'
 import { StateMachine } from './state-machine.js'
 import { ErrorLog, type ErrorLogEntry } from './error-log.js'
 import { DEFERRED, type Request } from './request.js'
 import type { Queue } from './queue.js'
 import { clampKato } from '../limits.js'
+import { KeepAliveTimer } from './keep-alive-timer.js'
 
 export type ControllerState = 'DISABLED' | 'READY' | 'SHUTTING_DOWN' | 'SHUTDOWN' | 'FATAL' | 'DELETED'
 const CONTROLLER_TABLE: Readonly<Record<ControllerState, readonly ControllerState[]>> = {
@@ -115,13 +116,7 @@ export class Controller {
   readonly #aenQueue: number[] = []
   /** Log page ids whose event was reported and not yet cleared by a log read with RAE=0. */
   readonly #aenMasked = new Set<number>()
-  #kaTimer: TimerHandle | undefined
-  /** A command arrived since the last keep-alive check (nvmet ctrl->reset_tbkas). */
-  #kaTraffic = false
-  /** The keep-alive check found the controller idle once and looks again after one I/O turn. */
-  #kaRecheck = false
-  /** Queues with an authentication transaction open: the keep-alive waits for its own limit. */
-  readonly #kaHolds = new Set<Queue>()
+  readonly #ka: KeepAliveTimer
   readonly createdAt: number
 
   constructor(o: ControllerOptions) {
@@ -143,8 +138,15 @@ export class Controller {
       this.env.onStateChange(this, from, to)
     })
     this.createdAt = o.env.clock.now()
-    // nvmet_alloc_ctrl: the first period starts at the admin Connect, which itself is no traffic.
-    this.#armKeepAlive()
+    this.#ka = new KeepAliveTimer({
+      clock: o.env.clock,
+      kato: () => this.kato,
+      onExpired: () => {
+        this.logger.warn({ kato: this.kato }, 'keep-alive timeout: a whole KATO period without a command, deleting controller')
+        this.delete('keep-alive timeout')
+      },
+    })
+    this.#ka.start()
   }
 
   get state(): ControllerState {
@@ -212,7 +214,7 @@ export class Controller {
       this.csts = 0x1
       this.sm.transition('READY')
       // nvmet_start_ctrl: enabling restarts the keep-alive period.
-      this.#armKeepAlive()
+      this.#ka.restart()
     }
     if (!cc.en && old.en) {
       // Controller reset: RDY cleared, CC cleared (nvmet_clear_ctrl).
@@ -249,86 +251,28 @@ export class Controller {
     this.sm.tryTransition('FATAL')
   }
 
-  // ---- keep-alive (Base 2.0 section 3.9) ------------------------------------------------------
-  //
-  // Judged as Linux nvmet judges it (drivers/nvme/target/core.c, 6.12 and 7.2 alike):
-  // nvmet_start_keep_alive_timer arms a work item KATO after the admin Connect; nvmet_req_init sets
-  // ctrl->reset_tbkas for every command it accepts on a queue bound to the controller (the Connect
-  // itself is not counted: its queue has no controller yet); nvmet_keep_alive_timer, run once per
-  // KATO period, re-arms for another whole period when reset_tbkas was set (clearing it) and
-  // otherwise declares the controller fatal. A Keep Alive (admin-cmd.c nvmet_execute_keep_alive),
-  // Set Features KATO (nvmet_set_feat_kato: stop, then start) and CC.EN 0->1 (nvmet_start_ctrl)
-  // restart the period; an I/O queue being torn down (nvmet_sq_destroy) counts as traffic.
-  //
-  // So the controller expires after a whole KATO period in which no command arrived: never sooner
-  // than KATO after the last command, and at most 2 x KATO after it (exactly 2 x KATO when that
-  // command was a Keep Alive). Section 3.9 restarts the timer on any Admin or I/O command when
-  // CTRATT.TBKAS is 1, and on Keep Alive only when it is 0. Identify Controller (target/cmd/admin.ts)
-  // always reports TBKAS, so every command counts here. A host that keeps to the cadence the spec
-  // recommends (a command every KATO/2) is never near either bound.
-  //
-  // An authentication transaction open on one of the controller's queues holds the expiry
-  // (holdKeepAlive): the host computes its DH value between Challenge and Reply and sends nothing
-  // meanwhile (Linux authenticates before it starts its own keep-alive). The transaction's own
-  // limit (target/cmd/auth.ts, KATO as nvmet's auth_expired_work) ends the hold and counts as
-  // traffic, so a late Reply still finds the controller and gets AUTH_Failure1.
+  // ---- keep-alive (Base 2.0 section 3.9; judged as nvmet, target/core/keep-alive-timer.ts) -----
 
-  /** Any command counts as keep-alive traffic (CTRATT.TBKAS): noted here, judged at the next check. */
+  /** Any command counts as keep-alive traffic (CTRATT.TBKAS). */
   touch(): void {
-    this.#kaTraffic = true
+    this.#ka.touch()
   }
-  /** Keep Alive: traffic, and the period restarts now (nvmet mod_delayed_work of ka_work). */
+  /** Keep Alive: the period restarts now (nvmet mod_delayed_work of ka_work). */
   keepAlive(): void {
-    this.#kaTraffic = true
-    this.#armKeepAlive()
+    this.#ka.restart()
   }
   /** Set Features KATO: the value in use is clamped into the configured range (Get Features reports it). */
   setKato(ms: number): void {
     this.kato = clampKato(ms, this.env.katoRange)
-    this.#kaTraffic = true
-    this.#armKeepAlive()
+    this.#ka.restart()
   }
   /**
    * An authentication transaction on `queue` is open (`on`) or over: while any is open the keep-alive
-   * does not expire the controller. The transaction's expiry bounds the hold (target/cmd/auth.ts).
+   * does not expire the controller; its end counts as traffic (target/cmd/auth-expiry.ts).
    */
   holdKeepAlive(queue: Queue, on: boolean): void {
-    if (on) {
-      this.#kaHolds.add(queue)
-      return
-    }
-    // The end of a transaction (finished, failed or expired) counts as traffic: the keep-alive
-    // period starts again from here, so a late message is still answered.
-    if (this.#kaHolds.delete(queue)) this.#kaTraffic = true
-  }
-  /** Starts a keep-alive period of KATO from now (or `ms` for the second look). */
-  #armKeepAlive(ms = this.kato, recheck = false): void {
-    if (this.#kaTimer !== undefined) this.env.clock.clearTimeout(this.#kaTimer)
-    this.#kaTimer = undefined
-    this.#kaRecheck = recheck
-    if (this.kato === 0 || this.deleted) return
-    this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), Math.max(1, ms))
-    this.#kaTimer.unref?.()
-  }
-  #checkKeepAlive(): void {
-    this.#kaTimer = undefined
-    if (this.deleted || this.kato === 0) return
-    if (this.#kaTraffic || this.#kaHolds.size > 0) {
-      // A command arrived in this period (or authentication holds it): one more whole period.
-      this.#kaTraffic = false
-      this.#armKeepAlive()
-      return
-    }
-    if (!this.#kaRecheck) {
-      // Look once more after the event loop has read the sockets: Node runs due timers before it
-      // polls for I/O, so after a stall of this process (GC, a busy or descheduled machine) the
-      // check fires while the host's command may already sit unread in the socket. Deleting then
-      // would blame the host for our own delay. A timer set now runs in a later loop turn.
-      this.#armKeepAlive(1, true)
-      return
-    }
-    this.logger.warn({ kato: this.kato }, 'keep-alive timeout: a whole KATO period without a command, deleting controller')
-    this.delete('keep-alive timeout')
+    if (on) this.#ka.hold(queue)
+    else this.#ka.release(queue)
   }
 
   // ---- queues ---------------------------------------------------------------------------------
@@ -340,9 +284,9 @@ export class Controller {
   /** A queue's connection went away. Losing the admin queue deletes the controller. */
   queueGone(q: Queue, reason: string): void {
     if (this.queues.get(q.qid) === q) this.queues.delete(q.qid)
-    this.#kaHolds.delete(q)
     // nvmet_sq_destroy: a queue's teardown counts as traffic (the host sends nothing meanwhile).
-    this.#kaTraffic = true
+    this.#ka.release(q)
+    this.#ka.touch()
     if (q.qid === 0) {
       this.#aers.length = 0
       this.delete(`admin queue closed: ${reason}`)
@@ -353,8 +297,7 @@ export class Controller {
   delete(reason: string): void {
     if (this.deleted) return
     this.sm.transition('DELETED')
-    if (this.#kaTimer !== undefined) this.env.clock.clearTimeout(this.#kaTimer)
-    this.#kaTimer = undefined
+    this.#ka.stop()
     this.#aers.length = 0
     for (const q of [...this.queues.values()]) q.transport.close(reason)
     this.env.onDeleted(this, reason)
