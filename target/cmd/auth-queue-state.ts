@@ -8,6 +8,7 @@ import type { DhchapGroupName, DhchapHashName } from '../../lib/nvme/auth-ids.js
 import { parseDhchapSecret, type DhchapSecret } from '../../lib/nvme/auth-secret.js'
 import type { DhExchange } from '../../lib/nvme/auth-transcript.js'
 import type { ResolvedHostAuth } from '../config-auth.js'
+import type { Queue } from '../core/queue.js'
 
 export type Step = 'NEGOTIATE' | 'CHALLENGE' | 'REPLY' | 'SUCCESS1' | 'SUCCESS2' | 'FAILURE1'
 
@@ -38,6 +39,10 @@ export interface QueueAuth {
   failure: number
   failureDetail: string
   timer: TimerHandle | undefined
+  /** The queue (its controller's keep-alive is held while a transaction is open). */
+  queue: Queue
+  /** T_ID of the transaction that expired last, until the next Negotiate (-1: none). */
+  expiredTid: number
 }
 
 /** A host's settings with its secrets parsed once (a bad secret is named by its config path). */
@@ -50,7 +55,7 @@ export function hostKeysOf(h: ResolvedHostAuth): HostKeys {
 }
 
 /** The state of a queue just bound by Connect: not authenticated, waiting for AUTH_Negotiate. */
-export function newQueueAuth(host: HostKeys, hostnqn: string, subnqn: string): QueueAuth {
+export function newQueueAuth(host: HostKeys, hostnqn: string, subnqn: string, queue: Queue): QueueAuth {
   return {
     host,
     hostnqn,
@@ -70,5 +75,7 @@ export function newQueueAuth(host: HostKeys, hostnqn: string, subnqn: string): Q
     failure: 0,
     failureDetail: '',
     timer: undefined,
+    queue,
+    expiredTid: -1,
   }
 }

@@ -41,6 +41,7 @@ import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import type { ResolvedHostAuth } from '../config-auth.js'
 import type { Queue } from '../core/queue.js'
 import type { Request } from '../core/request.js'
+import { armTransactionExpiry, stopTransactionExpiry } from './auth-expiry.js'
 import { hostKeysOf, newQueueAuth, type HostKeys, type QueueAuth } from './auth-queue-state.js'
 import { countAuthFailure, newAuthCounters, type TargetAuthCounters } from './auth-counters.js'
 
@@ -54,8 +55,6 @@ const SQE_SECP = 43
 const SQE_TL = 44
 /** Largest TL/AL accepted: an ffdhe8192 Reply with SHA-512 is 16 + 2*64 + 1024 bytes; Linux asks 4096. */
 export const AUTH_MAX_TRANSFER = 16384
-/** Transaction expiry when the controller has no KATO (nvmet: 120 s). */
-const AUTH_EXPIRY_MS = 120_000
 
 export interface TargetAuthOptions {
   hosts: readonly ResolvedHostAuth[]
@@ -106,7 +105,7 @@ export class TargetAuth {
   onConnect(q: Queue, o: { hostnqn: string; subnqn: string; discovery: boolean }): number {
     const host = o.discovery ? undefined : this.#hosts.get(o.hostnqn)
     if (host === undefined) return 0
-    this.#queues.set(q, newQueueAuth(host, o.hostnqn, o.subnqn))
+    this.#queues.set(q, newQueueAuth(host, o.hostnqn, o.subnqn, q))
     return 0x2
   }
 
@@ -192,6 +191,15 @@ export class TargetAuth {
       return 0
     }
     const expected = a.step === 'REPLY' ? AuthId.REPLY : a.step === 'SUCCESS2' ? AuthId.SUCCESS2 : undefined
+    if (a.step === 'NEGOTIATE' && a.expiredTid >= 0 && h.authType === AuthType.DHCHAP) {
+      // A message of a transaction that expired (the host was slower than KATO, e.g. a big DH group
+      // on an emulated CPU). nvmet finds the step reset to Negotiate, sets FAILURE2 and its next
+      // Authentication Receive answers AUTH_Failure1 with explanation 01h Failed (the "unhandled
+      // step" branch of nvmet_execute_auth_receive); here that Receive gets it the same way, and the
+      // controller is deleted after it (not before, so the host's connect fails at once).
+      this.#fail(a, AuthFailure.FAILED, `${authMessageName(h.authType, h.authId)} for T_ID ${h.tid} after transaction ${a.expiredTid} expired`)
+      return this.#done(req, a)
+    }
     if (h.authType !== AuthType.DHCHAP || h.authId !== expected) {
       this.#fail(a, AuthFailure.INCORRECT_MESSAGE, `${authMessageName(h.authType, h.authId)} received in step ${a.step}`)
       return this.#done(req, a)
@@ -208,6 +216,7 @@ export class TargetAuth {
   #negotiate(req: Request, a: QueueAuth, data: Buffer): void {
     this.counters.attempts++
     this.#clear(a)
+    a.expiredTid = -1
     // A Negotiate restarts the transaction with the host's current settings: nvmet's auth_send
     // re-reads them (nvmet_setup_auth) on a re-authentication, so keys, hash or DH group changed
     // at run time apply to connected hosts (blktests nvme/045).
@@ -343,26 +352,21 @@ export class TargetAuth {
     countAuthFailure(this.counters, reason)
   }
 
-  /** Re-arms the transaction expiry unless the transaction is over. */
-  #done(req: Request, a: QueueAuth): number {
-    if (a.timer !== undefined) this.#clock.clearTimeout(a.timer)
-    a.timer = undefined
-    if (a.step !== 'NEGOTIATE') {
-      const kato = req.queue.controller?.kato ?? 0
-      a.timer = this.#clock.setTimeout(() => {
-        a.timer = undefined
-        this.#logger.debug({ qid: req.queue.qid, tid: a.tid, step: a.step }, 'authentication transaction expired')
-        this.#clear(a)
-        a.step = 'NEGOTIATE'
-      }, kato > 0 ? kato : AUTH_EXPIRY_MS)
-      a.timer.unref?.()
+  /** Re-arms the transaction's time limit unless the transaction is over (target/cmd/auth-expiry.ts). */
+  #done(_req: Request, a: QueueAuth): number {
+    if (a.step === 'NEGOTIATE') {
+      stopTransactionExpiry(a, this.#clock)
+      return 0
     }
+    armTransactionExpiry(a, this.#clock, this.#logger, () => {
+      this.#clear(a)
+      a.step = 'NEGOTIATE'
+    })
     return 0
   }
 
   #clear(a: QueueAuth): void {
-    if (a.timer !== undefined) this.#clock.clearTimeout(a.timer)
-    a.timer = undefined
+    stopTransactionExpiry(a, this.#clock)
     a.dh = undefined
     a.sessionKey = undefined
     a.c1 = undefined

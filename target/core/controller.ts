@@ -12,12 +12,13 @@ import { decodeCc, encodeCap, CC_CSS_ALL, CC_CSS_NVM, CSTS_SHST_COMPLETE, CSTS_S
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import { AenConfigBit, AenEvent } from '../../lib/nvme/aen.js'
 import { LogPageId } from '../../lib/nvme/opcodes.js'
-import type { Clock, TimerHandle } from '../../lib/clock.js'
+import type { Clock } from '../../lib/clock.js'
 import { StateMachine } from './state-machine.js'
 import { ErrorLog, type ErrorLogEntry } from './error-log.js'
 import { DEFERRED, type Request } from './request.js'
 import type { Queue } from './queue.js'
 import { clampKato } from '../limits.js'
+import { KeepAliveTimer } from './keep-alive-timer.js'
 
 export type ControllerState = 'DISABLED' | 'READY' | 'SHUTTING_DOWN' | 'SHUTDOWN' | 'FATAL' | 'DELETED'
 const CONTROLLER_TABLE: Readonly<Record<ControllerState, readonly ControllerState[]>> = {
@@ -115,10 +116,7 @@ export class Controller {
   readonly #aenQueue: number[] = []
   /** Log page ids whose event was reported and not yet cleared by a log read with RAE=0. */
   readonly #aenMasked = new Set<number>()
-  #kaTimer: TimerHandle | undefined
-  #lastActivity = 0
-  /** The keep-alive check found the controller idle once and looks again after one I/O turn. */
-  #kaRecheck = false
+  readonly #ka: KeepAliveTimer
   readonly createdAt: number
 
   constructor(o: ControllerOptions) {
@@ -140,8 +138,15 @@ export class Controller {
       this.env.onStateChange(this, from, to)
     })
     this.createdAt = o.env.clock.now()
-    this.#lastActivity = this.createdAt
-    this.#armKeepAlive()
+    this.#ka = new KeepAliveTimer({
+      clock: o.env.clock,
+      kato: () => this.kato,
+      onExpired: () => {
+        this.logger.warn({ kato: this.kato }, 'keep-alive timeout: a whole KATO period without a command, deleting controller')
+        this.delete('keep-alive timeout')
+      },
+    })
+    this.#ka.start()
   }
 
   get state(): ControllerState {
@@ -208,7 +213,8 @@ export class Controller {
       }
       this.csts = 0x1
       this.sm.transition('READY')
-      this.#lastActivity = this.env.clock.now()
+      // nvmet_start_ctrl: enabling restarts the keep-alive period.
+      this.#ka.restart()
     }
     if (!cc.en && old.en) {
       // Controller reset: RDY cleared, CC cleared (nvmet_clear_ctrl).
@@ -245,51 +251,28 @@ export class Controller {
     this.sm.tryTransition('FATAL')
   }
 
-  // ---- keep-alive (Base 2.0 section 3.9) ------------------------------------------------------
+  // ---- keep-alive (Base 2.0 section 3.9; judged as nvmet, target/core/keep-alive-timer.ts) -----
 
   /** Any command counts as keep-alive traffic (CTRATT.TBKAS). */
   touch(): void {
-    this.#lastActivity = this.env.clock.now()
+    this.#ka.touch()
   }
+  /** Keep Alive: the period restarts now (nvmet mod_delayed_work of ka_work). */
   keepAlive(): void {
-    this.touch()
+    this.#ka.restart()
   }
   /** Set Features KATO: the value in use is clamped into the configured range (Get Features reports it). */
   setKato(ms: number): void {
     this.kato = clampKato(ms, this.env.katoRange)
-    this.touch()
-    this.#armKeepAlive()
+    this.#ka.restart()
   }
-  #armKeepAlive(): void {
-    if (this.#kaTimer !== undefined) this.env.clock.clearTimeout(this.#kaTimer)
-    this.#kaTimer = undefined
-    if (this.kato === 0 || this.deleted) return
-    const due = this.#lastActivity + this.kato - this.env.clock.now()
-    this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), Math.max(1, due))
-    this.#kaTimer.unref?.()
-  }
-  #checkKeepAlive(): void {
-    this.#kaTimer = undefined
-    if (this.deleted || this.kato === 0) return
-    const idle = this.env.clock.now() - this.#lastActivity
-    if (idle < this.kato) {
-      this.#kaRecheck = false
-      this.#armKeepAlive()
-      return
-    }
-    if (!this.#kaRecheck) {
-      // Look once more after the event loop has read the sockets: Node runs due timers before it
-      // polls for I/O, so after a stall of this process (GC, a busy or descheduled machine) the
-      // check fires while the host's Keep Alive may already sit unread in the socket. Deleting then
-      // would blame the host for our own delay (Base 2.0 section 3.9: the timer is restarted by
-      // the command, which has arrived). A timer set now runs in a later loop turn than this one.
-      this.#kaRecheck = true
-      this.#kaTimer = this.env.clock.setTimeout(() => this.#checkKeepAlive(), 1)
-      this.#kaTimer.unref?.()
-      return
-    }
-    this.logger.warn({ kato: this.kato, idle }, 'keep-alive timeout: deleting controller')
-    this.delete('keep-alive timeout')
+  /**
+   * An authentication transaction on `queue` is open (`on`) or over: while any is open the keep-alive
+   * does not expire the controller; its end counts as traffic (target/cmd/auth-expiry.ts).
+   */
+  holdKeepAlive(queue: Queue, on: boolean): void {
+    if (on) this.#ka.hold(queue)
+    else this.#ka.release(queue)
   }
 
   // ---- queues ---------------------------------------------------------------------------------
@@ -301,6 +284,9 @@ export class Controller {
   /** A queue's connection went away. Losing the admin queue deletes the controller. */
   queueGone(q: Queue, reason: string): void {
     if (this.queues.get(q.qid) === q) this.queues.delete(q.qid)
+    // nvmet_sq_destroy: a queue's teardown counts as traffic (the host sends nothing meanwhile).
+    this.#ka.release(q)
+    this.#ka.touch()
     if (q.qid === 0) {
       this.#aers.length = 0
       this.delete(`admin queue closed: ${reason}`)
@@ -311,8 +297,7 @@ export class Controller {
   delete(reason: string): void {
     if (this.deleted) return
     this.sm.transition('DELETED')
-    if (this.#kaTimer !== undefined) this.env.clock.clearTimeout(this.#kaTimer)
-    this.#kaTimer = undefined
+    this.#ka.stop()
     this.#aers.length = 0
     for (const q of [...this.queues.values()]) q.transport.close(reason)
     this.env.onDeleted(this, reason)

@@ -14,6 +14,7 @@ import { PduType } from '../../lib/pdu/index.js'
 import { encodeSqe, makeSqe, rwDwords } from '../../lib/nvme/sqe.js'
 import { sglTransportDataBlock } from '../../lib/nvme/sgl.js'
 import { IoOpcode, AdminOpcode } from '../../lib/nvme/opcodes.js'
+import { Property } from '../../lib/nvme/fabrics.js'
 import { NvmeStatus, STATUS_DNR } from '../../lib/status.js'
 import type { TargetHandle } from '../../target/index.js'
 
@@ -241,9 +242,9 @@ t.test('keep-alive timeout deletes the controller', async (t) => {
   t.ok(target.status().controllers.some((c) => c.cntlid === ka))
 })
 
-t.test('a Keep Alive that arrives in the turn its KATO expires keeps the controller', async (t) => {
+t.test('a command that arrives in the turn the keep-alive expires keeps the controller', async (t) => {
   // The expiry check looks again one timer tick later (after the event loop has read the sockets):
-  // here the clock reaches the KATO with the host silent, then the Keep Alive arrives before the
+  // here a whole KATO period passes with the host silent, then its command arrives before the
   // second look, as it would when this process stalled while the host's command sat in the socket.
   const clock = new ManualClock()
   const target = await startTarget(t, { clock })
@@ -254,17 +255,21 @@ t.test('a Keep Alive that arrives in the turn its KATO expires keeps the control
   target.on('controller', (e) => {
     if (e.type === 'deleted') deleted.push(e.cntlid)
   })
-  clock.advance(300)
-  t.equal((await host.admin(AdminOpcode.KEEP_ALIVE)).cqe.status, 0, 'Keep Alive at the expiry instant completes')
+  // Enabling started a period at 0 with traffic in it; the period 300-600 is silent.
+  clock.advance(600)
+  // Not a Keep Alive (which would restart the period itself): any command is traffic (TBKAS).
+  t.equal(await host.propertyGet(Property.VS), 0x20000n, 'a command at the expiry instant completes')
   clock.advance(1)
-  t.same(deleted, [], 'the second look saw the Keep Alive: not deleted')
+  t.same(deleted, [], 'the second look saw the command: not deleted')
   clock.advance(299)
   t.equal((await host.admin(AdminOpcode.KEEP_ALIVE)).cqe.status, 0)
   t.ok(target.status().controllers.some((c) => c.cntlid === cntlid), 'controller still there')
-  // Silence past the KATO and the second look: deleted.
-  clock.advance(302)
+  // Silence: the period after the Keep Alive had it, the next one is empty; deleted at its end.
+  clock.advance(600)
+  t.same(deleted, [], 'not before the idle period and its second look')
+  clock.advance(1)
   await withTimeout(host.closed, 30_000, 'the silent controller closed')
-  t.same(deleted, [cntlid], 'deleted once the host stayed silent')
+  t.same(deleted, [cntlid], 'deleted once the host stayed silent for a whole KATO period')
 })
 
 t.test('close(): stops accepting, lets in-flight commands complete, then closes', async (t) => {
