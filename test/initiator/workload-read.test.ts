@@ -6,27 +6,14 @@
  * calls back from inside the call.
  */
 import t, { type Test } from 'tap'
-import { createTarget } from '../../target/index.js'
-import { NvmeHost } from '../../initiator/index.js'
+import { targetAndHost } from '../helpers/target-and-host.js'
 import { runDeviceWorkload } from '../../initiator/workload.js'
 import { InvalidArgumentError } from '../../lib/errors.js'
 import { seededRandom, systemClock } from '../../lib/clock.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:workload-read'
 
-async function rig(t: Test) {
-  const target = await createTarget({
-    ports: [{ id: 1, address: '127.0.0.1', port: 0 }],
-    subsystems: [{ nqn: SUBNQN, allowAnyHost: true, namespaces: [{ nsid: 1, size: '4MiB', blockSize: 512 }] }],
-  })
-  const host = new NvmeHost({ checkInvariants: true })
-  t.teardown(async () => {
-    await host.close()
-    await target.close()
-  })
-  await host.connect({ traddr: '127.0.0.1', trsvcid: target.ports[0]!.port, subnqn: SUBNQN, kato: 0 })
-  return { host, dev: host.device(1, SUBNQN)! }
-}
+const rig = (t: Test) => targetAndHost(t, SUBNQN, { kato: 0 })
 
 const readWith = (dev: { readWith: (s: number, n: number, cb: (e: Error | undefined, d: Buffer | undefined) => void) => void }, slba: number, nlb: number) =>
   new Promise<Buffer>((resolve, reject) => {

@@ -6,26 +6,13 @@
  * journal and no LBA exclusion; its data still reaches the store.
  */
 import t, { type Test } from 'tap'
-import { createTarget } from '../../target/index.js'
-import { NvmeHost } from '../../initiator/host.js'
+import { targetAndHost } from '../helpers/target-and-host.js'
 import { runDeviceWorkload, type WorkloadMode } from '../../initiator/workload.js'
 import { seededRandom, systemClock } from '../../lib/clock.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:workload'
 
-async function rig(t: Test) {
-  const target = await createTarget({
-    ports: [{ id: 1, address: '127.0.0.1', port: 0 }],
-    subsystems: [{ nqn: SUBNQN, allowAnyHost: true, namespaces: [{ nsid: 1, size: '4MiB', blockSize: 512 }] }],
-  })
-  const host = new NvmeHost({ checkInvariants: true })
-  t.teardown(async () => {
-    await host.close()
-    await target.close()
-  })
-  await host.connect({ traddr: '127.0.0.1', trsvcid: target.ports[0]!.port, subnqn: SUBNQN })
-  return { target, dev: host.device(1)! }
-}
+const rig = (t: Test) => targetAndHost(t, SUBNQN)
 
 const run = (dev: Parameters<typeof runDeviceWorkload>[0], mode: WorkloadMode, o: { qd: number; count: number; spanBlocks: number; seed: string }) =>
   runDeviceWorkload(dev, { mode, blockCount: 8, qd: o.qd, count: o.count, spanBlocks: o.spanBlocks, clock: systemClock, random: seededRandom(o.seed) })

@@ -5,8 +5,7 @@
  * range read back: a buffer reused while still in use would show as another round's bytes.
  */
 import t from 'tap'
-import { createTarget } from '../../target/index.js'
-import { NvmeHost } from '../../initiator/host.js'
+import { targetAndHost } from '../helpers/target-and-host.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:write-buffers'
 const SIZE = 64 * 1024
@@ -20,17 +19,7 @@ function fill(round: number, slot: number): Buffer {
 
 for (const digests of [false, true]) {
   t.test(`pooled H2C write buffers keep every write's own data (digests ${digests ? 'on' : 'off'})`, async (t) => {
-    const target = await createTarget({
-      ports: [{ id: 1, address: '127.0.0.1', port: 0 }],
-      subsystems: [{ nqn: SUBNQN, allowAnyHost: true, namespaces: [{ nsid: 1, size: '4MiB', blockSize: 512 }] }],
-    })
-    const host = new NvmeHost({ checkInvariants: true })
-    t.teardown(async () => {
-      await host.close()
-      await target.close()
-    })
-    await host.connect({ traddr: '127.0.0.1', trsvcid: target.ports[0]!.port, subnqn: SUBNQN, hdgst: digests, ddgst: digests })
-    const dev = host.device(1)!
+    const { target, dev } = await targetAndHost(t, SUBNQN, { hdgst: digests, ddgst: digests })
     const lba = (slot: number): number => (slot * SIZE) / 512
     for (let round = 1; round <= 4; round++) {
       await Promise.all(Array.from({ length: SLOTS }, (_, slot) => dev.write(lba(slot), fill(round, slot))))
