@@ -149,6 +149,20 @@ export class RawHost {
     return h
   }
 
+  /**
+   * An enabled controller's admin queue and its I/O queue 1 (`sqsize`), each on its own connection;
+   * `teardown` gets each connection's destroy (tap's `t.teardown`). Throws unless both Connects succeed.
+   */
+  static async ioPair(o: { port: number; subnqn: string; sqsize: number; teardown: (fn: () => void) => void }): Promise<{ admin: RawHost; io: RawHost; cntlid: number }> {
+    const admin = await RawHost.connect({ port: o.port })
+    o.teardown(() => admin.destroy())
+    const cntlid = await admin.connectAdmin({ subnqn: o.subnqn })
+    const io = await RawHost.connect({ port: o.port })
+    o.teardown(() => io.destroy())
+    await io.connectIo({ subnqn: o.subnqn, cntlid, sqsize: o.sqsize })
+    return { admin, io, cntlid }
+  }
+
   get isClosed(): boolean {
     return this.#isClosed
   }

@@ -19,17 +19,7 @@ import type { ConnectionStats, TargetHandle } from '../../target/index.js'
 /** Generous bound for positive waits (a loaded 2-core machine); never a "nothing happened" window. */
 const WAIT = 30_000
 
-async function ioPair(t: Test, target: TargetHandle, sqsize: number) {
-  const port = portOf(target)
-  const admin = await RawHost.connect({ port })
-  t.teardown(() => admin.destroy())
-  const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
-  const io = await RawHost.connect({ port })
-  t.teardown(() => io.destroy())
-  const c = await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize })
-  if (c.cqe.status !== 0) throw new Error('I/O connect failed')
-  return { admin, io, cntlid }
-}
+const ioPair = (t: Test, target: TargetHandle, sqsize: number) => RawHost.ioPair({ port: portOf(target), subnqn: SUBNQN, sqsize, teardown: (fn) => t.teardown(fn) })
 
 /** A write whose data must come by R2T; the host never answers it. */
 function unansweredWrite(io: RawHost, slba: bigint, bytes: number): number {

@@ -29,14 +29,7 @@ function pattern(offset: number, length: number): Buffer {
 
 t.test('small and large read responses interleaved behind a host that stops reading arrive in order and intact', async (t) => {
   const target = await startTarget(t)
-  const port = portOf(target)
-  const admin = await RawHost.connect({ port })
-  t.teardown(() => admin.destroy())
-  const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
-  const io = await RawHost.connect({ port })
-  t.teardown(() => io.destroy())
-  const c = await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize: 63 })
-  t.equal(c.cqe.status, 0, 'I/O queue connected')
+  const { io } = await RawHost.ioPair({ port: portOf(target), subnqn: SUBNQN, sqsize: 63, teardown: (fn) => t.teardown(fn) })
   for (let off = 0; off < 8 * MIB; off += 128 * 1024) {
     const w = await io.write(1, BigInt(off / 512), pattern(off, 128 * 1024), { timeoutMs: WAIT })
     if (w.cqe.status !== 0) throw new Error(`write at ${off} failed`)
@@ -79,13 +72,7 @@ t.test('small and large read responses interleaved behind a host that stops read
 
 t.test('a response completed in the read that then closes the connection still goes out before the FIN', async (t) => {
   const target = await startTarget(t)
-  const port = portOf(target)
-  const admin = await RawHost.connect({ port })
-  t.teardown(() => admin.destroy())
-  const cntlid = await admin.connectAdmin({ subnqn: SUBNQN })
-  const io = await RawHost.connect({ port })
-  t.teardown(() => io.destroy())
-  t.equal((await io.connectCmd({ qid: 1, subnqn: SUBNQN, cntlid, sqsize: 15 })).cqe.status, 0, 'I/O queue connected')
+  const { io } = await RawHost.ioPair({ port: portOf(target), subnqn: SUBNQN, sqsize: 15, teardown: (fn) => t.teardown(fn) })
   await io.write(1, 0n, pattern(0, 4096), { timeoutMs: WAIT })
   // One TCP chunk: a 4 KiB Read (answered at once, through the arena), then an H2CTermReq (close).
   const sqe = makeSqe({ opc: IoOpcode.READ, cid: io.nextCid(), nsid: 1, ...rwDwords({ slba: 0n, nlb: 7 }), sgl: sglTransportDataBlock(4096) })
