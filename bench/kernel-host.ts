@@ -2,16 +2,22 @@
  * Opt-in (`--kernel SPEC`): the Linux kernel NVMe/TCP host in a QEMU guest reads the same amount
  * with the same job against our target (in a bench child process on the host, reached through QEMU
  * user networking) and against the kernel's own nvmet in the same guest (over the guest's loopback):
- * sequential 128 KiB `dd` reads of the namespace, O_DIRECT when the guest's dd has it. Reported as
+ * sequential 128 KiB reads of the namespace — one fio job (libaio, QD8, O_DIRECT) when this machine
+ * has fio (kernel/guest-fio.ts copies it into the share), else `dd` (O_DIRECT when the guest's dd
+ * has it); the row names the job. Reported as
  * our MB/s over nvmet's — under TCG emulation and with QEMU's user-mode network on our side only,
  * so a trend between runs, never a verdict. Skips with the reason when QEMU cannot run.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { BenchContext, BenchRow, BenchSection } from './harness.js'
 import { loadNow } from './harness.js'
 import { Worker } from './rpc.js'
 import { BENCH_NQN, type TargetStart } from './role-target.js'
 import { ensureVmImage, interopAvailability } from '../kernel/vm-image.js'
 import { describeRun, consoleTail, runGuest } from '../kernel/vm.js'
+import { stageFio } from '../kernel/guest-fio.js'
 
 const NVMET_NQN = 'nqn.2014-08.org.nvmf-fault:bench-nvmet'
 
@@ -19,8 +25,16 @@ const NVMET_NQN = 'nqn.2014-08.org.nvmf-fault:bench-nvmet'
 const JOB = `
 . "$VM_LIB"
 MB=$BENCH_MB
-# ms to read MB MiB from $1 in 128 KiB blocks (O_DIRECT if this dd knows it)
+# ms to read MB MiB from $1 in 128 KiB blocks: fio (sequential, libaio, QD8, O_DIRECT; its
+# --minimal line's field 9 is the read runtime in ms) when the host staged it into the share, else
+# dd (O_DIRECT if this dd knows it).
 readjob() {
+  if [ -n "$BENCH_FIO" ]; then
+    _ms=$($BENCH_FIO --name=seqread --filename="$1" --rw=read --bs=128k --ioengine=libaio --iodepth=8 --direct=1 --size="$MB"M --minimal 2>/dev/null | awk -F';' '{ print $9 }')
+    [ -n "$_ms" ] && [ "$_ms" -gt 0 ] || return 1
+    echo "$_ms"
+    return 0
+  fi
   _t0=$(vm_now_ms)
   dd if="$1" of=/dev/null bs=128k count=$((MB * 8)) iflag=direct 2>/dev/null || dd if="$1" of=/dev/null bs=128k count=$((MB * 8)) 2>/dev/null || return 1
   vm_ms_since "$_t0"
@@ -56,12 +70,15 @@ export async function runKernelHost(ctx: BenchContext, spec: string): Promise<Be
   if (!avail.ok) return skip(avail.reason)
   ctx.step('kernel: guest image')
   const image = await ensureVmImage({ kernel: spec })
+  const share = mkdtempSync(join(tmpdir(), 'nvmf-bench-kernel-'))
   const target = new Worker({ role: 'target', ...(ctx.profileDir !== undefined ? { profileDir: ctx.profileDir } : {}) })
   try {
     const mib = ctx.quick ? 16 : 64
     const { ports } = await target.call<{ ports: number[] }>('start', { ports: 1, namespaces: 1, nsBytes: mib * 2 * (1 << 20) } satisfies TargetStart)
     ctx.step('kernel: guest run')
-    const r = await runGuest({ script: { text: JOB }, image, timeoutSec: 900, env: { BENCH_PORT: String(ports[0]), BENCH_NQN, NVMET_NQN, BENCH_MB: String(mib) } })
+    const fio = await stageFio(share)
+    const job = fio.ok ? `fio 128k seq read QD8 (${fio.version})` : 'dd 128k read'
+    const r = await runGuest({ script: { text: JOB }, image, share, timeoutSec: 900, env: { BENCH_PORT: String(ports[0]), BENCH_NQN, NVMET_NQN, BENCH_MB: String(mib), BENCH_FIO: fio.ok ? fio.command : '' } })
     const ours = Number(r.results.ours_ms)
     const theirs = Number(r.results.nvmet_ms)
     if (r.rc !== 0 || !(ours > 0) || !(theirs > 0)) {
@@ -72,7 +89,7 @@ export async function runKernelHost(ctx: BenchContext, spec: string): Promise<Be
     return [
       {
         section: 'kernel',
-        name: `Linux ${r.kernelVersion} host, ${mib} MiB dd 128k read: our target vs the guest's nvmet`,
+        name: `Linux ${r.kernelVersion} host, ${mib} MiB ${job}: our target vs the guest's nvmet`,
         value: mbps(ours),
         unit: ' MB/s',
         value2: mbps(theirs),
@@ -80,12 +97,13 @@ export async function runKernelHost(ctx: BenchContext, spec: string): Promise<Be
         ratio: ours > 0 ? theirs / ours : 0,
         baseline: 'kernel nvmet in the same guest',
         load: loadNow(),
-        note: `emulated (${r.accel.toUpperCase()}); our target behind QEMU user networking; trend only`,
-        metrics: { oursMs: ours, nvmetMs: theirs, mib, accel: r.accel, kernel: r.kernelVersion },
+        note: `emulated (${r.accel.toUpperCase()}); our target behind QEMU user networking; trend only${fio.ok ? '' : `; dd because ${fio.reason}`}`,
+        metrics: { oursMs: ours, nvmetMs: theirs, mib, accel: r.accel, kernel: r.kernelVersion, job },
       },
     ]
   } finally {
     await target.stop()
+    rmSync(share, { recursive: true, force: true })
   }
 }
 

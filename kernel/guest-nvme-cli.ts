@@ -13,6 +13,7 @@ import { cacheRoot, withDirLock } from './cache.js'
 import { compareDebVersions } from './deb-version.js'
 import { DebianApt } from './debian-apt.js'
 import { execText, which } from './exec.js'
+import { lddLibraries } from './ldd.js'
 
 export interface NvmeCliFiles {
   /** The nvme binary. */
@@ -31,22 +32,6 @@ export interface NvmeCliFiles {
 export function nvmeCliFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   const v = env.NVMF_FAULT_GUEST_NVME_CLI
   return v !== undefined && v !== '' ? v : 'system'
-}
-
-async function lddLibraries(binary: string): Promise<{ libs: { name: string; path: string }[]; loader: string }> {
-  const out = await execText('ldd', [binary], { timeoutMs: 10_000 })
-  const libs: string[] = []
-  let loader = ''
-  for (const line of out.split('\n')) {
-    const arrow = /=>\s+(\/\S+)\s+\(/.exec(line)
-    const bare = /^\s+(\/\S+)\s+\(/.exec(line)
-    const p = arrow?.[1] ?? bare?.[1]
-    if (p === undefined) continue
-    if (/\/ld-linux/.test(p)) loader = p
-    else libs.push(p)
-  }
-  if (loader === '') throw new Error(`ldd ${binary}: no dynamic loader listed`)
-  return { libs: [...new Set(libs)].sort().map((path) => ({ name: basename(path), path })), loader }
 }
 
 function oneLine(s: string): string {
