@@ -18,10 +18,11 @@ import type { AnaLog } from '../lib/nvme/log-ana.js'
 import { NSID_ALL } from '../lib/nvme/identify-lists.js'
 import { LogPageId } from '../lib/nvme/opcodes.js'
 import type { Sqe } from '../lib/nvme/sqe.js'
-import { statusDnr, statusName } from '../lib/status.js'
+import { statusName } from '../lib/status.js'
 import { ControllerStateMachine, type ControllerStateValue } from './controller-state.js'
 import type { HostControllerOptions } from './controller-options.js'
 import { ConnectionLoss } from './controller-reconnect.js'
+import { scheduleReconnect, type ReconnectScope } from './controller-reconnect-loop.js'
 import { configureAsyncEvents, keepAerPosted } from './controller-aen.js'
 import { onCommandTimeout } from './controller-timeouts.js'
 import { RescanQueue } from './controller-rescan.js'
@@ -35,6 +36,7 @@ import { ControllerAna } from './controller-ana.js'
 import { KeepAlive } from './controller-keep-alive.js'
 import { IoQueues } from './controller-io.js'
 import { scanNamespaces } from './namespace-scan.js'
+import { controllerStats } from './controller-stats.js'
 
 export type { ScannedNamespace } from './namespace-scan.js'
 
@@ -54,6 +56,7 @@ export class HostController implements PathBackend {
   readonly #ana: ControllerAna
   readonly #keepAlive: KeepAlive
   readonly #loss: ConnectionLoss
+  readonly #reconnect: ReconnectScope
   #maxTransferBytes = 1 << 20
   readonly #rescans = new RescanQueue((readChangedList) => this.#scan(readChangedList))
   #generation = 0
@@ -77,6 +80,16 @@ export class HostController implements PathBackend {
     this.#keepAlive = new KeepAlive({ clock: o.clock, counters: this.counters })
     this.#io = new IoQueues({ options: o, live: () => this.state === 'live' })
     this.#loss = new ConnectionLoss({ options: o, clock: o.clock, random: o.random, live: () => this.state === 'live', onFailfast: () => o.owner.failfastExpired(this) })
+    this.#reconnect = {
+      loss: this.#loss,
+      log: this.#log,
+      counters: this.counters,
+      state: () => this.state,
+      transition: (to) => this.#machine.transition(to),
+      connectOnce: () => this.#connectOnce(),
+      teardown: (err) => this.#teardown(err),
+      remove: () => this.#delete(),
+    }
     this.#ana = new ControllerAna({
       clock: o.clock,
       logger: this.#log,
@@ -314,33 +327,7 @@ export class HostController implements PathBackend {
     this.#machine.transition('resetting')
     this.#teardown(new ConnectionError(`${this.id}: ${reason}`))
     this.#loss.lost()
-    this.#scheduleReconnect(immediate ? 0 : undefined)
-  }
-
-  #scheduleReconnect(delayOverride?: number): void {
-    const delay = this.#loss.nextDelay(delayOverride)
-    if (delay === undefined) {
-      this.#log?.info('ctrl_loss_tmo expired, removing controller')
-      this.#delete()
-      return
-    }
-    if (this.state === 'resetting' || this.state === 'connecting') this.#machine.transition('reconnecting')
-    this.#loss.schedule(delay, () => {
-      if (this.state !== 'reconnecting') return
-      this.#loss.countAttempt()
-      this.counters.reconnectAttempts++
-      this.#machine.transition('connecting')
-      this.#connectOnce().catch((err: unknown) => {
-        this.#teardown(err as Error)
-        if (this.state !== 'connecting') return
-        // A Connect rejected with DNR will never succeed: stop (wire reference 8.2).
-        if (err instanceof NvmeStatusError && statusDnr(err.status)) {
-          this.#delete()
-          return
-        }
-        this.#scheduleReconnect()
-      })
-    })
+    scheduleReconnect(this.#reconnect, immediate ? 0 : undefined)
   }
 
   #teardown(reason: Error): void {
@@ -396,18 +383,6 @@ export class HostController implements PathBackend {
   }
 
   stats(): Record<string, unknown> {
-    return {
-      id: this.id,
-      state: this.state,
-      cntlid: this.#cntlid,
-      traddr: this.options.traddr,
-      trsvcid: this.options.trsvcid,
-      subnqn: this.options.subnqn,
-      ioQueues: this.#io.length,
-      activeRequests: this.#io.active,
-      failfastExpired: this.#loss.failfast,
-      ana: this.#ana.entries.map(([grpid, state]) => ({ grpid, state })),
-      ...this.counters,
-    }
+    return controllerStats(this, this.#ana.entries)
   }
 }

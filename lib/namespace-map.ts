@@ -20,55 +20,14 @@
 import { InvalidArgumentError, InvalidStateError } from './errors.js'
 import { ChangedNamespaceLists } from './changed-ns-lists.js'
 import { uuidToBytes } from './nvme/uuid.js'
+import type { AddNamespaceOptions, NamespaceEntry, NamespaceIdentity, NamespaceRef } from './namespace-entry.js'
+
+// Re-exported: these types were declared here and are public from this module (lib/index.ts).
+export type { NamespaceIdentity, NamespaceEntry, NamespaceRef, AddNamespaceOptions } from './namespace-entry.js'
 
 export const NSID_MIN = 1
 /** 0xFFFFFFFF is the broadcast value and 0xFFFFFFFE is reserved too (Linux target refuses both). */
 export const NSID_MAX = 0xfffffffe
-
-export interface NamespaceIdentity {
-  /** 16 bytes; all zero = not reported. */
-  readonly nguid: Buffer
-  /** 16 bytes in textual order; all zero = not reported. */
-  readonly uuid: Buffer
-  /** 8 bytes; all zero = not reported. */
-  readonly eui64: Buffer
-  /** ANA group id (1-based). */
-  readonly anagrpid: number
-  readonly enabled: boolean
-  /** Size in logical blocks. */
-  readonly blocks: bigint
-  /** Logical block size in bytes (power of two, >= 512). */
-  readonly blockSize: number
-}
-
-export interface NamespaceEntry<S> extends NamespaceIdentity {
-  readonly nsid: number
-  /** Map generation at which this version of the entry was published. */
-  readonly generation: number
-  /** Identifies one add → remove lifetime of the NSID; kept across versions (enable, resize...). */
-  readonly instance: number
-  readonly store: S
-}
-
-export interface NamespaceRef<S> {
-  readonly entry: NamespaceEntry<S>
-  /** Drop the reference (idempotent). */
-  release(): void
-}
-
-export interface AddNamespaceOptions<S> {
-  nsid: number
-  store: S
-  blocks: bigint
-  blockSize: number
-  anagrpid?: number
-  /** Default true. */
-  enabled?: boolean
-  nguid?: Uint8Array
-  /** 16 bytes or the textual form. */
-  uuid?: Uint8Array | string
-  eui64?: Uint8Array
-}
 
 export type NamespaceChangeKind = 'add' | 'remove' | 'enable' | 'disable' | 'set-uuid' | 'set-nguid' | 'set-eui64' | 'set-ana-group' | 'resize'
 

@@ -9,6 +9,7 @@ import { encodeSqe, SQE_CID, SQE_DPTR, type Sqe } from '../../lib/nvme/sqe.js'
 import { CAPSULE_CMD_HLEN, CAPSULE_CMD_SQE } from '../../lib/pdu/capsule-cmd.js'
 import { PduType, type PduEncodeOptions } from '../../lib/pdu/common.js'
 import { buildParts } from '../../lib/pdu/pdu-codec.js'
+import { NvmeStatus } from '../../lib/status.js'
 
 export interface QueueCommand {
   /** The SQE; its `cid` and `sgl` are filled in by the queue. */
@@ -54,6 +55,32 @@ export interface Pending {
   /** Clock time after which `onTimeout` is called (0: no timeout, or already reported; command-deadlines.ts). */
   deadline: number
   done: CommandDone
+}
+
+/** The record of `cmd` as command `cid` while outstanding; `sent`: the data bytes its capsule carries. */
+export function pendingFor(cmd: QueueCommand, cid: number, readLength: number, sent: number, done: CommandDone): Pending {
+  return {
+    cid,
+    opc: cmd.sqe.opc,
+    data: cmd.data,
+    readLength,
+    read: undefined,
+    received: 0,
+    dataDigestError: false,
+    sent,
+    deadline: 0,
+    done,
+  }
+}
+
+/** What command `p` completes with, given the CQE that ended it. */
+export function completionOf(p: Pending, cqe: Cqe): QueueCompletion {
+  // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
+  // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
+  // disposition then retries.
+  if (p.dataDigestError && cqe.status === 0) cqe = { ...cqe, status: NvmeStatus.DATA_XFER_ERROR }
+  // A read that failed before any data arrived still hands back a (zeroed) buffer of its length.
+  return { cqe, data: p.readLength > 0 ? (p.read ?? Buffer.alloc(p.readLength)) : undefined }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * One NVMe/TCP queue pair on the host side: a TCP connection, ICReq/ICResp, and command submission
  * with in-capsule data, R2T → H2CData for larger writes, and C2HData for reads (wire reference 1, 10).
- * This is the only initiator module importing `node:net`.
+ * With queue-socket.ts (the connect itself), the only initiator module opening connections with `node:net`.
  *
  * Error kinds: a completion with a non-zero status resolves normally (status is data); a transport
  * failure (protocol error, C2HTermReq, socket error, close) kills the queue and rejects every pending
@@ -16,22 +16,21 @@
  * R2T asks for when it is full ends the queue with that error (a controller that sends R2Ts but does
  * not read cannot be served).
  */
-import net from 'node:net'
+import type net from 'node:net'
 import { ConnectionError, NvmeTcpProtocolError, TimeoutError, FES, WriteQueueFullError } from '../../lib/errors.js'
 import { PduFramer } from '../../lib/framer.js'
 import { StateMachine } from '../../lib/state-machine.js'
 import { PduWriter } from './pdu-writer.js'
 import { CommandSlots } from './command-slots.js'
-import { ReceiveSlab } from './receive-slab.js'
+import { connectQueueSocket } from './queue-socket.js'
 import { CommandDeadlines } from './command-deadlines.js'
 import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { QUEUE_PAIR_TRANSITIONS, QueuePairState, validateQueuePairOptions, type QueuePairOptions, type QueuePairStateValue } from './queue-pair-options.js'
-import { encodeCapsule, takeC2HData, type CommandDone, type Pending, type QueueCommand, type QueueCompletion } from './queue-command.js'
+import { completionOf, encodeCapsule, pendingFor, takeC2HData, type CommandDone, type Pending, type QueueCommand, type QueueCompletion } from './queue-command.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { CAPSULE_RESP_CQE, isPlainCapsuleResp } from '../../lib/pdu/capsule-resp.js'
 import { C2H_DATA_CCCID, C2H_DATA_DATAO, isPlainC2HData } from '../../lib/pdu/c2h-data.js'
 import { CH_FLAGS, CH_PDO, PduFlags, type PduEncodeOptions } from '../../lib/pdu/common.js'
-import { NvmeStatus } from '../../lib/status.js'
 import {
   PduType,
   decodePdu,
@@ -46,9 +45,6 @@ export { QueuePairState, type QueuePairOptions, type QueuePairStateValue } from 
 
 /** Tag in bits 11:0, a 4-bit generation in 15:12 (as the Linux host), so a reused tag gets a new CID. */
 const TAG_BITS = 12
-/** Receive slab geometry: a read gets at least 16 KiB; a caller's read buffer keeps at most 128 KiB alive. */
-const RECEIVE_SLAB_BYTES = 128 * 1024
-const RECEIVE_MIN_TAIL = 16 * 1024
 /** How long a closing queue waits for its TermReq to drain before it destroys the socket. */
 const TERM_REQ_LINGER_MS = 1000
 
@@ -113,20 +109,9 @@ export class QueuePair {
   static connect(o: QueuePairOptions): Promise<QueuePair> {
     validateQueuePairOptions(o)
     return new Promise<QueuePair>((resolve, reject) => {
-      const slab = new ReceiveSlab({ size: RECEIVE_SLAB_BYTES, minTail: RECEIVE_MIN_TAIL })
       let onChunk = (_chunk: Buffer): void => undefined
-      const socket = net.connect({
-        host: o.host,
-        port: o.port,
-        // Reads go straight into the slab, not through the Readable stream's 'data' (receive-slab.ts).
-        onread: {
-          buffer: () => slab.next(),
-          callback: (n, region) => {
-            onChunk(slab.take(region as Buffer, n))
-            return true
-          },
-        },
-      })
+      // Reads go straight into a receive slab, not through the Readable stream's 'data' (queue-socket.ts).
+      const socket = connectQueueSocket(o, (chunk) => onChunk(chunk))
       const qp = new QueuePair(o, socket)
       onChunk = (chunk) => qp.#onChunk(chunk)
       const timer = o.clock.setTimeout(() => {
@@ -203,18 +188,7 @@ export class QueuePair {
       this.#pending.release(cid)
       throw err
     }
-    const p: Pending = {
-      cid,
-      opc: cmd.sqe.opc,
-      data: cmd.data,
-      readLength,
-      read: undefined,
-      received: 0,
-      dataDigestError: false,
-      sent: capsule.inCapsule,
-      deadline: 0,
-      done,
-    }
+    const p = pendingFor(cmd, cid, readLength, capsule.inCapsule, done)
     this.#pending.add(p)
     // The only command outstanding, submitted after at most one completion: nothing is likely to
     // join it in this turn (QD1), so it is written now rather than batched to the end of the turn.
@@ -363,12 +337,7 @@ export class QueuePair {
   #settle(p: Pending, cqe: Cqe): void {
     this.#settledSinceSend++
     this.#pending.delete(p)
-    // A data digest error is not transport-fatal (NVMe/TCP 1.0 section 3.6.2.10; wire reference
-    // 1.5): like the Linux host, complete the command with Data Transfer Error, which the
-    // disposition then retries.
-    if (p.dataDigestError && cqe.status === 0) cqe = { ...cqe, status: NvmeStatus.DATA_XFER_ERROR }
-    // A read that failed before any data arrived still hands back a (zeroed) buffer of its length.
-    const c: QueueCompletion = { cqe, data: p.readLength > 0 ? (p.read ?? Buffer.alloc(p.readLength)) : undefined }
+    const c = completionOf(p, cqe)
     const next = this.#backlog.shift()
     if (next !== undefined) this.send(next.cmd, next.done)
     try {

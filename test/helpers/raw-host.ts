@@ -14,28 +14,24 @@
  *
  * Commands resolve with a {@link Completion} and reject on timeout or when the connection closes;
  * {@link orUndefined} turns that into `undefined` for tests whose point is "no completion".
+ *
+ * The commands sent by name (Connect, Property Get/Set, Identify, Read...) are in the base class,
+ * raw-host-commands.ts, the bounded waits in bounded-waits.ts; what tests import from here still is.
  */
 import { connect, type Socket } from 'node:net'
 import { crc32c } from '../../lib/crc32c.js'
 import { PduFramer } from '../../lib/framer.js'
 import { decodePdu, encodePduParts, PduType, type Pdu } from '../../lib/pdu/index.js'
 import { PduFlags } from '../../lib/pdu/common.js'
-import { encodeSqe, makeSqe, rwDwords, type Sqe } from '../../lib/nvme/sqe.js'
+import { encodeSqe, type Sqe } from '../../lib/nvme/sqe.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
 import { sglInCapsule, sglTransportDataBlock } from '../../lib/nvme/sgl.js'
-import { encodeConnectData, makeConnectSqe, makePropertyGetSqe, makePropertySetSqe, Property } from '../../lib/nvme/fabrics.js'
-import { makeGetLogPageSqe, makeIdentifySqe } from '../../lib/nvme/commands.js'
-import { AdminOpcode, IoOpcode } from '../../lib/nvme/opcodes.js'
+import { POSITIVE_WAIT_MS, withTimeout } from './bounded-waits.js'
+import { RawHostCommands } from './raw-host-commands.js'
 
-/**
- * Default bound of every wait for something that must happen (a PDU, a completion, a condition):
- * generous, since the suite runs on loaded 2-core machines; it only costs time when a test fails.
- * A test that expects *no* answer passes its own short timeout.
- */
-export const POSITIVE_WAIT_MS = 30_000
-
-export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:6a2c0a5e-3c0f-4b8e-9a4d-1f2e3d4c5b6a'
-export const HOSTID = Buffer.from('6a2c0a5e3c0f4b8e9a4d1f2e3d4c5b6a', 'hex')
+// Re-exported: tests import these from here, where they were declared.
+export { POSITIVE_WAIT_MS, withTimeout, orUndefined, waitFor } from './bounded-waits.js'
+export { HOSTNQN, HOSTID } from './raw-host-commands.js'
 
 export interface RawHostOptions {
   port: number
@@ -84,7 +80,7 @@ interface Pending {
   writeData: Buffer | undefined
 }
 
-export class RawHost {
+export class RawHost extends RawHostCommands {
   readonly socket: Socket
   readonly received: RawPdu[] = []
   readonly termReqs: { fes: number; fei: number; data: Buffer }[] = []
@@ -110,6 +106,7 @@ export class RawHost {
   #onTx: ((b: Buffer) => void) | undefined
 
   private constructor(socket: Socket, o: RawHostOptions) {
+    super()
     this.socket = socket
     this.#onTx = o.onTx
     this.#lenient = o.acceptBadDigests === true
@@ -317,7 +314,7 @@ export class RawHost {
     this.sendPdu({ type: PduType.CAPSULE_CMD, sqe: encodeSqe(sqe), ...(data !== undefined ? { data } : {}) })
   }
 
-  nextCid(): number {
+  override nextCid(): number {
     this.#cid = (this.#cid + 1) & 0xffff
     if (this.#cid === 0) this.#cid = 1
     return this.#cid
@@ -335,7 +332,7 @@ export class RawHost {
    * Submit a command. `data` goes in-capsule when `inCapsule` (SGL 0x01), else by R2T (SGL 0x5A);
    * `readLength` asks for that many bytes of C2H data. Rejects on timeout or connection close.
    */
-  command(sqe: Sqe, o: { data?: Buffer; inCapsule?: boolean; readLength?: number; timeoutMs?: number } = {}): Promise<Completion> {
+  override command(sqe: Sqe, o: { data?: Buffer; inCapsule?: boolean; readLength?: number; timeoutMs?: number } = {}): Promise<Completion> {
     if (o.data !== undefined) sqe.sgl = o.inCapsule === true ? sglInCapsule(o.data.length) : sglTransportDataBlock(o.data.length)
     else if (o.readLength !== undefined) sqe.sgl = sglTransportDataBlock(o.readLength)
     if (this.#isClosed) return Promise.reject(new Error('connection closed'))
@@ -359,79 +356,6 @@ export class RawHost {
     return withTimeout(p, timeoutMs, `wait cid ${cid}`)
   }
 
-  connectCmd(o: { qid: number; subnqn: string; hostnqn?: string; cntlid?: number; sqsize?: number; kato?: number; recfmt?: number; cattr?: number }): Promise<Completion> {
-    const sqe = makeConnectSqe({ cid: this.nextCid(), qid: o.qid, sqsize: o.sqsize ?? (o.qid === 0 ? 31 : 127), kato: o.kato ?? 0, recfmt: o.recfmt ?? 0, cattr: o.cattr ?? 0 })
-    const data = encodeConnectData({ hostid: HOSTID, cntlid: o.cntlid ?? 0xffff, subnqn: o.subnqn, hostnqn: o.hostnqn ?? HOSTNQN })
-    return this.command(sqe, { data, inCapsule: true })
-  }
-
-  async propertyGet(ofst: number, size: 4 | 8 = 4): Promise<bigint> {
-    const c = await this.command(makePropertyGetSqe({ cid: this.nextCid(), ofst, size }))
-    if (c.cqe.status !== 0) throw new Error(`Property Get 0x${ofst.toString(16)} status 0x${c.cqe.status.toString(16)}`)
-    return BigInt(c.cqe.dw0 >>> 0) | (BigInt(c.cqe.dw1 >>> 0) << 32n)
-  }
-  propertySet(ofst: number, value: number): Promise<Completion> {
-    return this.command(makePropertySetSqe({ cid: this.nextCid(), ofst, size: 4, value: BigInt(value >>> 0) }))
-  }
-
-  /** CC.EN = 1 (IOSQES 6, IOCQES 4) and poll CSTS.RDY, as the Linux host does. */
-  async enable(): Promise<void> {
-    const r = await this.propertySet(Property.CC, 0x00460001)
-    if (r.cqe.status !== 0) throw new Error(`CC.EN failed: status 0x${r.cqe.status.toString(16)}`)
-    for (let i = 0; i < 200; i++) {
-      const csts = await this.propertyGet(Property.CSTS)
-      if ((csts & 1n) === 1n) return
-      await new Promise((r) => setTimeout(r, 5))
-    }
-    throw new Error('CSTS.RDY never set')
-  }
-
-  /** Admin queue (ICReq already done): Connect, enable unless `enable: false`; returns the CNTLID. */
-  async connectAdmin(o: { subnqn: string; hostnqn?: string; kato?: number; enable?: boolean }): Promise<number> {
-    const c = await this.connectCmd({ qid: 0, subnqn: o.subnqn, hostnqn: o.hostnqn ?? HOSTNQN, kato: o.kato ?? 0 })
-    if (c.cqe.status !== 0) throw new Error(`admin Connect failed: status 0x${c.cqe.status.toString(16)}`)
-    if (o.enable !== false) await this.enable()
-    return c.cqe.dw0 & 0xffff
-  }
-
-  /** I/O queue `qid` (default 1) of controller `cntlid` (ICReq already done); throws unless it succeeds. */
-  async connectIo(o: { subnqn: string; cntlid: number; qid?: number; sqsize?: number; hostnqn?: string }): Promise<Completion> {
-    const c = await this.connectCmd({ qid: o.qid ?? 1, subnqn: o.subnqn, cntlid: o.cntlid, ...(o.sqsize !== undefined ? { sqsize: o.sqsize } : {}), ...(o.hostnqn !== undefined ? { hostnqn: o.hostnqn } : {}) })
-    if (c.cqe.status !== 0) throw new Error(`I/O Connect failed: status 0x${c.cqe.status.toString(16)}`)
-    return c
-  }
-
-  identify(cns: number, nsid = 0, extra: { csi?: number; length?: number } = {}): Promise<Completion> {
-    const sqe = makeIdentifySqe({ cid: this.nextCid(), cns, nsid, csi: extra.csi ?? 0 })
-    return this.command(sqe, { readLength: extra.length ?? 4096 })
-  }
-
-  getLogPage(lid: number, length: number, o: { offset?: number; nsid?: number; lsp?: number; rae?: boolean } = {}): Promise<Completion> {
-    const args: Parameters<typeof makeGetLogPageSqe>[0] = { cid: this.nextCid(), lid, length, nsid: o.nsid ?? 0xffffffff, offset: o.offset ?? 0 }
-    if (o.lsp !== undefined) args.lsp = o.lsp
-    if (o.rae !== undefined) args.rae = o.rae
-    return this.command(makeGetLogPageSqe(args), { readLength: length })
-  }
-
-  admin(opc: number, f: Partial<Sqe> = {}, o: { data?: Buffer; inCapsule?: boolean; readLength?: number; timeoutMs?: number } = {}): Promise<Completion> {
-    return this.command(makeSqe({ ...f, opc, cid: this.nextCid() }), o)
-  }
-
-  /** Send an Asynchronous Event Request; its completion when an event fires, undefined on timeout or close. */
-  aer(timeoutMs = POSITIVE_WAIT_MS): Promise<Completion | undefined> {
-    return orUndefined(this.command(makeSqe({ opc: AdminOpcode.ASYNC_EVENT_REQUEST, cid: this.nextCid() }), { timeoutMs }))
-  }
-
-  read(nsid: number, slba: bigint, blocks: number, blockSize = 512, timeoutMs?: number): Promise<Completion> {
-    const sqe = makeSqe({ opc: IoOpcode.READ, cid: this.nextCid(), nsid, ...rwDwords({ slba, nlb: blocks - 1 }) })
-    return this.command(sqe, { readLength: blocks * blockSize, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })
-  }
-  write(nsid: number, slba: bigint, data: Buffer, o: { inCapsule?: boolean; blockSize?: number; timeoutMs?: number } = {}): Promise<Completion> {
-    const blocks = data.length / (o.blockSize ?? 512)
-    const sqe = makeSqe({ opc: IoOpcode.WRITE, cid: this.nextCid(), nsid, ...rwDwords({ slba, nlb: blocks - 1 }) })
-    return this.command(sqe, { data, inCapsule: o.inCapsule === true, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) })
-  }
-
   /** Half-close (FIN) and wait for the connection to end. */
   close(): Promise<CloseInfo> {
     this.socket.end()
@@ -439,28 +363,6 @@ export class RawHost {
   }
   destroy(): void {
     this.socket.destroy()
-  }
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timeout waiting for ${what}`)), ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(t))
-}
-
-/** The completion, or undefined when the command timed out or its connection closed. */
-export function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  return p.catch(() => undefined)
-}
-
-/** Wait until `cond()` holds (polling, bounded). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = POSITIVE_WAIT_MS): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
   }
 }
 
