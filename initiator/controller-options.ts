@@ -171,8 +171,11 @@ export interface ControllerRuntime {
 /** What a host controller tells its owner (the host) about what it learns. */
 export interface ControllerOwner {
   controllerStateChanged(ctrl: HostController, from: ControllerStateValue, to: ControllerStateValue): void
-  /** A complete scan result (the whole active namespace list). */
-  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[]): void
+  /**
+   * A complete scan result (the whole active namespace list): `namespaces` identified, and
+   * `unidentified`, active NSIDs whose Identify failed this time (keep what is known of them).
+   */
+  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[], unidentified?: readonly number[]): void
   /** ANA states were (re)read. */
   anaUpdated(ctrl: HostController): void
   /** Discovery log change AEN (persistent discovery controllers). */

@@ -268,7 +268,7 @@ export class HostController implements PathBackend {
     if (readChangedList) await this.getLogPage(LogPageId.CHANGED_NS, NSID_ALL, 4096).catch(() => undefined)
     const found = await scanNamespaces({ identify: this.#identify, submitAdmin: (sqe, extra) => this.#submitAdmin(sqe, extra), adminCommand: this.#adminCommand, logger: this.#log })
     if (this.state !== 'live') return
-    this.options.owner.namespacesScanned(this, found)
+    this.options.owner.namespacesScanned(this, found.namespaces, found.unidentified)
   }
 
   // ------------------------------------------------------------------------------------------

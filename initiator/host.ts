@@ -258,14 +258,16 @@ export class NvmeHost implements ControllerOwner {
     for (const p of this.#paths.get(ctrl)?.values() ?? []) this.#headOf(p)?.pathsChanged()
   }
 
-  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[]): void {
+  namespacesScanned(ctrl: HostController, namespaces: ScannedNamespace[], unidentified: readonly number[] = []): void {
     const paths = this.#paths.get(ctrl)
     const sub = this.#subsystems.get(ctrl.options.subnqn)
     if (paths === undefined || sub === undefined) return
     const byNsid = new Map(namespaces.map((n) => [n.nsid, n]))
     // Paths whose namespace vanished or came back with other identifiers go first (a remap: the
-    // kernel's "IDs don't match" → remove the old namespace, then allocate a new one).
+    // kernel's "IDs don't match" → remove the old namespace, then allocate a new one). A namespace
+    // whose Identify failed this time is left as it is (namespace-scan.ts).
     for (const [nsid, p] of [...paths]) {
+      if (unidentified.includes(nsid)) continue
       const n = byNsid.get(nsid)
       const head = this.#headOf(p)
       if (n === undefined || head === undefined || !nsIdsEqual(n.ids, head.ids) || n.blockSize !== head.blockSize) {

@@ -8,6 +8,7 @@ import { decodeNsIdDescriptors, decodeNsidList, NSID_LIST_MAX, nsIdentifiersOf }
 import { decodeIdentifyNamespace, namespaceBlockSize } from '../lib/nvme/identify-namespace.js'
 import { makeIdentifySqe } from '../lib/nvme/commands.js'
 import { Cns } from '../lib/nvme/opcodes.js'
+import { NvmeStatus, STATUS_DNR } from '../lib/status.js'
 import type { Sqe } from '../lib/nvme/sqe.js'
 import type { AdminCommand } from './controller-admin.js'
 import type { NsIds } from './ns-ids.js'
@@ -21,6 +22,18 @@ export interface ScannedNamespace {
   nsze: bigint
   anagrpid: number
   shared: boolean
+}
+
+/**
+ * A scan's result: the active namespaces identified, and the active NSIDs whose Identify failed this
+ * time. Their state is unknown, so what the host holds for them stays as it is — the Linux host's
+ * nvme_scan_ns returns early when the Namespace Identification Descriptor list or Identify Namespace
+ * fails, and removes only NSIDs the Active Namespace ID list no longer has (or with NCAP 0). A
+ * transient failure (a data digest error, an injected status, a path error) must not remove a device.
+ */
+export interface NamespaceScan {
+  namespaces: ScannedNamespace[]
+  unidentified: number[]
 }
 
 /** Most namespaces one scan takes, whatever NN says (1 Mi NSIDs: 4 MiB of list, 2 Mi Identify commands). */
@@ -41,10 +54,15 @@ export interface NamespaceScanOptions {
   logger?: Logger | undefined
 }
 
-/** The namespaces the controller reports active, identified (a namespace that fails to identify is left out). */
-export async function scanNamespaces(o: NamespaceScanOptions): Promise<ScannedNamespace[]> {
+/** The namespaces the controller reports active, identified; see {@link NamespaceScan}. */
+export async function scanNamespaces(o: NamespaceScanOptions): Promise<NamespaceScan> {
   const nsids = await activeNsids(o)
-  const found: ScannedNamespace[] = []
+  const namespaces: ScannedNamespace[] = []
+  const unidentified: number[] = []
+  const failed = (nsid: number, what: string, status: number): void => {
+    o.logger?.warn({ nsid, status }, `${what} failed: namespace left as it is`)
+    unidentified.push(nsid)
+  }
   for (const nsid of nsids) {
     let ids: NsIds = {}
     const d = await o.submitAdmin(makeIdentifySqe({ cid: 0, cns: Cns.NS_ID_DESC_LIST, nsid }), { readLength: 4096 })
@@ -55,16 +73,24 @@ export async function scanNamespaces(o: NamespaceScanOptions): Promise<ScannedNa
       const uh = hex(n.uuid)
       const u = uh === undefined ? undefined : `${uh.slice(0, 8)}-${uh.slice(8, 12)}-${uh.slice(12, 16)}-${uh.slice(16, 20)}-${uh.slice(20)}`
       ids = { ...(e !== undefined ? { eui64: e } : {}), ...(g !== undefined ? { nguid: g } : {}), ...(u !== undefined ? { uuid: u } : {}), ...(n.csi !== undefined ? { csi: n.csi } : {}) }
+    } else if ((d.cqe.status & ~STATUS_DNR) !== NvmeStatus.INVALID_FIELD) {
+      // Invalid Field: a controller without CNS 03h (before NVMe 1.3) — no descriptors. Any other
+      // status says nothing about the namespace.
+      failed(nsid, 'Identify Namespace Identification Descriptors', d.cqe.status)
+      continue
     }
     const c = await o.submitAdmin(makeIdentifySqe({ cid: 0, cns: Cns.NAMESPACE, nsid }), { readLength: 4096 })
-    if (c.cqe.status !== 0) continue
+    if (c.cqe.status !== 0) {
+      failed(nsid, 'Identify Namespace', c.cqe.status)
+      continue
+    }
     const ns = decodeIdentifyNamespace(c.data as Buffer)
     if (ns.ncap === 0n) continue
     const blockSize = namespaceBlockSize(ns)
     if (blockSize === undefined) continue
-    found.push({ nsid, ids, blockSize, nsze: ns.nsze, anagrpid: ns.anagrpid, shared: (ns.nmic & 1) !== 0 })
+    namespaces.push({ nsid, ids, blockSize, nsze: ns.nsze, anagrpid: ns.anagrpid, shared: (ns.nmic & 1) !== 0 })
   }
-  return found
+  return { namespaces, unidentified }
 }
 
 /**

@@ -9,6 +9,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { createTarget } from '../../target/index.js'
 import { NvmeHost } from '../../initiator/host.js'
 import { INITIATOR_CHANNELS, type DeviceEvent } from '../../initiator/index.js'
+import { attachFaults } from '../../faults/index.js'
 
 const SUBNQN = 'nqn.2026-01.io.nvmf-fault:initiator-ns'
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -100,4 +101,30 @@ t.test('rescan on demand sees a resize', async (t) => {
   t.equal(d.head.nsze, 4096n, 'new size after rescan')
   await d.write(4000, Buffer.alloc(512, 1))
   t.same(await d.read(4000, 1), Buffer.alloc(512, 1))
+})
+
+t.test('a rescan whose Identify fails leaves the device as it is (Linux nvme_scan_ns returns early)', async (t) => {
+  const { target, host, all } = await rig(t)
+  const faults = await attachFaults(target, { seed: 'scan-identify' })
+  t.teardown(() => faults.close())
+  const dev = host.device(1)!
+  const ctrl = host.controllers(SUBNQN)[0]!
+  t.equal(dev.head.paths.length, 2, 'two paths to start with')
+  // Each status a transient failure can bring: Internal Error, a data transfer error (what a data
+  // digest error on the C2HData becomes), Namespace Not Ready, a path error.
+  for (const status of ['INTERNAL', 'DATA_XFER_ERROR', 'NS_NOT_READY', 'INTERNAL_PATH_ERROR']) {
+    // First the descriptor list fails (CNS 03h), then Identify Namespace (CNS 00h) after a good list.
+    for (const skip of [0, 1]) {
+      const id = faults.engine.add({ type: 'status', match: { commands: ['identify'], nsids: [1] }, schedule: { afterN: skip, times: 1 }, params: { status } })
+      await ctrl.rescan()
+      t.equal(faults.engine.list().find((x) => x.id === id)?.fired, 1, `${status} on Identify ${skip === 0 ? 'CNS 03h' : 'CNS 00h'}`)
+      faults.engine.remove(id)
+      t.equal(dev.head.paths.length, 2, `both paths kept (${status})`)
+    }
+  }
+  t.same(all.filter((e) => e.action === 'removed'), [], 'no device removed')
+  t.equal(host.device(1), dev, 'the same device')
+  await dev.write(0, Buffer.alloc(512, 9))
+  t.same(await dev.read(0, 1), Buffer.alloc(512, 9), 'I/O goes on')
+  t.ok(host.controllers(SUBNQN).every((c) => c.state === 'live'), 'controllers stayed live')
 })
