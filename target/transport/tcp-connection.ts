@@ -280,11 +280,12 @@ export class TcpConnection implements QueueTransport, TimedConnection {
     this.#sm.transition('CLOSING')
     this.#data.failAll()
     this.queue.disconnect(reason)
-    // FIN after what is queued has been written; destroy if the peer does not finish.
+    // FIN after what is queued has been written; destroy if the peer does not finish. Reading goes
+    // on (what arrives is dropped, #onData) so the peer's FIN is seen even if reading was paused.
     this.#writer.flush()
     this.#socket.end()
-    const t = setTimeout(() => this.#socket.destroy(), 2000)
-    t.unref()
+    this.#socket.resume()
+    this.#timers.armCloseLinger()
   }
 
   applyFault(d: Decision): void {

@@ -7,6 +7,7 @@
  *   PDU forever holds a buffer and a socket); not counted while the target itself paused delivery.
  * - idleTimeoutMs: a connected queue that receives nothing, has nothing in flight and whose
  *   controller has keep-alive disabled (KATO 0; otherwise the keep-alive timeout governs) is closed.
+ * - CLOSE_LINGER_MS: a connection we closed waits this long for the peer's FIN, then is destroyed.
  */
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../../lib/clock.js'
@@ -28,6 +29,9 @@ export interface TimedConnection {
   close(reason: string): void
 }
 
+/** How long a connection we closed waits for the peer's FIN before it is destroyed. */
+const CLOSE_LINGER_MS = 2000
+
 export class ConnectionTimers {
   readonly #clock: Clock
   /** Read at each use: the target's limits can be changed while it runs. */
@@ -40,6 +44,7 @@ export class ConnectionTimers {
   #pduTimer: TimerHandle | undefined
   #pduMark = -1
   #idleTimer: TimerHandle | undefined
+  #lingerTimer: TimerHandle | undefined
   /** Clock time of the last bytes received. */
   #lastRx = 0
 
@@ -115,8 +120,21 @@ export class ConnectionTimers {
   }
 
   clear(): void {
-    for (const t of [this.#icTimer, this.#connectTimer, this.#pduTimer, this.#idleTimer]) if (t !== undefined) this.#clock.clearTimeout(t)
-    this.#icTimer = this.#connectTimer = this.#pduTimer = this.#idleTimer = undefined
+    for (const t of [this.#icTimer, this.#connectTimer, this.#pduTimer, this.#idleTimer, this.#lingerTimer]) if (t !== undefined) this.#clock.clearTimeout(t)
+    this.#icTimer = this.#connectTimer = this.#pduTimer = this.#idleTimer = this.#lingerTimer = undefined
+  }
+
+  /**
+   * The connection was closed by us (FIN sent): the other timers stop, and the peer gets
+   * CLOSE_LINGER_MS to finish. Not unref'd: whoever awaits the close (target.close()) must see it end
+   * even when nothing else keeps the process alive.
+   */
+  armCloseLinger(): void {
+    this.clear()
+    this.#lingerTimer = this.#clock.setTimeout(() => {
+      this.#lingerTimer = undefined
+      this.#conn.destroy()
+    }, CLOSE_LINGER_MS)
   }
 
   #armIdle(ms: number): void {
