@@ -28,9 +28,9 @@ import { checkIcResp, h2cDataFor } from './host-pdu-checks.js'
 import { QUEUE_PAIR_TRANSITIONS, QueuePairState, validateQueuePairOptions, type QueuePairOptions, type QueuePairStateValue } from './queue-pair-options.js'
 import { completionOf, encodeCapsule, pendingFor, takeC2HData, type CommandDone, type Pending, type QueueCommand, type QueueCompletion } from './queue-command.js'
 import { decodeCqe, type Cqe } from '../../lib/nvme/cqe.js'
-import { CAPSULE_RESP_CQE, isPlainCapsuleResp } from '../../lib/pdu/capsule-resp.js'
-import { C2H_DATA_CCCID, C2H_DATA_DATAO, isPlainC2HData } from '../../lib/pdu/c2h-data.js'
-import { CH_FLAGS, CH_PDO, PduFlags, type PduEncodeOptions } from '../../lib/pdu/common.js'
+import { CAPSULE_RESP_CQE, isCapsuleRespWithHdgst, isPlainCapsuleResp } from '../../lib/pdu/capsule-resp.js'
+import { C2H_DATA_CCCID, C2H_DATA_DATAO, c2hDataWithDigests, isPlainC2HData } from '../../lib/pdu/c2h-data.js'
+import { CH_FLAGS, CH_PDO, DIGEST_SIZE, PduFlags, type PduEncodeOptions } from '../../lib/pdu/common.js'
 import {
   PduType,
   decodePdu,
@@ -263,6 +263,26 @@ export class QueuePair {
           return
         }
         if (isPlainCapsuleResp(raw)) {
+          this.#requireLive()
+          this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
+          return
+        }
+      } catch (err) {
+        this.#fatal(err as Error)
+        return
+      }
+    } else {
+      // Digests on: the same in place, the digests checked here; a mismatch goes to decodePdu.
+      const { hdgst, ddgst } = this.#o
+      try {
+        const pdo = c2hDataWithDigests(raw, hdgst, ddgst)
+        if (pdo >= 0) {
+          this.#requireLive()
+          const success = (raw[CH_FLAGS]! & PduFlags.SUCCESS) !== 0
+          this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(pdo, raw.length - (ddgst ? DIGEST_SIZE : 0)), success, true)
+          return
+        }
+        if (hdgst ? isCapsuleRespWithHdgst(raw) : isPlainCapsuleResp(raw)) {
           this.#requireLive()
           this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
           return

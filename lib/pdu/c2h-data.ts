@@ -3,7 +3,8 @@
  * PAD to HPDA, DATAL data bytes, DDGST. SUCCESS (response elision) is only valid with LAST_PDU.
  */
 import { InvalidArgumentError } from '../errors.js'
-import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { crc32c, crc32cRange } from '../crc32c.js'
+import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, DIGEST_SIZE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
 import { buildParts, check, checkDatal, checkPdu, joinParts, protocolFail } from './pdu-codec.js'
 
 export const C2H_DATA_CCCID = 8
@@ -79,4 +80,28 @@ export function isPlainC2HData(raw: Buffer): boolean {
   if ((flags & (PduFlags.HDGSTF | PduFlags.DDGSTF)) !== 0) return false
   if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) return false
   return raw.readUInt32LE(CH_PLEN) === raw.length && pdo >= C2H_DATA_HLEN && pdo <= raw.length && raw.readUInt32LE(C2H_DATA_DATAL) === raw.length - pdo
+}
+
+/**
+ * {@link isPlainC2HData} with digests negotiated: the PDO of `raw` when {@link decodeC2HData} with
+ * these digests accepts it and its data digest matches, checked in place (HDGST over the header,
+ * DDGST over the data, computed here); -1 otherwise — a failed check or a data digest error — and
+ * the caller decodes normally, which names the field or reports the digest error. The data runs
+ * from PDO to PLEN minus the DDGST. The same checks as checkPdu (digest flags as negotiated, PDO
+ * after the header digest, PLEN) and decodeC2HData (SUCCESS only with LAST_PDU, DATAL).
+ */
+export function c2hDataWithDigests(raw: Buffer, hdgst: boolean, ddgst: boolean): number {
+  const hd = hdgst ? DIGEST_SIZE : 0
+  const dd = ddgst ? DIGEST_SIZE : 0
+  if (raw.length < C2H_DATA_HLEN + hd || raw[CH_TYPE] !== PduType.C2H_DATA || raw[CH_HLEN] !== C2H_DATA_HLEN) return -1
+  const flags = raw[CH_FLAGS]!
+  if (((flags & PduFlags.HDGSTF) !== 0) !== hdgst || ((flags & PduFlags.DDGSTF) !== 0) !== ddgst) return -1
+  if ((flags & PduFlags.SUCCESS) !== 0 && (flags & PduFlags.LAST_PDU) === 0) return -1
+  const plen = raw.length
+  const pdo = raw[CH_PDO]!
+  if (raw.readUInt32LE(CH_PLEN) !== plen || pdo < C2H_DATA_HLEN + hd || pdo + dd > plen) return -1
+  if (raw.readUInt32LE(C2H_DATA_DATAL) !== plen - pdo - dd) return -1
+  if (hdgst && raw.readUInt32LE(C2H_DATA_HLEN) !== crc32cRange(raw, 0, C2H_DATA_HLEN)) return -1
+  if (ddgst && raw.readUInt32LE(plen - DIGEST_SIZE) !== crc32c(raw.subarray(pdo, plen - DIGEST_SIZE))) return -1
+  return pdo
 }

@@ -1,5 +1,6 @@
 /** CapsuleResp PDU (type 0x05, controller to host) — wire spec 1.6: CH + 16-byte CQE (+ HDGST). */
-import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
+import { crc32cRange } from '../crc32c.js'
+import { CH_FLAGS, CH_HLEN, CH_PDO, CH_PLEN, CH_TYPE, DIGEST_SIZE, PduFlags, PduType, PDU_HLEN, type PduDecodeOptions, type PduEncodeOptions } from './common.js'
 import { buildParts, checkFixedBuffer, checkPdu, joinParts } from './pdu-codec.js'
 
 export const CAPSULE_RESP_CQE = 8
@@ -42,5 +43,23 @@ export function isPlainCapsuleResp(raw: Buffer): boolean {
     (raw[CH_FLAGS]! & PduFlags.HDGSTF) === 0 &&
     raw[CH_PDO] === 0 &&
     raw.readUInt32LE(CH_PLEN) === CAPSULE_RESP_HLEN
+  )
+}
+
+/**
+ * {@link isPlainCapsuleResp} with the header digest negotiated: the same checks, HDGSTF set and the
+ * HDGST after the header matching the one computed here. False sends the caller to decodePdu, which
+ * names the field or reports the header digest error.
+ */
+export function isCapsuleRespWithHdgst(raw: Buffer): boolean {
+  const plen = CAPSULE_RESP_HLEN + DIGEST_SIZE
+  return (
+    raw.length === plen &&
+    raw[CH_TYPE] === PduType.CAPSULE_RESP &&
+    raw[CH_HLEN] === CAPSULE_RESP_HLEN &&
+    (raw[CH_FLAGS]! & PduFlags.HDGSTF) !== 0 &&
+    raw[CH_PDO] === 0 &&
+    raw.readUInt32LE(CH_PLEN) === plen &&
+    raw.readUInt32LE(CAPSULE_RESP_HLEN) === crc32cRange(raw, 0, CAPSULE_RESP_HLEN)
   )
 }
