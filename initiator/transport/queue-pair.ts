@@ -251,50 +251,31 @@ export class QueuePair {
 
   #onPdu(raw: Buffer): void {
     if (this.#sm.is(QueuePairState.CLOSED)) return
-    // Digests off: the two PDUs a read receives are checked and read in place, with no PDU, layout
-    // or header objects (docs/performance.md, round 4); anything else, or a PDU failing a check,
-    // goes through decodePdu, which names the bad field.
-    if (this.#plain) {
-      try {
-        if (isPlainC2HData(raw)) {
-          this.#requireLive()
-          const flags = raw[CH_FLAGS]!
-          this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(raw[CH_PDO]!), (flags & PduFlags.SUCCESS) !== 0, true)
-          return
-        }
-        if (isPlainCapsuleResp(raw)) {
-          this.#requireLive()
-          this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
-          return
-        }
-      } catch (err) {
-        this.#fatal(err as Error)
+    // The two PDUs a read receives are checked and read in place, with no PDU, layout or header
+    // objects (docs/performance.md, round 4; with digests on, HDGST/DDGST are computed there);
+    // anything else, or a PDU failing a check (a digest mismatch included), goes through decodePdu,
+    // which names the bad field or reports the digest error.
+    const { hdgst, ddgst } = this.#o
+    try {
+      const pdo = this.#plain ? (isPlainC2HData(raw) ? raw[CH_PDO]! : -1) : c2hDataWithDigests(raw, hdgst, ddgst)
+      if (pdo >= 0) {
+        this.#requireLive()
+        const success = (raw[CH_FLAGS]! & PduFlags.SUCCESS) !== 0
+        this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(pdo, raw.length - (ddgst ? DIGEST_SIZE : 0)), success, true)
         return
       }
-    } else {
-      // Digests on: the same in place, the digests checked here; a mismatch goes to decodePdu.
-      const { hdgst, ddgst } = this.#o
-      try {
-        const pdo = c2hDataWithDigests(raw, hdgst, ddgst)
-        if (pdo >= 0) {
-          this.#requireLive()
-          const success = (raw[CH_FLAGS]! & PduFlags.SUCCESS) !== 0
-          this.#onC2HData(raw.readUInt16LE(C2H_DATA_CCCID), raw.readUInt32LE(C2H_DATA_DATAO), raw.subarray(pdo, raw.length - (ddgst ? DIGEST_SIZE : 0)), success, true)
-          return
-        }
-        if (hdgst ? isCapsuleRespWithHdgst(raw) : isPlainCapsuleResp(raw)) {
-          this.#requireLive()
-          this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
-          return
-        }
-      } catch (err) {
-        this.#fatal(err as Error)
+      if (hdgst ? isCapsuleRespWithHdgst(raw) : isPlainCapsuleResp(raw)) {
+        this.#requireLive()
+        this.#onCqe(decodeCqe(raw, CAPSULE_RESP_CQE))
         return
       }
+    } catch (err) {
+      this.#fatal(err as Error)
+      return
     }
     let pdu: Pdu
     try {
-      pdu = decodePdu(raw, { hdgst: this.#o.hdgst, ddgst: this.#o.ddgst })
+      pdu = decodePdu(raw, { hdgst, ddgst })
     } catch (err) {
       this.#fatal(err as Error)
       return
